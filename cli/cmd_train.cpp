@@ -1,0 +1,157 @@
+// nnctl train CONFIG: train the model a config describes and save a run directory.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "config/parse.hpp"
+#include "core/error.hpp"
+#include "core/fileio.hpp"
+#include "core/json.hpp"
+#include "train/experiment.hpp"
+
+namespace nnctl::cli {
+
+namespace {
+
+struct TrainOptions {
+    std::string config;
+    std::string out;
+    long long seed = -1;
+    CommonOptions common;
+};
+
+std::string format_logs(const Logs& logs) {
+    std::ostringstream s;
+    s.setf(std::ios::fixed);
+    s.precision(4);
+    for (const auto& [k, v] : logs) s << "  " << k << ": " << v;
+    return s.str();
+}
+
+std::string fmt_seconds(double s) {
+    char buf[32];
+    if (s < 0.01) std::snprintf(buf, sizeof buf, "%.2fms", s * 1000);
+    else if (s < 1) std::snprintf(buf, sizeof buf, "%.0fms", s * 1000);
+    else if (s < 120) std::snprintf(buf, sizeof buf, "%.1fs", s);
+    else std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
+    return buf;
+}
+
+void write_logs_json(JsonWriter& j, const Logs& logs) {
+    j.begin_object();
+    for (const auto& [k, v] : logs) j.key(k).value(v);
+    j.end_object();
+}
+
+int run_train(TrainOptions& o) {
+    apply_common_options(o.common);
+    auto& lg = log();
+    std::vector<std::string> sets = o.common.sets;
+    if (o.seed >= 0) sets.push_back("seed=" + std::to_string(o.seed));
+    ExperimentConfig cfg = load_config(o.config, sets);
+
+    const std::string dir = o.out.empty() ? make_unique_dir("runs/" + cfg.name) : o.out;
+    if (!o.out.empty()) make_dirs(dir);
+    const std::string resolved = emit_config(cfg);
+    write_file_atomic(dir + "/config.yaml", resolved);
+
+    Experiment ex = prepare_experiment(cfg);
+    lg.debug("data: {} training, {} validation, {} test samples; {} features; {}", ex.data.train.size(),
+             ex.data.validation.size(), ex.data.test.size(), ex.data.train.x.cols(),
+             ex.data.train.is_classification() ? std::to_string(ex.data.train.num_classes) + " classes"
+                                               : "regression");
+    lg.debug("model: {} layers, {} parameters; loss {}{}", ex.model.size(), ex.model.param_count(), ex.loss.type,
+             ex.loss.from_logits && !cfg.loss.from_logits ? " (fused with the output activation)" : "");
+
+    install_signal_handlers();
+    const bool tty = stderr_is_tty() && !o.common.quiet;
+    using clock = std::chrono::steady_clock;
+    auto epoch_start = clock::now();
+    auto last_draw = epoch_start;
+    int cur_epoch = 0, epochs = cfg.training.epochs;
+
+    TrainCallbacks cb;
+    cb.on_epoch_begin = [&](int e, int n) {
+        cur_epoch = e;
+        epochs = n;
+        epoch_start = clock::now();
+    };
+    if (tty)
+        cb.on_batch_end = [&](int b, int nb, double loss) {
+            auto now = clock::now();
+            if (b != nb && now - last_draw < std::chrono::milliseconds(100)) return;
+            last_draw = now;
+            double el = std::chrono::duration<double>(now - epoch_start).count();
+            double eta = el / b * (nb - b);
+            const int width = 30;
+            int filled = int(double(width) * b / nb);
+            std::string bar(size_t(filled), '=');
+            if (filled < width) bar += '>' + std::string(size_t(width - filled - 1), ' ');
+            std::fprintf(stderr, "\r\033[KEpoch %d/%d [%s] %d/%d  loss: %.4f  ETA %s", cur_epoch, epochs, bar.c_str(), b,
+                         nb, loss, fmt_seconds(eta).c_str());
+            std::fflush(stderr);
+        };
+    cb.on_epoch_end = [&](const EpochLog& e) {
+        if (tty) std::fprintf(stderr, "\r\033[K");
+        lg.info("Epoch {}/{}  {}{}", e.epoch, epochs, fmt_seconds(e.seconds), format_logs(e.values));
+    };
+    cb.stop_requested = [] { return interrupted(); };
+    cb.on_message = [&](const std::string& m) { lg.info("{}", m); };
+
+    ExperimentResult res = run_experiment(ex, cb);
+    save_run(dir, resolved, ex, res);
+    if (!res.test_logs.empty()) lg.info("test:{}", format_logs(res.test_logs));
+    lg.info("{} run saved to {}", res.train.interrupted ? "interrupted;" : "done;", dir);
+
+    if (o.common.json) {
+        JsonWriter j;
+        j.begin_object();
+        j.key("out").value(dir);
+        j.key("epochs_run").value(int(res.train.history.size()));
+        j.key("stopped_early").value(res.train.stopped_early);
+        j.key("interrupted").value(res.train.interrupted);
+        j.key("history").begin_array();
+        for (const auto& e : res.train.history) {
+            j.begin_object();
+            j.key("epoch").value(e.epoch);
+            for (const auto& [k, v] : e.values) j.key(k).value(v);
+            j.key("learning_rate").value(e.learning_rate);
+            j.key("seconds").value(e.seconds);
+            j.end_object();
+        }
+        j.end_array();
+        j.key("final");
+        write_logs_json(j, res.final_logs);
+        if (!res.test_logs.empty()) {
+            j.key("test");
+            write_logs_json(j, res.test_logs);
+        }
+        j.end_object();
+        std::cout << j.str() << std::endl;
+    }
+    return res.train.interrupted ? 130 : 0;
+}
+
+}  // namespace
+
+std::function<int()> register_train(CLI::App& app) {
+    auto o = std::make_shared<TrainOptions>();
+    CLI::App* cmd = app.add_subcommand("train", "Train the model a config file describes; save a run directory");
+    cmd->add_option("config", o->config, "Experiment config (YAML)")->required()->type_name("CONFIG");
+    cmd->add_option("--out", o->out, "Run directory to write (default: runs/NAME, or runs/NAME-2, ... if taken)")
+        ->type_name("DIR");
+    cmd->add_option("--seed", o->seed, "Override the config's seed")->check(CLI::NonNegativeNumber);
+    add_common_options(*cmd, o->common);
+    cmd->footer(
+        "\nThe run directory holds config.yaml (resolved), model.safetensors, model.json, history.csv and\n"
+        "metrics.json. With --json, stdout gets {out, epochs_run, history, final, test}.\n"
+        "Example: nnctl train configs/iris.yaml --set training.epochs=50 --json\n" +
+        std::string(kExitCodes));
+    return [o] { return run_train(*o); };
+}
+
+}  // namespace nnctl::cli

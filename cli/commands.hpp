@@ -1,0 +1,12 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace nnctl::cli {
+
+/// Each register_<cmd> adds a subcommand to `app` and returns the function that runs it
+/// (returning the exit code) once the command line is parsed.
+std::function<int()> register_train(CLI::App& app);
+
+}  // namespace nnctl::cli

@@ -1,0 +1,69 @@
+#include "common.hpp"
+
+#include <Eigen/Core>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace nnctl::cli {
+
+namespace {
+std::shared_ptr<spdlog::logger> g_log;
+std::atomic<bool> g_interrupted{false};
+
+void on_signal(int) {
+    if (g_interrupted.exchange(true)) std::_Exit(130);  // second signal: leave now (files are atomic)
+}
+}  // namespace
+
+void add_common_options(CLI::App& cmd, CommonOptions& o) {
+    cmd.add_option("--set", o.sets, "Override a config value: PATH=VALUE, e.g. optimizer.learning_rate=0.01 "
+                                    "or model.layers.0.units=128 (repeatable)")
+        ->type_name("PATH=VALUE");
+    cmd.add_option("--threads", o.threads, "Threads for matrix products (default: all cores)")
+        ->check(CLI::Range(1, 1024));
+    cmd.add_flag("--json", o.json, "Print one JSON document on stdout; human output goes to stderr");
+    cmd.add_flag("-q,--quiet", o.quiet, "Only errors on stderr");
+    cmd.add_flag("-v,--verbose", o.verbose, "More detail on stderr");
+}
+
+bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }
+
+void apply_common_options(const CommonOptions& o) {
+    auto mode = (std::getenv("NO_COLOR") && *std::getenv("NO_COLOR")) ? spdlog::color_mode::never
+                                                                        : spdlog::color_mode::automatic;
+    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(mode);
+    g_log = std::make_shared<spdlog::logger>("nnctl", sink);
+    g_log->set_pattern("%^%v%$");
+    g_log->set_level(o.quiet ? spdlog::level::err : o.verbose ? spdlog::level::debug : spdlog::level::info);
+    int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
+    Eigen::setNbThreads(threads);
+}
+
+spdlog::logger& log() {
+    if (!g_log) apply_common_options(CommonOptions{});
+    return *g_log;
+}
+
+bool interrupted() { return g_interrupted.load(); }
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+}  // namespace nnctl::cli

@@ -1,0 +1,51 @@
+// nnctl: train neural networks from YAML configs. This file only wires subcommands and maps
+// library errors to messages and exit codes.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "core/error.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"nnctl " NNCTL_VERSION " - train, evaluate and tune neural networks from YAML config files"};
+    app.set_version_flag("--version", std::string("nnctl ") + NNCTL_VERSION);
+    app.require_subcommand(1);
+    app.footer(std::string("\nRun 'nnctl SUBCOMMAND --help' for a subcommand's options.\n") + nnctl::cli::kExitCodes);
+    auto train = nnctl::cli::register_train(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;
+    }
+    try {
+        if (app.got_subcommand("train")) return train();
+        return 2;
+    } catch (const nnctl::Error& e) {
+        std::fflush(stdout);
+        std::string msg = e.what();  // one problem per line, each prefixed for grep
+        size_t start = 0;
+        while (start <= msg.size()) {
+            size_t nl = msg.find('\n', start);
+            std::cerr << "error: " << msg.substr(start, nl - start) << "\n";
+            if (nl == std::string::npos) break;
+            start = nl + 1;
+        }
+        return e.exit_code();
+    } catch (const std::bad_alloc&) {
+        std::cerr << "error: out of memory\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 1;
+    }
+}

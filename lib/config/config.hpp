@@ -1,0 +1,100 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/initializers.hpp"
+#include "layers/activations.hpp"
+#include "losses/loss.hpp"
+#include "metrics/metric.hpp"
+#include "optim/optimizer.hpp"
+#include "regularizers/regularizer.hpp"
+
+namespace nnctl {
+
+/// Plain structs for a whole experiment, filled and validated by lib/config/parse.cpp.
+
+struct LayerConfig {
+    std::string type;  ///< dense | activation | dropout
+    std::string name;  ///< unique; defaulted to type_N
+    int64_t units = 0;
+    ActivationFn activation;
+    bool use_bias = true;
+    InitializerSpec kernel_initializer{"glorot_uniform"};
+    InitializerSpec bias_initializer{"zeros"};
+    RegularizerSpec kernel_regularizer;
+    RegularizerSpec bias_regularizer;
+    double rate = 0.0;  ///< dropout
+    bool trainable = true;
+};
+
+struct DataSourceConfig {
+    std::string format;  ///< synthetic | csv
+    // synthetic
+    int64_t samples = 1000;
+    int64_t features = 20;
+    int64_t classes = 10;     ///< classification when > 0
+    int64_t outputs = 1;      ///< regression targets when task = regression
+    std::string task = "classification";  ///< classification | regression
+    uint64_t seed = 1;        ///< X from stream `seed`, y from stream `seed + 1`
+    double noise = 0.1;       ///< regression noise stddev
+    // csv
+    std::string path;         ///< resolved path
+    std::string target;       ///< target column name
+    std::vector<std::string> feature_columns;  ///< empty: all but the target
+    char delimiter = ',';
+    std::string where;        ///< "file:line:col" of this source in the config, for messages
+};
+
+struct DataConfig {
+    DataSourceConfig train;
+    std::optional<DataSourceConfig> validation;
+    std::optional<DataSourceConfig> test;
+    double validation_split = 0.0;  ///< taken from the training data when no validation source
+    double test_split = 0.0;        ///< taken from the training data when no test source
+    bool split_shuffle = true;      ///< shuffle (seeded) before splitting off validation/test
+};
+
+struct EarlyStoppingConfig {
+    bool enabled = false;
+    std::string monitor = "val_loss";
+    int patience = 0;
+    double min_delta = 0.0;
+    bool restore_best_weights = false;
+    std::string mode = "auto";  ///< auto | min | max
+    int start_from_epoch = 0;
+};
+
+struct ReduceLrConfig {
+    bool enabled = false;
+    std::string monitor = "val_loss";
+    double factor = 0.1;
+    int patience = 10;
+    double min_delta = 1e-4;
+    int cooldown = 0;
+    double min_lr = 0.0;
+    std::string mode = "auto";
+};
+
+struct TrainingConfig {
+    int epochs = 1;
+    int batch_size = 32;
+    bool shuffle = true;
+    EarlyStoppingConfig early_stopping;
+    ReduceLrConfig reduce_lr_on_plateau;
+};
+
+struct ExperimentConfig {
+    std::string name = "experiment";
+    uint64_t seed = 42;
+    DataConfig data;
+    std::vector<LayerConfig> layers;
+    Loss loss;
+    OptimizerSpec optimizer;
+    std::vector<MetricSpec> metrics;
+    TrainingConfig training;
+    std::string source_file;  ///< the config file it came from
+};
+
+}  // namespace nnctl

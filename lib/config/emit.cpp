@@ -1,0 +1,239 @@
+#include <yaml-cpp/yaml.h>
+
+#include "config/parse.hpp"
+#include "core/json.hpp"
+
+namespace nnctl {
+
+namespace {
+
+// Numbers as the shortest text that reads back the same (so the file is stable and diffable).
+// Exponents get a mantissa dot ("1.0e-07") so YAML 1.1 readers (PyYAML) also see a float.
+YAML::Emitter& num(YAML::Emitter& e, double v) {
+    std::string s = format_number(v);
+    auto pos = s.find('e');
+    if (pos != std::string::npos && s.find('.') == std::string::npos) s.insert(pos, ".0");
+    return e << s;
+}
+
+void emit_kv(YAML::Emitter& e, const char* k, double v) {
+    e << YAML::Key << k << YAML::Value;
+    num(e, v);
+}
+
+void emit_source(YAML::Emitter& e, const DataSourceConfig& s) {
+    e << YAML::BeginMap << YAML::Key << "format" << YAML::Value << s.format;
+    if (s.format == "synthetic") {
+        e << YAML::Key << "samples" << YAML::Value << s.samples;
+        e << YAML::Key << "features" << YAML::Value << s.features;
+        e << YAML::Key << "task" << YAML::Value << s.task;
+        if (s.task == "classification") e << YAML::Key << "classes" << YAML::Value << s.classes;
+        else {
+            e << YAML::Key << "outputs" << YAML::Value << s.outputs;
+            emit_kv(e, "noise", s.noise);
+        }
+        e << YAML::Key << "seed" << YAML::Value << s.seed;
+    } else if (s.format == "csv") {
+        e << YAML::Key << "path" << YAML::Value << s.path;
+        e << YAML::Key << "target" << YAML::Value << s.target;
+        if (!s.feature_columns.empty()) e << YAML::Key << "features" << YAML::Value << YAML::Flow << s.feature_columns;
+        e << YAML::Key << "delimiter" << YAML::Value << std::string(1, s.delimiter);
+    }
+    e << YAML::EndMap;
+}
+
+void emit_activation(YAML::Emitter& e, const ActivationFn& a) {
+    if (a.name == "leaky_relu" || (a.name == "elu" && a.alpha != 1.0)) {
+        e << YAML::Flow << YAML::BeginMap << YAML::Key << "type" << YAML::Value << a.name;
+        emit_kv(e, "alpha", a.alpha);
+        e << YAML::EndMap;
+    } else {
+        e << a.name;
+    }
+}
+
+void emit_initializer(YAML::Emitter& e, const InitializerSpec& s) {
+    if (s.type == "constant") {
+        e << YAML::Flow << YAML::BeginMap << YAML::Key << "type" << YAML::Value << s.type;
+        emit_kv(e, "value", s.value);
+        e << YAML::EndMap;
+    } else if (s.type == "random_normal") {
+        e << YAML::Flow << YAML::BeginMap << YAML::Key << "type" << YAML::Value << s.type;
+        emit_kv(e, "mean", s.mean);
+        emit_kv(e, "stddev", s.stddev);
+        e << YAML::EndMap;
+    } else if (s.type == "random_uniform") {
+        e << YAML::Flow << YAML::BeginMap << YAML::Key << "type" << YAML::Value << s.type;
+        emit_kv(e, "minval", s.minval);
+        emit_kv(e, "maxval", s.maxval);
+        e << YAML::EndMap;
+    } else {
+        e << s.type;
+    }
+}
+
+void emit_regularizer(YAML::Emitter& e, const char* key, const RegularizerSpec& r) {
+    if (!r.active()) return;
+    e << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginMap;
+    if (r.l1 != 0.0) emit_kv(e, "l1", r.l1);
+    if (r.l2 != 0.0) emit_kv(e, "l2", r.l2);
+    e << YAML::EndMap;
+}
+
+void emit_schedule(YAML::Emitter& e, const ScheduleSpec& s) {
+    e << YAML::Key << "learning_rate" << YAML::Value;
+    if (s.type == "constant") {
+        num(e, s.initial_learning_rate);
+        return;
+    }
+    e << YAML::BeginMap << YAML::Key << "type" << YAML::Value << s.type;
+    if (s.type == "piecewise_constant") {
+        e << YAML::Key << "boundaries" << YAML::Value << YAML::Flow << s.boundaries;
+        e << YAML::Key << "values" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (double v : s.values) num(e, v);
+        e << YAML::EndSeq;
+    } else {
+        emit_kv(e, "initial_learning_rate", s.initial_learning_rate);
+        e << YAML::Key << "decay_steps" << YAML::Value << s.decay_steps;
+        if (s.type == "exponential_decay") {
+            emit_kv(e, "decay_rate", s.decay_rate);
+            e << YAML::Key << "staircase" << YAML::Value << s.staircase;
+        } else {
+            emit_kv(e, "alpha", s.alpha);
+            if (s.warmup_target >= 0) {
+                e << YAML::Key << "warmup_steps" << YAML::Value << s.warmup_steps;
+                emit_kv(e, "warmup_target", s.warmup_target);
+            }
+        }
+    }
+    e << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string emit_config(const ExperimentConfig& c) {
+    YAML::Emitter e;
+    e << YAML::BeginMap;
+    e << YAML::Key << "name" << YAML::Value << c.name;
+    e << YAML::Key << "seed" << YAML::Value << c.seed;
+
+    e << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
+    e << YAML::Key << "train" << YAML::Value;
+    emit_source(e, c.data.train);
+    if (c.data.validation) {
+        e << YAML::Key << "validation" << YAML::Value;
+        emit_source(e, *c.data.validation);
+    } else {
+        emit_kv(e, "validation_split", c.data.validation_split);
+    }
+    if (c.data.test) {
+        e << YAML::Key << "test" << YAML::Value;
+        emit_source(e, *c.data.test);
+    } else {
+        emit_kv(e, "test_split", c.data.test_split);
+    }
+    e << YAML::Key << "split_shuffle" << YAML::Value << c.data.split_shuffle;
+    e << YAML::EndMap;
+
+    e << YAML::Key << "model" << YAML::Value << YAML::BeginMap << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
+    for (const auto& l : c.layers) {
+        e << YAML::BeginMap;
+        e << YAML::Key << "type" << YAML::Value << l.type;
+        e << YAML::Key << "name" << YAML::Value << l.name;
+        if (l.type == "dense") {
+            e << YAML::Key << "units" << YAML::Value << l.units;
+            e << YAML::Key << "activation" << YAML::Value;
+            emit_activation(e, l.activation);
+            e << YAML::Key << "use_bias" << YAML::Value << l.use_bias;
+            e << YAML::Key << "kernel_initializer" << YAML::Value;
+            emit_initializer(e, l.kernel_initializer);
+            e << YAML::Key << "bias_initializer" << YAML::Value;
+            emit_initializer(e, l.bias_initializer);
+            emit_regularizer(e, "kernel_regularizer", l.kernel_regularizer);
+            emit_regularizer(e, "bias_regularizer", l.bias_regularizer);
+        } else if (l.type == "activation") {
+            e << YAML::Key << "activation" << YAML::Value;
+            emit_activation(e, l.activation);
+        } else if (l.type == "dropout") {
+            emit_kv(e, "rate", l.rate);
+        }
+        if (!l.trainable) e << YAML::Key << "trainable" << YAML::Value << false;
+        e << YAML::EndMap;
+    }
+    e << YAML::EndSeq << YAML::EndMap;
+
+    e << YAML::Key << "loss" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << c.loss.type;
+    if (c.loss.is_classification()) e << YAML::Key << "from_logits" << YAML::Value << c.loss.from_logits;
+    if (c.loss.type == "huber") emit_kv(e, "delta", c.loss.delta);
+    e << YAML::EndMap;
+
+    const auto& o = c.optimizer;
+    e << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type;
+    emit_schedule(e, o.learning_rate);
+    if (o.type == "sgd") {
+        emit_kv(e, "momentum", o.momentum);
+        e << YAML::Key << "nesterov" << YAML::Value << o.nesterov;
+    } else if (o.type == "adam" || o.type == "adamw" || o.type == "nadam") {
+        emit_kv(e, "beta_1", o.beta_1);
+        emit_kv(e, "beta_2", o.beta_2);
+        emit_kv(e, "epsilon", o.epsilon);
+        if (o.type != "nadam") e << YAML::Key << "amsgrad" << YAML::Value << o.amsgrad;
+        if (o.type == "adamw") emit_kv(e, "weight_decay", o.weight_decay);
+    } else if (o.type == "rmsprop") {
+        emit_kv(e, "rho", o.rho);
+        emit_kv(e, "momentum", o.momentum);
+        emit_kv(e, "epsilon", o.epsilon);
+        e << YAML::Key << "centered" << YAML::Value << o.centered;
+    } else if (o.type == "adagrad") {
+        emit_kv(e, "initial_accumulator_value", o.initial_accumulator_value);
+        emit_kv(e, "epsilon", o.epsilon);
+    }
+    if (o.clipnorm > 0) emit_kv(e, "clipnorm", o.clipnorm);
+    if (o.global_clipnorm > 0) emit_kv(e, "global_clipnorm", o.global_clipnorm);
+    if (o.clipvalue > 0) emit_kv(e, "clipvalue", o.clipvalue);
+    e << YAML::EndMap;
+
+    e << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
+    for (const auto& m : c.metrics) {
+        if (m.type == "top_k_accuracy")
+            e << YAML::Flow << YAML::BeginMap << YAML::Key << "type" << YAML::Value << m.type << YAML::Key << "k"
+              << YAML::Value << m.k << YAML::EndMap;
+        else
+            e << m.type;
+    }
+    e << YAML::EndSeq;
+
+    const auto& t = c.training;
+    e << YAML::Key << "training" << YAML::Value << YAML::BeginMap;
+    e << YAML::Key << "epochs" << YAML::Value << t.epochs;
+    e << YAML::Key << "batch_size" << YAML::Value << t.batch_size;
+    e << YAML::Key << "shuffle" << YAML::Value << t.shuffle;
+    if (t.early_stopping.enabled) {
+        const auto& s = t.early_stopping;
+        e << YAML::Key << "early_stopping" << YAML::Value << YAML::BeginMap;
+        e << YAML::Key << "monitor" << YAML::Value << s.monitor;
+        e << YAML::Key << "patience" << YAML::Value << s.patience;
+        emit_kv(e, "min_delta", s.min_delta);
+        e << YAML::Key << "restore_best_weights" << YAML::Value << s.restore_best_weights;
+        e << YAML::Key << "mode" << YAML::Value << s.mode;
+        e << YAML::Key << "start_from_epoch" << YAML::Value << s.start_from_epoch;
+        e << YAML::EndMap;
+    }
+    if (t.reduce_lr_on_plateau.enabled) {
+        const auto& s = t.reduce_lr_on_plateau;
+        e << YAML::Key << "reduce_lr_on_plateau" << YAML::Value << YAML::BeginMap;
+        e << YAML::Key << "monitor" << YAML::Value << s.monitor;
+        emit_kv(e, "factor", s.factor);
+        e << YAML::Key << "patience" << YAML::Value << s.patience;
+        emit_kv(e, "min_delta", s.min_delta);
+        e << YAML::Key << "cooldown" << YAML::Value << s.cooldown;
+        emit_kv(e, "min_lr", s.min_lr);
+        e << YAML::Key << "mode" << YAML::Value << s.mode;
+        e << YAML::EndMap;
+    }
+    e << YAML::EndMap;
+    e << YAML::EndMap;
+    return std::string(e.c_str()) + "\n";
+}
+
+}  // namespace nnctl

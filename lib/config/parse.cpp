@@ -1,0 +1,616 @@
+#include "config/parse.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <set>
+
+#include "config/registry.hpp"
+#include "config/yaml_doc.hpp"
+#include "core/error.hpp"
+#include "core/fileio.hpp"
+
+namespace nnctl {
+
+int edit_distance(const std::string& a, const std::string& b) {
+    std::vector<int> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = int(j);
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = int(i);
+        for (size_t j = 1; j <= b.size(); ++j)
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+namespace {
+
+using Keys = std::vector<std::string>;
+
+std::string join(const Keys& k) {
+    std::string s;
+    for (const auto& x : k) s += (s.empty() ? "" : ", ") + x;
+    return s;
+}
+
+std::string suggest(const std::string& word, const Keys& options) {
+    std::string best;
+    int bd = 1 << 30;
+    for (const auto& o : options) {
+        int d = edit_distance(word, o);
+        if (d < bd) bd = d, best = o;
+    }
+    if (!best.empty() && bd <= std::max<int>(2, int(word.size()) / 3)) return "did you mean '" + best + "'? ";
+    return "";
+}
+
+std::string child(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+
+/// Reads typed values out of a YAML tree into structs, recording every problem in the document.
+class Reader {
+public:
+    explicit Reader(YamlDoc& doc) : doc_(doc) {}
+
+    /// Report keys of `map` not in `allowed`.
+    void check_keys(const YAML::Node& map, const std::string& path, const Keys& allowed, const std::string& what) {
+        for (auto it = map.begin(); it != map.end(); ++it) {
+            std::string k = it->first.IsScalar() ? it->first.Scalar() : "?";
+            if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+                doc_.error(it->first, child(path, k),
+                           "unknown key '" + k + "' in " + what + " (" + suggest(k, allowed) + "valid keys: " +
+                               join(allowed) + ")");
+        }
+    }
+
+    bool is_map(const YAML::Node& n, const std::string& path, const char* what) {
+        if (n.IsMap()) return true;
+        doc_.error(n, path, std::string("expected ") + what + ", got " + describe(n));
+        return false;
+    }
+
+    static std::string describe(const YAML::Node& n) {
+        if (n.IsSequence()) return "a list";
+        if (n.IsMap()) return "a mapping";
+        if (n.IsNull()) return "nothing (null)";
+        return "'" + n.Scalar() + "'";
+    }
+
+    bool scalar(const YAML::Node& n, const std::string& path, const char* expected) {
+        if (n.IsScalar()) return true;
+        doc_.error(n, path, std::string("expected ") + expected + ", got " + describe(n));
+        return false;
+    }
+
+    double number(const YAML::Node& map, const std::string& key, const std::string& path, double def,
+                  const std::function<const char*(double)>& check = nullptr) {
+        YAML::Node n = map[key];
+        if (!n) return def;
+        const std::string p = child(path, key);
+        if (!scalar(n, p, "a number")) return def;
+        double v;
+        if (!YAML::convert<double>::decode(n, v)) {
+            doc_.error(n, p, "expected a number, got '" + n.Scalar() + "'");
+            return def;
+        }
+        if (!std::isfinite(v)) {
+            doc_.error(n, p, "must be a finite number, got '" + n.Scalar() + "'");
+            return def;
+        }
+        if (check)
+            if (const char* problem = check(v)) {
+                doc_.error(n, p, std::string(problem) + ", got " + n.Scalar());
+                return def;
+            }
+        return v;
+    }
+
+    int64_t integer(const YAML::Node& map, const std::string& key, const std::string& path, int64_t def, int64_t lo,
+                    int64_t hi) {
+        YAML::Node n = map[key];
+        if (!n) return def;
+        const std::string p = child(path, key);
+        if (!scalar(n, p, "an integer")) return def;
+        const std::string& s = n.Scalar();
+        long long v;
+        if (!YAML::convert<long long>::decode(n, v) || (s.size() > 1 && s[0] == '0')) {
+            doc_.error(n, p, "expected an integer, got '" + s + "'");
+            return def;
+        }
+        if (v < lo || v > hi) {
+            std::string range = hi == std::numeric_limits<int64_t>::max()
+                                    ? "at least " + std::to_string(lo)
+                                    : "between " + std::to_string(lo) + " and " + std::to_string(hi);
+            doc_.error(n, p, "must be " + range + ", got " + s);
+            return def;
+        }
+        return v;
+    }
+
+    bool boolean(const YAML::Node& map, const std::string& key, const std::string& path, bool def) {
+        YAML::Node n = map[key];
+        if (!n) return def;
+        const std::string p = child(path, key);
+        if (!scalar(n, p, "true or false")) return def;
+        bool v;
+        if (!YAML::convert<bool>::decode(n, v)) {
+            doc_.error(n, p, "expected true or false, got '" + n.Scalar() + "'");
+            return def;
+        }
+        return v;
+    }
+
+    std::string string(const YAML::Node& map, const std::string& key, const std::string& path, const std::string& def,
+                       const Keys& choices = {}) {
+        YAML::Node n = map[key];
+        if (!n) return def;
+        return string_value(n, child(path, key), def, choices);
+    }
+
+    std::string string_value(const YAML::Node& n, const std::string& p, const std::string& def,
+                             const Keys& choices = {}) {
+        if (!scalar(n, p, "a string")) return def;
+        const std::string& s = n.Scalar();
+        if (!choices.empty() && std::find(choices.begin(), choices.end(), s) == choices.end()) {
+            doc_.error(n, p, "unknown value '" + s + "' (" + suggest(s, choices) + "known: " + join(choices) + ")");
+            return def;
+        }
+        return s;
+    }
+
+    YamlDoc& doc() { return doc_; }
+
+private:
+    YamlDoc& doc_;
+};
+
+const char* positive(double v) { return v > 0 ? nullptr : "must be greater than 0"; }
+const char* non_negative(double v) { return v >= 0 ? nullptr : "must be 0 or more"; }
+const char* unit_open(double v) { return (v >= 0 && v < 1) ? nullptr : "must be in [0, 1)"; }
+const char* unit_closed(double v) { return (v >= 0 && v <= 1) ? nullptr : "must be in [0, 1]"; }
+const char* fraction(double v) { return (v >= 0 && v < 1) ? nullptr : "must be a fraction in [0, 1)"; }
+
+constexpr int64_t kMaxUnits = 10'000'000;  // a layer wider than this is a typo, not a plan
+constexpr int64_t kI64Max = std::numeric_limits<int64_t>::max();
+
+// ------------------------------------------------------------------ pieces
+ActivationFn read_activation(Reader& r, const YAML::Node& n, const std::string& path) {
+    ActivationFn a;
+    if (n.IsMap()) {
+        r.check_keys(n, path, {"type", "alpha"}, "an activation");
+        a.name = r.string(n, "type", path, "linear", activation_names());
+        a.alpha = r.number(n, "alpha", path, activation_default_alpha(a.name));
+    } else {
+        a.name = r.string_value(n, path, "linear", activation_names());
+        a.alpha = activation_default_alpha(a.name);
+    }
+    return a;
+}
+
+InitializerSpec read_initializer(Reader& r, const YAML::Node& n, const std::string& path, const std::string& def) {
+    InitializerSpec s;
+    s.type = def;
+    if (!n) return s;
+    if (n.IsMap()) {
+        r.check_keys(n, path, {"type", "value", "mean", "stddev", "minval", "maxval"}, "an initializer");
+        s.type = r.string(n, "type", path, def, initializer_names());
+        s.value = r.number(n, "value", path, 0.0);
+        s.mean = r.number(n, "mean", path, 0.0);
+        s.stddev = r.number(n, "stddev", path, 0.05, non_negative);
+        s.minval = r.number(n, "minval", path, -0.05);
+        s.maxval = r.number(n, "maxval", path, 0.05);
+        if (s.minval > s.maxval) r.doc().error(n, path, "minval must not exceed maxval");
+    } else {
+        s.type = r.string_value(n, path, def, initializer_names());
+    }
+    return s;
+}
+
+RegularizerSpec read_regularizer(Reader& r, const YAML::Node& n, const std::string& path) {
+    RegularizerSpec s;
+    if (!n || n.IsNull()) return s;
+    if (n.IsScalar()) {  // Keras' string shorthand: factor 0.01
+        std::string t = r.string_value(n, path, "", regularizer_names());
+        if (t == "l1" || t == "l1_l2") s.l1 = 0.01;
+        if (t == "l2" || t == "l1_l2") s.l2 = 0.01;
+        return s;
+    }
+    if (!r.is_map(n, path, "a regularizer such as {l2: 0.01}")) return s;
+    r.check_keys(n, path, {"type", "l1", "l2"}, "a regularizer");
+    std::string t = r.string(n, "type", path, "", regularizer_names());
+    s.l1 = r.number(n, "l1", path, 0.0, non_negative);
+    s.l2 = r.number(n, "l2", path, 0.0, non_negative);
+    if (t == "l1" && n["l2"]) r.doc().error(n["l2"], child(path, "l2"), "an l1 regularizer takes only l1");
+    if (t == "l2" && n["l1"]) r.doc().error(n["l1"], child(path, "l1"), "an l2 regularizer takes only l2");
+    if (!t.empty() && !n["l1"] && !n["l2"]) {  // {type: l2} alone: Keras' default factor
+        if (t == "l1" || t == "l1_l2") s.l1 = 0.01;
+        if (t == "l2" || t == "l1_l2") s.l2 = 0.01;
+    }
+    return s;
+}
+
+LayerConfig read_layer(Reader& r, const YAML::Node& n, const std::string& path) {
+    LayerConfig l;
+    if (!r.is_map(n, path, "a layer mapping such as {type: dense, units: 64}")) return l;
+    if (!n["type"]) {
+        r.doc().error(n, path, "missing key 'type' (known layer types: " + join(layer_types()) + ")");
+        return l;
+    }
+    l.type = r.string(n, "type", path, "", layer_types());
+    l.name = r.string(n, "name", path, "");
+    l.trainable = r.boolean(n, "trainable", path, true);
+    if (l.type == "dense") {
+        r.check_keys(n, path,
+                     {"type", "name", "units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+                      "kernel_regularizer", "bias_regularizer", "trainable"},
+                     "a dense layer");
+        if (!n["units"]) r.doc().error(n, path, "missing key 'units' (the layer's width)");
+        l.units = r.integer(n, "units", path, 1, 1, kMaxUnits);
+        if (n["activation"]) l.activation = read_activation(r, n["activation"], child(path, "activation"));
+        l.use_bias = r.boolean(n, "use_bias", path, true);
+        l.kernel_initializer =
+            read_initializer(r, n["kernel_initializer"], child(path, "kernel_initializer"), "glorot_uniform");
+        l.bias_initializer = read_initializer(r, n["bias_initializer"], child(path, "bias_initializer"), "zeros");
+        l.kernel_regularizer = read_regularizer(r, n["kernel_regularizer"], child(path, "kernel_regularizer"));
+        l.bias_regularizer = read_regularizer(r, n["bias_regularizer"], child(path, "bias_regularizer"));
+    } else if (l.type == "activation") {
+        r.check_keys(n, path, {"type", "name", "activation", "trainable"}, "an activation layer");
+        if (!n["activation"]) r.doc().error(n, path, "missing key 'activation' (e.g. relu)");
+        else l.activation = read_activation(r, n["activation"], child(path, "activation"));
+    } else if (l.type == "dropout") {
+        r.check_keys(n, path, {"type", "name", "rate", "trainable"}, "a dropout layer");
+        if (!n["rate"]) r.doc().error(n, path, "missing key 'rate' (the fraction of inputs to drop)");
+        l.rate = r.number(n, "rate", path, 0.0, unit_open);
+    }
+    return l;
+}
+
+std::string resolve_data_path(const std::string& p, const std::string& config_file) {
+    struct stat st {};
+    if (p.empty() || p[0] == '/' || ::stat(p.c_str(), &st) == 0) return p;
+    auto slash = config_file.find_last_of('/');
+    if (slash == std::string::npos) return p;
+    std::string alt = config_file.substr(0, slash + 1) + p;
+    return ::stat(alt.c_str(), &st) == 0 ? alt : p;
+}
+
+DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& path) {
+    DataSourceConfig s;
+    s.where = r.doc().where(n, path);
+    if (!r.is_map(n, path, "a data source such as {format: csv, path: data.csv, target: label}")) return s;
+    static const Keys formats = {"synthetic", "csv"};
+    if (!n["format"]) {
+        r.doc().error(n, path, "missing key 'format' (one of: " + join(formats) + ")");
+        return s;
+    }
+    s.format = r.string(n, "format", path, "", formats);
+    if (s.format == "synthetic") {
+        r.check_keys(n, path, {"format", "samples", "features", "classes", "task", "outputs", "seed", "noise"},
+                     "a synthetic source");
+        s.samples = r.integer(n, "samples", path, 1000, 1, 100'000'000);
+        s.features = r.integer(n, "features", path, 20, 1, kMaxUnits);
+        s.task = r.string(n, "task", path, "classification", {"classification", "regression"});
+        s.classes = r.integer(n, "classes", path, 10, 2, kMaxUnits);
+        s.outputs = r.integer(n, "outputs", path, 1, 1, kMaxUnits);
+        s.seed = uint64_t(r.integer(n, "seed", path, 1, 0, kI64Max));
+        s.noise = r.number(n, "noise", path, 0.1, non_negative);
+        if (double(s.samples) * double(s.features) * 4.0 > 16e9)
+            r.doc().error(n, path, "samples × features needs " +
+                                       std::to_string(int64_t(double(s.samples) * double(s.features) * 4.0 / 1e9)) +
+                                       " GB of memory; refusing");
+    } else if (s.format == "csv") {
+        r.check_keys(n, path, {"format", "path", "target", "features", "delimiter"}, "a csv source");
+        if (!n["path"]) r.doc().error(n, path, "missing key 'path' (the CSV file)");
+        if (!n["target"]) r.doc().error(n, path, "missing key 'target' (the name of the target column)");
+        s.path = resolve_data_path(r.string(n, "path", path, ""), r.doc().filename());
+        s.target = r.string(n, "target", path, "");
+        if (YAML::Node f = n["features"]) {
+            if (f.IsSequence()) {
+                for (size_t i = 0; i < f.size(); ++i)
+                    s.feature_columns.push_back(
+                        r.string_value(f[i], child(child(path, "features"), std::to_string(i)), ""));
+            } else {
+                r.doc().error(f, child(path, "features"), "expected a list of column names");
+            }
+        }
+        std::string d = r.string(n, "delimiter", path, ",");
+        if (d == "\\t" || d == "tab") d = "\t";
+        if (d.size() != 1) r.doc().error(n["delimiter"], child(path, "delimiter"), "must be a single character");
+        else s.delimiter = d[0];
+    }
+    return s;
+}
+
+DataConfig read_data(Reader& r, const YAML::Node& n, const std::string& path) {
+    DataConfig d;
+    if (!r.is_map(n, path, "a mapping with train (and optional validation, test)")) return d;
+    r.check_keys(n, path, {"train", "validation", "test", "validation_split", "test_split", "split_shuffle"},
+                 "the data section");
+    if (!n["train"]) r.doc().error(n, path, "missing key 'train' (the training data source)");
+    else d.train = read_source(r, n["train"], child(path, "train"));
+    if (n["validation"]) d.validation = read_source(r, n["validation"], child(path, "validation"));
+    if (n["test"]) d.test = read_source(r, n["test"], child(path, "test"));
+    d.validation_split = r.number(n, "validation_split", path, 0.0, fraction);
+    d.test_split = r.number(n, "test_split", path, 0.0, fraction);
+    if (d.validation && n["validation_split"])
+        r.doc().error(n["validation_split"], child(path, "validation_split"),
+                      "give either a validation source or validation_split, not both");
+    if (d.test && n["test_split"])
+        r.doc().error(n["test_split"], child(path, "test_split"), "give either a test source or test_split, not both");
+    if (d.validation_split + d.test_split >= 1.0)
+        r.doc().error(n, path, "validation_split + test_split leaves no training data");
+    d.split_shuffle = r.boolean(n, "split_shuffle", path, true);
+    return d;
+}
+
+Loss read_loss(Reader& r, const YAML::Node& n, const std::string& path) {
+    Loss l;
+    Keys names = loss_names();
+    Keys accepted = names;
+    accepted.insert(accepted.end(), {"mse", "mae", "huber_loss"});
+    if (n.IsMap()) {
+        r.check_keys(n, path, {"type", "from_logits", "delta"}, "the loss");
+        if (!n["type"]) r.doc().error(n, path, "missing key 'type' (known: " + join(names) + ")");
+        l.type = canonical_loss_name(r.string(n, "type", path, "mean_squared_error", accepted));
+        l.from_logits = r.boolean(n, "from_logits", path, false);
+        l.delta = r.number(n, "delta", path, 1.0, positive);
+        if (n["from_logits"] && !l.is_classification())
+            r.doc().error(n["from_logits"], child(path, "from_logits"), "only cross-entropy losses take from_logits");
+        if (n["delta"] && l.type != "huber")
+            r.doc().error(n["delta"], child(path, "delta"), "only the huber loss takes delta");
+    } else {
+        l.type = canonical_loss_name(r.string_value(n, path, "mean_squared_error", accepted));
+    }
+    return l;
+}
+
+ScheduleSpec read_learning_rate(Reader& r, const YAML::Node& parent, const std::string& path, double def) {
+    ScheduleSpec s;
+    s.initial_learning_rate = def;
+    YAML::Node n = parent["learning_rate"];
+    if (!n) return s;
+    const std::string p = child(path, "learning_rate");
+    if (!n.IsMap()) {
+        s.initial_learning_rate = r.number(parent, "learning_rate", path, def, positive);
+        return s;
+    }
+    Keys types = schedule_names();
+    s.type = r.string(n, "type", p, "constant", types);
+    if (!n["type"]) r.doc().error(n, p, "missing key 'type' (known schedules: " + join(types) + ")");
+    if (!n["initial_learning_rate"] && s.type != "piecewise_constant")
+        r.doc().error(n, p, "missing key 'initial_learning_rate'");
+    s.initial_learning_rate = r.number(n, "initial_learning_rate", p, def, positive);
+    if (s.type == "constant") {
+        r.check_keys(n, p, {"type", "initial_learning_rate"}, "a constant learning rate");
+    } else if (s.type == "exponential_decay") {
+        r.check_keys(n, p, {"type", "initial_learning_rate", "decay_steps", "decay_rate", "staircase"},
+                     "exponential_decay");
+        s.decay_steps = r.integer(n, "decay_steps", p, 1000, 1, kI64Max);
+        s.decay_rate = r.number(n, "decay_rate", p, 0.96, positive);
+        s.staircase = r.boolean(n, "staircase", p, false);
+    } else if (s.type == "piecewise_constant") {
+        r.check_keys(n, p, {"type", "boundaries", "values"}, "piecewise_constant");
+        YAML::Node b = n["boundaries"], v = n["values"];
+        if (!b || !b.IsSequence() || !v || !v.IsSequence()) {
+            r.doc().error(n, p, "needs lists 'boundaries' (steps) and 'values' (one more than boundaries)");
+        } else {
+            for (size_t i = 0; i < b.size(); ++i) {
+                long long x;
+                if (!b[i].IsScalar() || !YAML::convert<long long>::decode(b[i], x) || x < 0)
+                    r.doc().error(b[i], child(p, "boundaries." + std::to_string(i)), "expected a step number ≥ 0");
+                else if (!s.boundaries.empty() && x <= s.boundaries.back())
+                    r.doc().error(b[i], child(p, "boundaries." + std::to_string(i)), "boundaries must increase");
+                else
+                    s.boundaries.push_back(x);
+            }
+            for (size_t i = 0; i < v.size(); ++i) {
+                double x;
+                if (!v[i].IsScalar() || !YAML::convert<double>::decode(v[i], x) || !(x > 0) || !std::isfinite(x))
+                    r.doc().error(v[i], child(p, "values." + std::to_string(i)), "expected a learning rate > 0");
+                else
+                    s.values.push_back(x);
+            }
+            if (v.size() != b.size() + 1)
+                r.doc().error(v, child(p, "values"),
+                              "needs exactly one more value than boundaries (" + std::to_string(b.size() + 1) + ")");
+            if (!s.values.empty()) s.initial_learning_rate = s.values[0];
+        }
+    } else if (s.type == "cosine_decay") {
+        r.check_keys(n, p, {"type", "initial_learning_rate", "decay_steps", "alpha", "warmup_steps", "warmup_target"},
+                     "cosine_decay");
+        if (!n["decay_steps"]) r.doc().error(n, p, "missing key 'decay_steps'");
+        s.decay_steps = r.integer(n, "decay_steps", p, 1000, 1, kI64Max);
+        s.alpha = r.number(n, "alpha", p, 0.0, unit_closed);
+        s.warmup_steps = r.integer(n, "warmup_steps", p, 0, 0, kI64Max);
+        s.warmup_target = r.number(n, "warmup_target", p, -1.0, positive);
+        if (s.warmup_steps > 0 && s.warmup_target < 0)
+            r.doc().error(n, p, "warmup_steps needs warmup_target (the rate reached after warmup)");
+    }
+    return s;
+}
+
+OptimizerSpec read_optimizer(Reader& r, const YAML::Node& n, const std::string& path) {
+    OptimizerSpec o;
+    const Keys& types = optimizer_names();
+    if (!n.IsMap()) {
+        o.type = r.string_value(n, path, "adam", types);
+        o.learning_rate.initial_learning_rate = o.type == "sgd" ? 0.01 : 0.001;
+        return o;
+    }
+    if (!n["type"]) r.doc().error(n, path, "missing key 'type' (known: " + join(types) + ")");
+    o.type = r.string(n, "type", path, "adam", types);
+    Keys common = {"type", "learning_rate", "clipnorm", "global_clipnorm", "clipvalue"};
+    Keys extra;
+    if (o.type == "sgd") extra = {"momentum", "nesterov"};
+    else if (o.type == "adam") extra = {"beta_1", "beta_2", "epsilon", "amsgrad"};
+    else if (o.type == "adamw") extra = {"beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay"};
+    else if (o.type == "rmsprop") extra = {"rho", "momentum", "epsilon", "centered"};
+    else if (o.type == "adagrad") extra = {"initial_accumulator_value", "epsilon"};
+    else if (o.type == "nadam") extra = {"beta_1", "beta_2", "epsilon"};
+    Keys allowed = common;
+    allowed.insert(allowed.end(), extra.begin(), extra.end());
+    r.check_keys(n, path, allowed, "a " + o.type + " optimizer");
+    o.learning_rate = read_learning_rate(r, n, path, o.type == "sgd" ? 0.01 : 0.001);
+    o.beta_1 = r.number(n, "beta_1", path, 0.9, unit_open);
+    o.beta_2 = r.number(n, "beta_2", path, 0.999, unit_open);
+    o.epsilon = r.number(n, "epsilon", path, 1e-7, positive);
+    o.amsgrad = r.boolean(n, "amsgrad", path, false);
+    o.weight_decay = r.number(n, "weight_decay", path, 0.004, non_negative);
+    o.rho = r.number(n, "rho", path, 0.9, unit_open);
+    o.momentum = r.number(n, "momentum", path, 0.0, unit_open);
+    o.nesterov = r.boolean(n, "nesterov", path, false);
+    o.centered = r.boolean(n, "centered", path, false);
+    o.initial_accumulator_value = r.number(n, "initial_accumulator_value", path, 0.1, non_negative);
+    o.clipnorm = r.number(n, "clipnorm", path, 0.0, positive);
+    o.global_clipnorm = r.number(n, "global_clipnorm", path, 0.0, positive);
+    o.clipvalue = r.number(n, "clipvalue", path, 0.0, positive);
+    if (o.type != "adamw") o.weight_decay = 0.0;
+    return o;
+}
+
+std::vector<MetricSpec> read_metrics(Reader& r, const YAML::Node& n, const std::string& path) {
+    std::vector<MetricSpec> out;
+    Keys accepted = metric_names();
+    accepted.insert(accepted.end(), {"acc", "mean_squared_error", "mean_absolute_error", "top_k_categorical_accuracy",
+                                     "sparse_top_k_categorical_accuracy"});
+    if (!n.IsSequence()) {
+        r.doc().error(n, path, "expected a list such as [accuracy]");
+        return out;
+    }
+    std::set<std::string> seen;
+    for (size_t i = 0; i < n.size(); ++i) {
+        const std::string p = child(path, std::to_string(i));
+        MetricSpec m;
+        if (n[i].IsMap()) {
+            r.check_keys(n[i], p, {"type", "k"}, "a metric");
+            m.type = canonical_metric_name(r.string(n[i], "type", p, "", accepted));
+            m.k = int(r.integer(n[i], "k", p, 5, 1, kMaxUnits));
+        } else {
+            m.type = canonical_metric_name(r.string_value(n[i], p, "", accepted));
+        }
+        if (m.type.empty()) continue;
+        if (!seen.insert(m.type).second) {
+            r.doc().error(n[i], p, "metric '" + m.type + "' is listed twice");
+            continue;
+        }
+        out.push_back(m);
+    }
+    return out;
+}
+
+TrainingConfig read_training(Reader& r, const YAML::Node& n, const std::string& path) {
+    TrainingConfig t;
+    if (!r.is_map(n, path, "a mapping such as {epochs: 10, batch_size: 32}")) return t;
+    r.check_keys(n, path, {"epochs", "batch_size", "shuffle", "early_stopping", "reduce_lr_on_plateau"},
+                 "the training section");
+    t.epochs = int(r.integer(n, "epochs", path, 1, 1, 1'000'000));
+    t.batch_size = int(r.integer(n, "batch_size", path, 32, 1, 10'000'000));
+    t.shuffle = r.boolean(n, "shuffle", path, true);
+    if (YAML::Node e = n["early_stopping"]) {
+        const std::string p = child(path, "early_stopping");
+        if (r.is_map(e, p, "a mapping such as {monitor: val_loss, patience: 3}")) {
+            r.check_keys(e, p, {"monitor", "patience", "min_delta", "restore_best_weights", "mode", "start_from_epoch"},
+                         "early_stopping");
+            t.early_stopping.enabled = true;
+            t.early_stopping.monitor = r.string(e, "monitor", p, "val_loss");
+            t.early_stopping.patience = int(r.integer(e, "patience", p, 0, 0, 1'000'000));
+            t.early_stopping.min_delta = r.number(e, "min_delta", p, 0.0, non_negative);
+            t.early_stopping.restore_best_weights = r.boolean(e, "restore_best_weights", p, false);
+            t.early_stopping.mode = r.string(e, "mode", p, "auto", {"auto", "min", "max"});
+            t.early_stopping.start_from_epoch = int(r.integer(e, "start_from_epoch", p, 0, 0, 1'000'000));
+        }
+    }
+    if (YAML::Node e = n["reduce_lr_on_plateau"]) {
+        const std::string p = child(path, "reduce_lr_on_plateau");
+        if (r.is_map(e, p, "a mapping such as {monitor: val_loss, factor: 0.5, patience: 2}")) {
+            r.check_keys(e, p, {"monitor", "factor", "patience", "min_delta", "cooldown", "min_lr", "mode"},
+                         "reduce_lr_on_plateau");
+            auto& c = t.reduce_lr_on_plateau;
+            c.enabled = true;
+            c.monitor = r.string(e, "monitor", p, "val_loss");
+            c.factor = r.number(e, "factor", p, 0.1, [](double v) -> const char* {
+                return (v > 0 && v < 1) ? nullptr : "must be in (0, 1)";
+            });
+            c.patience = int(r.integer(e, "patience", p, 10, 0, 1'000'000));
+            c.min_delta = r.number(e, "min_delta", p, 1e-4, non_negative);
+            c.cooldown = int(r.integer(e, "cooldown", p, 0, 0, 1'000'000));
+            c.min_lr = r.number(e, "min_lr", p, 0.0, non_negative);
+            c.mode = r.string(e, "mode", p, "auto", {"auto", "min", "max"});
+        }
+    }
+    return t;
+}
+
+}  // namespace
+
+ExperimentConfig parse_config(const std::string& text, const std::string& filename, const std::vector<std::string>& sets) {
+    YamlDoc doc(text, filename);
+    for (const auto& s : sets) doc.apply_set(s);
+    Reader r(doc);
+    ExperimentConfig c;
+    c.source_file = filename;
+    YAML::Node root = doc.root();
+    if (doc.errors().empty()) {
+        r.check_keys(root, "",
+                     {"name", "description", "seed", "data", "model", "loss", "optimizer", "metrics", "training",
+                      "search"},
+                     "the config's top level");
+        c.name = r.string(root, "name", "", "experiment");
+        r.string(root, "description", "", "");
+        c.seed = uint64_t(r.integer(root, "seed", "", 42, 0, kI64Max));
+        if (!root["data"]) r.doc().error(root, "", "missing key 'data' (where the training data comes from)");
+        else c.data = read_data(r, root["data"], "data");
+        if (!root["model"]) {
+            r.doc().error(root, "", "missing key 'model' (with a list of layers)");
+        } else if (r.is_map(root["model"], "model", "a mapping with 'layers'")) {
+            YAML::Node m = root["model"];
+            r.check_keys(m, "model", {"layers"}, "the model section");
+            YAML::Node layers = m["layers"];
+            if (!layers) r.doc().error(m, "model", "missing key 'layers'");
+            else if (!layers.IsSequence() || layers.size() == 0)
+                r.doc().error(layers, "model.layers", "expected a non-empty list of layers");
+            else
+                for (size_t i = 0; i < layers.size(); ++i)
+                    c.layers.push_back(read_layer(r, layers[i], "model.layers." + std::to_string(i)));
+            // Default names (type_N, counted per type) and uniqueness.
+            std::map<std::string, int> count;
+            std::set<std::string> names;
+            for (size_t i = 0; i < c.layers.size(); ++i) {
+                auto& l = c.layers[i];
+                if (l.name.empty()) l.name = l.type + "_" + std::to_string(++count[l.type]);
+                if (!names.insert(l.name).second)
+                    r.doc().error(layers[i], "model.layers." + std::to_string(i) + ".name",
+                                  "layer name '" + l.name + "' is used twice");
+            }
+        }
+        if (!root["loss"]) r.doc().error(root, "", "missing key 'loss' (e.g. categorical_crossentropy)");
+        else c.loss = read_loss(r, root["loss"], "loss");
+        if (root["optimizer"]) c.optimizer = read_optimizer(r, root["optimizer"], "optimizer");
+        else c.optimizer.learning_rate.initial_learning_rate = 0.001;  // adam's default
+        if (root["metrics"]) c.metrics = read_metrics(r, root["metrics"], "metrics");
+        if (root["training"]) c.training = read_training(r, root["training"], "training");
+        if (YAML::Node s = root["search"]; s && !s.IsMap())
+            r.doc().error(s, "search", "expected a mapping (strategy, space, ...)");
+    }
+    if (!doc.errors().empty()) {
+        std::string msg;
+        for (const auto& e : doc.errors()) msg += (msg.empty() ? "" : "\n") + e;
+        throw ConfigError(msg);
+    }
+    return c;
+}
+
+ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets) {
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const DataError&) {
+        throw ConfigError(path + ": cannot read the config file");
+    }
+    return parse_config(text, path, sets);
+}
+
+}  // namespace nnctl

@@ -1,0 +1,22 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace nnctl {
+
+/// Read, override (`--set PATH=VALUE` strings) and validate a config file. Every problem found is
+/// reported at once in one ConfigError, one line each: `file:line:col: key.path: problem (hint)`.
+ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets = {});
+/// The same from text already in memory; `filename` is used in messages and to resolve data paths.
+ExperimentConfig parse_config(const std::string& text, const std::string& filename,
+                              const std::vector<std::string>& sets = {});
+
+/// The fully resolved config (defaults filled in) as YAML that `load_config` reads back.
+std::string emit_config(const ExperimentConfig& cfg);
+
+/// Edit distance, for did-you-mean hints.
+int edit_distance(const std::string& a, const std::string& b);
+
+}  // namespace nnctl

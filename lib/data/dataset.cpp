@@ -1,0 +1,106 @@
+#include "data/dataset.hpp"
+
+#include <cmath>
+#include <numeric>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+
+namespace nnctl {
+
+Dataset Dataset::subset(const std::vector<int>& idx) const {
+    Dataset d;
+    d.num_classes = num_classes;
+    d.class_names = class_names;
+    d.feature_names = feature_names;
+    d.x.resize(Eigen::Index(idx.size()), x.cols());
+    for (size_t i = 0; i < idx.size(); ++i) d.x.row(Eigen::Index(i)) = x.row(idx[i]);
+    if (is_classification()) {
+        d.labels.resize(idx.size());
+        for (size_t i = 0; i < idx.size(); ++i) d.labels[i] = labels[size_t(idx[i])];
+    } else {
+        d.y.resize(Eigen::Index(idx.size()), y.cols());
+        for (size_t i = 0; i < idx.size(); ++i) d.y.row(Eigen::Index(i)) = y.row(idx[i]);
+    }
+    return d;
+}
+
+Dataset load_source(const DataSourceConfig& src, bool want_classes) {
+    Dataset d;
+    if (src.format == "synthetic") d = make_synthetic(src);
+    else if (src.format == "csv") d = load_csv(src, want_classes);
+    else throw ConfigError(src.where + ": data format '" + src.format + "' is not supported");
+    if (d.size() == 0) throw DataError(src.where + ": the data source has no rows");
+    for (Eigen::Index i = 0; i < d.x.size(); ++i)
+        if (!std::isfinite(d.x.data()[i])) {
+            Eigen::Index r = i / d.x.cols(), c = i % d.x.cols();
+            throw DataError(src.where + ": non-finite feature value in row " + std::to_string(r + 1) +
+                            ", column " + std::to_string(c + 1));
+        }
+    return d;
+}
+
+namespace {
+/// Split off `frac` of `from` (the last rows of a seeded shuffle, or the last rows in order).
+Dataset carve(Dataset& from, double frac, bool shuffle, uint64_t seed, const char* what) {
+    const int n = int(from.size());
+    const int k = int(std::floor(double(n) * frac));
+    if (k <= 0 || k >= n)
+        throw ConfigError(std::string("data.") + what + "_split " + std::to_string(frac) + " leaves " +
+                          std::to_string(n - k) + " of " + std::to_string(n) + " rows for training and " +
+                          std::to_string(k) + " for " + what);
+    std::vector<int> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    if (shuffle) {
+        Rng rng(seed);
+        order = permutation(n, rng);
+    }
+    std::vector<int> keep(order.begin(), order.end() - k), held(order.end() - k, order.end());
+    Dataset out = from.subset(held);
+    from = from.subset(keep);
+    return out;
+}
+
+void check_compatible(const Dataset& train, const Dataset& other, const DataSourceConfig& src) {
+    if (other.x.cols() != train.x.cols())
+        throw DataError(src.where + ": has " + std::to_string(other.x.cols()) + " features, the training data " +
+                        std::to_string(train.x.cols()));
+    if (train.is_classification() != other.is_classification())
+        throw DataError(src.where + ": target kind (classes or values) differs from the training data");
+}
+}  // namespace
+
+DataSplits load_data(const DataConfig& cfg, bool want_classes, uint64_t seed) {
+    DataSplits s;
+    s.train = load_source(cfg.train, want_classes);
+    if (cfg.test) {
+        s.test = load_source(*cfg.test, want_classes);
+        check_compatible(s.train, s.test, *cfg.test);
+    } else if (cfg.test_split > 0.0) {
+        s.test = carve(s.train, cfg.test_split, cfg.split_shuffle, Rng::derive(seed, 7), "test");
+    }
+    if (cfg.validation) {
+        s.validation = load_source(*cfg.validation, want_classes);
+        check_compatible(s.train, s.validation, *cfg.validation);
+    } else if (cfg.validation_split > 0.0) {
+        s.validation = carve(s.train, cfg.validation_split, cfg.split_shuffle, Rng::derive(seed, 8), "validation");
+    }
+    // Class names and counts must agree: CSV sources each map their own labels, so remap by name.
+    auto align = [&](Dataset& d) {
+        if (!d.is_classification() || d.size() == 0 || d.class_names == s.train.class_names) return;
+        std::vector<int> map(d.class_names.size(), -1);
+        for (size_t i = 0; i < d.class_names.size(); ++i)
+            for (size_t j = 0; j < s.train.class_names.size(); ++j)
+                if (d.class_names[i] == s.train.class_names[j]) map[i] = int(j);
+        for (size_t i = 0; i < map.size(); ++i)
+            if (map[i] < 0) throw DataError("class '" + d.class_names[i] + "' does not occur in the training data");
+        for (auto& l : d.labels) l = map[size_t(l)];
+        d.class_names = s.train.class_names;
+        d.num_classes = s.train.num_classes;
+    };
+    align(s.validation);
+    align(s.test);
+    return s;
+}
+
+}  // namespace nnctl

@@ -1,0 +1,63 @@
+#include "layers/dense.hpp"
+
+#include "core/error.hpp"
+
+namespace nnctl {
+
+Shape Dense::build(const Shape& input, Rng& rng) {
+    if (input.size() != 1)
+        throw ConfigError("dense expects a flat input, got " + shape_str(input) + " (add a flatten layer)");
+    const int64_t in = input[0], out = opt_.units;
+    w_.resize(in, out);
+    initialize(w_, opt_.kernel_initializer, in, out, rng);
+    gw_.setZero(in, out);
+    if (opt_.use_bias) {
+        b_.resize(1, out);
+        initialize(b_, opt_.bias_initializer, in, out, rng);
+        gb_.setZero(1, out);
+    }
+    return {out};
+}
+
+bool Dense::needs_z() const {
+    const std::string& n = opt_.activation.name;
+    // These derivatives need the pre-activation; the rest can be read off the output.
+    return n == "gelu" || n == "softplus" || n == "swish" || (n == "leaky_relu" && opt_.activation.alpha <= 0);
+}
+
+void Dense::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
+    if (opt_.activation.is_linear() || !needs_z()) {
+        y.resize(x.rows(), w_.cols());
+        y.noalias() = x * w_;
+        if (opt_.use_bias) y.rowwise() += b_.row(0);
+        if (!opt_.activation.is_linear()) opt_.activation.forward(y, y);
+    } else {
+        z_.resize(x.rows(), w_.cols());
+        z_.noalias() = x * w_;
+        if (opt_.use_bias) z_.rowwise() += b_.row(0);
+        opt_.activation.forward(z_, y);
+    }
+}
+
+void Dense::backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) {
+    auto finish = [&](const auto& dz) {
+        gw_.noalias() = x.transpose() * dz;
+        if (opt_.use_bias) gb_ = dz.colwise().sum();
+        if (dx) {
+            dx->resize(x.rows(), w_.rows());
+            dx->noalias() = dz * w_.transpose();
+        }
+    };
+    if (opt_.activation.is_linear()) return finish(dy);
+    opt_.activation.backward(needs_z() ? ConstView(z_) : y, y, dy, dz_);
+    finish(dz_);
+}
+
+std::vector<ParamRef> Dense::params() {
+    std::vector<ParamRef> p;
+    p.push_back({name() + ".kernel", &w_, &gw_, &opt_.kernel_regularizer, trainable()});
+    if (opt_.use_bias) p.push_back({name() + ".bias", &b_, &gb_, &opt_.bias_regularizer, trainable()});
+    return p;
+}
+
+}  // namespace nnctl

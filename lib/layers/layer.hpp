@@ -1,0 +1,53 @@
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "core/tensor.hpp"
+#include "regularizers/regularizer.hpp"
+
+namespace nnctl {
+
+/// What an optimizer sees of one parameter tensor: its value, its gradient, its penalty.
+struct ParamRef {
+    std::string name;  ///< stable, e.g. "dense_1.kernel"
+    Matrix* value;
+    Matrix* grad;
+    const RegularizerSpec* regularizer;  ///< never null
+    bool trainable;
+};
+
+struct ForwardContext {
+    bool training = false;
+    Rng* rng = nullptr;  ///< needed by stochastic layers in training
+};
+
+/// One layer of a Sequential model. Inputs are views, outputs are caller-owned buffers that are
+/// reused across batches (no allocation per batch once shapes settle).
+class Layer {
+public:
+    virtual ~Layer() = default;
+    virtual std::string type() const = 0;
+    const std::string& name() const { return name_; }
+    void set_name(std::string n) { name_ = std::move(n); }
+    bool trainable() const { return trainable_; }
+    void set_trainable(bool t) { trainable_ = t; }
+
+    /// Fix the input shape, create and initialise parameters; returns the output shape.
+    virtual Shape build(const Shape& input, Rng& rng) = 0;
+    virtual Shape output_shape() const = 0;
+    /// x: (batch × in) → y: (batch × out).
+    virtual void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) = 0;
+    /// x, y: the last forward's input and output; dy = dL/dy. Overwrites the parameter gradients,
+    /// and writes dx = dL/dx when dx is not null.
+    virtual void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) = 0;
+    virtual std::vector<ParamRef> params() { return {}; }
+    virtual std::unique_ptr<Layer> clone() const = 0;
+
+private:
+    std::string name_;
+    bool trainable_ = true;
+};
+
+}  // namespace nnctl

@@ -1,0 +1,111 @@
+#include "model/sequential.hpp"
+
+#include "core/error.hpp"
+#include "layers/activation_layer.hpp"
+#include "layers/dense.hpp"
+
+namespace nnctl {
+
+Sequential::Sequential(const Sequential& o)
+    : input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_) {
+    for (const auto& l : o.layers_) layers_.push_back(l->clone());
+    outs_.resize(layers_.size());
+    grads_.resize(layers_.size());
+    params_.clear();
+    for (auto& l : layers_)
+        for (auto& p : l->params()) params_.push_back(p);
+}
+
+Sequential& Sequential::operator=(const Sequential& o) {
+    if (this != &o) *this = Sequential(o);
+    return *this;
+}
+
+void Sequential::add(std::unique_ptr<Layer> layer) { layers_.push_back(std::move(layer)); }
+
+void Sequential::build(const Shape& input, uint64_t seed) {
+    input_shape_ = input;
+    Shape s = input;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        Rng rng(Rng::derive(seed, 1000 + i));
+        s = layers_[i]->build(s, rng);
+    }
+    outs_.assign(layers_.size(), Matrix());
+    grads_.assign(layers_.size(), Matrix());
+    params_.clear();
+    for (auto& l : layers_)
+        for (auto& p : l->params()) params_.push_back(p);
+}
+
+bool Sequential::fuse_output_activation(const std::string& name) {
+    if (layers_.empty() || output_act_.name != "linear") return false;
+    Layer& last = *layers_.back();
+    if (auto* d = dynamic_cast<Dense*>(&last)) {
+        if (d->activation().name != name) return false;
+        output_act_ = d->activation();
+        d->set_activation(ActivationFn{});
+        return true;
+    }
+    if (auto* a = dynamic_cast<ActivationLayer*>(&last)) {
+        if (a->activation().name != name) return false;
+        output_act_ = a->activation();
+        skip_last_ = true;
+        return true;
+    }
+    return false;
+}
+
+const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx) {
+    const size_t n = layers_.size() - (skip_last_ ? 1 : 0);
+    if (n == 0) throw Error("model has no layers to run");
+    for (size_t i = 0; i < n; ++i) {
+        if (i == 0) layers_[i]->forward(x, outs_[i], ctx);
+        else layers_[i]->forward(outs_[i - 1], outs_[i], ctx);
+    }
+    return outs_[n - 1];
+}
+
+void Sequential::backward(const ConstView& x, const ConstView& dout) {
+    const size_t n = layers_.size() - (skip_last_ ? 1 : 0);
+    for (size_t i = n; i-- > 0;) {
+        const ConstView dy = (i == n - 1) ? dout : ConstView(grads_[i + 1]);
+        const ConstView in = (i == 0) ? x : ConstView(outs_[i - 1]);
+        // The input's gradient is never needed; nor is anything below the lowest trainable layer.
+        Matrix* dx = (i == 0) ? nullptr : &grads_[i];
+        layers_[i]->backward(in, outs_[i], dy, dx);
+    }
+}
+
+void Sequential::apply_output_activation(const ConstView& logits, Matrix& out) const {
+    output_act_.forward(logits, out);
+}
+
+void Sequential::predict(const ConstView& x, Matrix& out) {
+    const Matrix& z = forward(x, ForwardContext{});
+    apply_output_activation(z, out);
+}
+
+std::vector<ParamRef> Sequential::params() { return params_; }
+
+double Sequential::regularization_penalty() {
+    double p = 0.0;
+    for (const auto& r : params_)
+        if (r.regularizer->active()) p += r.regularizer->penalty(*r.value);
+    return p;
+}
+
+void Sequential::add_regularization_gradients() {
+    for (auto& r : params_)
+        if (r.regularizer->active() && r.trainable) r.regularizer->add_gradient(*r.value, *r.grad);
+}
+
+Shape Sequential::output_shape() const { return layers_.empty() ? input_shape_ : layers_.back()->output_shape(); }
+
+int64_t Sequential::param_count(bool trainable_only) {
+    int64_t n = 0;
+    for (const auto& p : params_)
+        if (!trainable_only || p.trainable) n += p.value->size();
+    return n;
+}
+
+}  // namespace nnctl

@@ -1,0 +1,66 @@
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layers/activations.hpp"
+#include "layers/layer.hpp"
+
+namespace nnctl {
+
+/// A stack of layers with reusable activation buffers.
+///
+/// When the last activation is softmax (or sigmoid) and the loss is the matching cross-entropy,
+/// `fuse_output_activation` moves that activation out of the training path: `forward` then
+/// returns logits and the loss works from logits (stable), while `predict` still returns
+/// probabilities.
+class Sequential {
+public:
+    Sequential() = default;
+    Sequential(const Sequential& other);
+    Sequential& operator=(const Sequential& other);
+    Sequential(Sequential&&) = default;
+    Sequential& operator=(Sequential&&) = default;
+
+    void add(std::unique_ptr<Layer> layer);
+    /// Fix shapes and initialise every layer (each from its own seed stream).
+    void build(const Shape& input, uint64_t seed);
+    /// If the final activation is `name` (softmax or sigmoid), strip it for training; returns true if done.
+    bool fuse_output_activation(const std::string& name);
+
+    /// x: (batch × in) → the training-path output (logits when fused), (batch × out).
+    const Matrix& forward(const ConstView& x, const ForwardContext& ctx);
+    /// dout = dL/d(output of forward); fills every parameter gradient (no dx for the input).
+    void backward(const ConstView& x, const ConstView& dout);
+    /// Inference: probabilities / values, the output activation applied. x: (batch × in) → out.
+    void predict(const ConstView& x, Matrix& out);
+    /// Set the activation `predict` applies on top of the training path (for losses given logits).
+    void set_output_activation(ActivationFn a) { output_act_ = std::move(a); }
+    /// Apply the fused output activation (identity when nothing was fused).
+    void apply_output_activation(const ConstView& logits, Matrix& out) const;
+
+    std::vector<ParamRef> params();
+    /// Σ of every parameter's regularization penalty.
+    double regularization_penalty();
+    /// Adds each parameter's regularizer gradient to its gradient.
+    void add_regularization_gradients();
+
+    const Shape& input_shape() const { return input_shape_; }
+    Shape output_shape() const;
+    size_t size() const { return layers_.size(); }
+    Layer& layer(size_t i) { return *layers_[i]; }
+    const Layer& layer(size_t i) const { return *layers_[i]; }
+    const ActivationFn& output_activation() const { return output_act_; }
+    int64_t param_count(bool trainable_only = false);
+
+private:
+    std::vector<std::unique_ptr<Layer>> layers_;
+    Shape input_shape_;
+    ActivationFn output_act_;       // linear unless a final activation was fused out
+    bool skip_last_ = false;        // the final layer was a standalone activation that was fused out
+    std::vector<Matrix> outs_;      // output of layer i
+    std::vector<Matrix> grads_;     // dL/d(input of layer i), i ≥ 1
+    std::vector<ParamRef> params_;  // cached after build
+};
+
+}  // namespace nnctl

@@ -1,0 +1,215 @@
+#include "optim/optimizer.hpp"
+
+#include <cmath>
+
+#include "core/error.hpp"
+
+namespace nnctl {
+
+Matrix& Optimizer::state(std::vector<Matrix>& bank, size_t slot, const Matrix& w, float init) {
+    if (bank.size() <= slot) bank.resize(slot + 1);
+    Matrix& m = bank[slot];
+    if (m.rows() != w.rows() || m.cols() != w.cols()) m.setConstant(w.rows(), w.cols(), init);
+    return m;
+}
+
+void Optimizer::step(const std::vector<ParamRef>& params) {
+    const double lr = current_learning_rate();
+    double global_scale = 1.0;
+    if (spec_.global_clipnorm > 0.0) {
+        double sq = 0.0;
+        for (const auto& p : params)
+            if (p.trainable) sq += double(p.grad->squaredNorm());
+        double norm = std::sqrt(sq);
+        if (norm > spec_.global_clipnorm) global_scale = spec_.global_clipnorm / norm;
+    }
+    const bool clip = spec_.clipnorm > 0.0 || spec_.clipvalue > 0.0 || global_scale != 1.0;
+    for (size_t slot = 0; slot < params.size(); ++slot) {
+        const ParamRef& p = params[slot];
+        if (!p.trainable) continue;
+        if (!clip) {
+            update(slot, *p.value, *p.grad, lr);
+            continue;
+        }
+        clipped_ = *p.grad;
+        if (global_scale != 1.0) clipped_ *= float(global_scale);
+        if (spec_.clipnorm > 0.0) {
+            double n = double(clipped_.norm());
+            if (n > spec_.clipnorm) clipped_ *= float(spec_.clipnorm / n);
+        }
+        if (spec_.clipvalue > 0.0)
+            clipped_ = clipped_.cwiseMax(float(-spec_.clipvalue)).cwiseMin(float(spec_.clipvalue));
+        update(slot, *p.value, clipped_, lr);
+    }
+    ++iterations_;
+}
+
+namespace {
+
+/// v ← μv − lr·g;  w ← w + v  (nesterov: w ← w + μv − lr·g); plain w ← w − lr·g without momentum.
+class Sgd : public Optimizer {
+public:
+    using Optimizer::Optimizer;
+    std::unique_ptr<Optimizer> clone() const override { return std::make_unique<Sgd>(*this); }
+
+protected:
+    void update(size_t slot, Matrix& w, const Matrix& g, double lr) override {
+        const float l = float(lr), mu = float(spec_.momentum);
+        if (spec_.momentum == 0.0) {
+            w.noalias() -= l * g;
+            return;
+        }
+        Matrix& v = state(vel_, slot, w);
+        v = mu * v - l * g;
+        if (spec_.nesterov) w += mu * v - l * g;
+        else w += v;
+    }
+
+private:
+    std::vector<Matrix> vel_;
+};
+
+/// Adam / AdamW (Keras 3): m, v moments; lr_t = lr·√(1−β2^t)/(1−β1^t); w −= lr_t·m/(√v̂+ε).
+class Adam : public Optimizer {
+public:
+    Adam(OptimizerSpec s, bool decoupled) : Optimizer(std::move(s)), decoupled_(decoupled) {}
+    std::unique_ptr<Optimizer> clone() const override { return std::make_unique<Adam>(*this); }
+
+protected:
+    void update(size_t slot, Matrix& w, const Matrix& g, double lr) override {
+        const double t = double(iterations_ + 1);
+        const float b1 = float(spec_.beta_1), b2 = float(spec_.beta_2);
+        const float lr_t = float(lr * std::sqrt(1.0 - std::pow(spec_.beta_2, t)) / (1.0 - std::pow(spec_.beta_1, t)));
+        const float eps = float(spec_.epsilon);
+        if (decoupled_ && spec_.weight_decay != 0.0) w *= float(1.0 - lr * spec_.weight_decay);
+        Matrix& m = state(m_, slot, w);
+        Matrix& v = state(v_, slot, w);
+        const Eigen::Index n = w.size();
+        float* wp = w.data();
+        float* mp = m.data();
+        float* vp = v.data();
+        const float* gp = g.data();
+        if (!spec_.amsgrad) {
+            for (Eigen::Index i = 0; i < n; ++i) {
+                float gi = gp[i];
+                mp[i] += (gi - mp[i]) * (1.0f - b1);
+                vp[i] += (gi * gi - vp[i]) * (1.0f - b2);
+                wp[i] -= lr_t * mp[i] / (std::sqrt(vp[i]) + eps);
+            }
+        } else {
+            Matrix& vh = state(vhat_, slot, w);
+            float* hp = vh.data();
+            for (Eigen::Index i = 0; i < n; ++i) {
+                float gi = gp[i];
+                mp[i] += (gi - mp[i]) * (1.0f - b1);
+                vp[i] += (gi * gi - vp[i]) * (1.0f - b2);
+                hp[i] = std::max(hp[i], vp[i]);
+                wp[i] -= lr_t * mp[i] / (std::sqrt(hp[i]) + eps);
+            }
+        }
+    }
+
+private:
+    bool decoupled_;
+    std::vector<Matrix> m_, v_, vhat_;
+};
+
+/// RMSprop (Keras 3): v ← ρv + (1−ρ)g²; centered: a ← ρa + (1−ρ)g, denom v − a²;
+/// inc = lr·g/√(denom+ε); with momentum m ← μm + inc, w −= m; else w −= inc.
+class RmsProp : public Optimizer {
+public:
+    using Optimizer::Optimizer;
+    std::unique_ptr<Optimizer> clone() const override { return std::make_unique<RmsProp>(*this); }
+
+protected:
+    void update(size_t slot, Matrix& w, const Matrix& g, double lr) override {
+        const float rho = float(spec_.rho), eps = float(spec_.epsilon), l = float(lr);
+        Matrix& v = state(v_, slot, w);
+        v = rho * v + (1.0f - rho) * g.cwiseAbs2();
+        Matrix denom = v;
+        if (spec_.centered) {
+            Matrix& a = state(avg_, slot, w);
+            a = rho * a + (1.0f - rho) * g;
+            denom -= a.cwiseAbs2();
+        }
+        Matrix inc = (l * g.array() / (denom.array() + eps).sqrt()).matrix();
+        if (spec_.momentum > 0.0) {
+            Matrix& m = state(mom_, slot, w);
+            m = float(spec_.momentum) * m + inc;
+            w -= m;
+        } else {
+            w -= inc;
+        }
+    }
+
+private:
+    std::vector<Matrix> v_, avg_, mom_;
+};
+
+/// Adagrad (Keras 3): acc ← acc + g² (starting at initial_accumulator_value); w −= lr·g/√(acc+ε).
+class Adagrad : public Optimizer {
+public:
+    using Optimizer::Optimizer;
+    std::unique_ptr<Optimizer> clone() const override { return std::make_unique<Adagrad>(*this); }
+
+protected:
+    void update(size_t slot, Matrix& w, const Matrix& g, double lr) override {
+        Matrix& acc = state(acc_, slot, w, float(spec_.initial_accumulator_value));
+        acc += g.cwiseAbs2();
+        w.array() -= float(lr) * g.array() / (acc.array() + float(spec_.epsilon)).sqrt();
+    }
+
+private:
+    std::vector<Matrix> acc_;
+};
+
+/// Nadam (Keras 3): momentum schedule u_t = β1(1 − ½·0.96^t), running product of u_t.
+class Nadam : public Optimizer {
+public:
+    using Optimizer::Optimizer;
+    std::unique_ptr<Optimizer> clone() const override { return std::make_unique<Nadam>(*this); }
+
+protected:
+    void update(size_t slot, Matrix& w, const Matrix& g, double lr) override {
+        const double t = double(iterations_ + 1), b1 = spec_.beta_1, b2 = spec_.beta_2;
+        const double u_t = b1 * (1.0 - 0.5 * std::pow(0.96, t));
+        const double u_t1 = b1 * (1.0 - 0.5 * std::pow(0.96, t + 1.0));
+        // The running product of u is shared by all slots: advance it once per step.
+        if (last_t_ != iterations_) {
+            last_t_ = iterations_;
+            u_product_ *= u_t;
+        }
+        const double u_prod_t = u_product_, u_prod_t1 = u_product_ * u_t1;
+        Matrix& m = state(m_, slot, w);
+        Matrix& v = state(v_, slot, w);
+        m += (g - m) * float(1.0 - b1);
+        v += (g.cwiseAbs2() - v) * float(1.0 - b2);
+        const float c1 = float(u_t1 / (1.0 - u_prod_t1)), c2 = float((1.0 - u_t) / (1.0 - u_prod_t));
+        const float vc = float(1.0 / (1.0 - std::pow(b2, t)));
+        w.array() -= float(lr) * (c1 * m.array() + c2 * g.array()) / ((v.array() * vc).sqrt() + float(spec_.epsilon));
+    }
+
+private:
+    std::vector<Matrix> m_, v_;
+    double u_product_ = 1.0;
+    int64_t last_t_ = -1;
+};
+
+}  // namespace
+
+const std::vector<std::string>& optimizer_names() {
+    static const std::vector<std::string> names = {"sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam"};
+    return names;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
+    if (spec.type == "sgd") return std::make_unique<Sgd>(spec);
+    if (spec.type == "adam") return std::make_unique<Adam>(spec, false);
+    if (spec.type == "adamw") return std::make_unique<Adam>(spec, true);
+    if (spec.type == "rmsprop") return std::make_unique<RmsProp>(spec);
+    if (spec.type == "adagrad") return std::make_unique<Adagrad>(spec);
+    if (spec.type == "nadam") return std::make_unique<Nadam>(spec);
+    throw ConfigError("unknown optimizer '" + spec.type + "'");
+}
+
+}  // namespace nnctl

@@ -1,0 +1,42 @@
+#pragma once
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "data/dataset.hpp"
+#include "model/sequential.hpp"
+#include "optim/optimizer.hpp"
+#include "train/trainer.hpp"
+
+namespace nnctl {
+
+/// Everything a run needs, loaded and built from a config.
+struct Experiment {
+    ExperimentConfig cfg;
+    DataSplits data;
+    Sequential model;
+    Loss loss;  ///< as used in training (from_logits when the output activation was fused)
+    std::unique_ptr<Optimizer> optimizer;
+};
+
+struct ExperimentResult {
+    TrainResult train;
+    Logs final_logs;  ///< the last epoch's logs (train and validation)
+    Logs test_logs;   ///< empty without test data
+};
+
+/// Load the data and build the model, loss and optimizer a config describes.
+Experiment prepare_experiment(const ExperimentConfig& cfg);
+/// Train, then evaluate on the test split when there is one.
+ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb = {});
+
+/// Write the run directory: config.yaml (the resolved config), model.safetensors, model.json,
+/// history.csv, metrics.json — each atomically. `save_model` false for runs whose weights must
+/// not be kept (diverged).
+void save_run(const std::string& dir, const std::string& resolved_config_yaml, Experiment& ex,
+              const ExperimentResult& res, bool save_model = true);
+
+/// history.csv text: epoch, every logged value, learning_rate, seconds.
+std::string history_csv(const std::vector<EpochLog>& history);
+
+}  // namespace nnctl
