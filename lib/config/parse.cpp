@@ -1,5 +1,7 @@
 #include "config/parse.hpp"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -151,11 +153,11 @@ public:
     }
 
     std::string string_value(const YAML::Node& n, const std::string& p, const std::string& def,
-                             const Keys& choices = {}) {
+                             const Keys& choices = {}, const std::string& what = "value") {
         if (!scalar(n, p, "a string")) return def;
         const std::string& s = n.Scalar();
         if (!choices.empty() && std::find(choices.begin(), choices.end(), s) == choices.end()) {
-            doc_.error(n, p, "unknown value '" + s + "' (" + suggest(s, choices) + "known: " + join(choices) + ")");
+            doc_.error(n, p, "unknown " + what + " '" + s + "' (" + suggest(s, choices) + "known: " + join(choices) + ")");
             return def;
         }
         return s;
@@ -239,7 +241,7 @@ LayerConfig read_layer(Reader& r, const YAML::Node& n, const std::string& path) 
         r.doc().error(n, path, "missing key 'type' (known layer types: " + join(layer_types()) + ")");
         return l;
     }
-    l.type = r.string(n, "type", path, "", layer_types());
+    l.type = r.string_value(n["type"], child(path, "type"), "", layer_types(), "layer type");
     l.name = r.string(n, "name", path, "");
     l.trainable = r.boolean(n, "trainable", path, true);
     if (l.type == "dense") {
@@ -268,13 +270,21 @@ LayerConfig read_layer(Reader& r, const YAML::Node& n, const std::string& path) 
     return l;
 }
 
+/// Relative data paths are looked up next to the config file first, then in the working directory;
+/// the result is absolute so that a run directory's resolved config works from anywhere.
 std::string resolve_data_path(const std::string& p, const std::string& config_file) {
+    if (p.empty()) return p;
+    auto absolute = [](const std::string& path) {
+        char buf[PATH_MAX];
+        return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
+    };
     struct stat st {};
-    if (p.empty() || p[0] == '/' || ::stat(p.c_str(), &st) == 0) return p;
+    if (p[0] == '/') return p;
     auto slash = config_file.find_last_of('/');
-    if (slash == std::string::npos) return p;
-    std::string alt = config_file.substr(0, slash + 1) + p;
-    return ::stat(alt.c_str(), &st) == 0 ? alt : p;
+    std::string beside = (slash == std::string::npos ? std::string() : config_file.substr(0, slash + 1)) + p;
+    if (::stat(beside.c_str(), &st) == 0) return absolute(beside);
+    if (::stat(p.c_str(), &st) == 0) return absolute(p);
+    return p;  // reported as missing, with this name, when the data is loaded
 }
 
 DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& path) {

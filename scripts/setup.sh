@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install everything nnctl needs to build and test on Debian 12, from Debian's packages only.
+# Idempotent: installs only what is missing. Runs as root, or through sudo when not root.
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config libcli11-dev libyaml-cpp-dev libeigen3-dev libspdlog-dev doctest-dev
+      python3)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PKGS[@]} packages already installed"
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

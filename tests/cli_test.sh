@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# End-to-end tests through the real nnctl binary: every example config, the CLI contract (JSON on
+# stdout, exit codes, run directory), and golden error messages for bad configs.
+# Usage: tests/cli_test.sh path/to/nnctl SOURCE_DIR
+set -u
+NNCTL=$(realpath "$1")
+cd "$2"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+
+# Every example config trains (few epochs) and writes a complete run directory.
+for cfg in configs/*.yaml configs/seed/*.yaml; do
+  out="$TMP/run_$(basename "$cfg" .yaml)"
+  if "$NNCTL" train "$cfg" --set training.epochs=2 --out "$out" -q --json >"$out.json" 2>"$out.err"; then
+    ok
+    for f in config.yaml model.safetensors model.json history.csv metrics.json; do
+      check "$cfg: $f written" test -s "$out/$f"
+    done
+    check "$cfg: history has 2 epochs" test "$(wc -l <"$out/history.csv")" -eq 3
+    check "$cfg: --json is one JSON document with out/epochs_run/history/final" \
+      /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["epochs_run"]==2 and len(d["history"])==2 and "loss" in d["final"] and d["out"]' "$out.json"
+    check "$cfg: resolved config trains again" "$NNCTL" train "$out/config.yaml" --out "$out.again" -q --set training.epochs=1
+  else
+    bad "$cfg failed: $(cat "$out.err")"
+  fi
+done
+
+# Golden errors: exit 2 and the exact message with file, line, column and key path.
+for y in tests/data/bad_*.yaml; do
+  exp="${y%.yaml}.expected"
+  "$NNCTL" train "$y" --out "$TMP/bad" >"$TMP/bad.out" 2>"$TMP/bad.err"
+  code=$?
+  check "$y exits 2 (got $code)" test "$code" -eq 2
+  if diff -u "$exp" "$TMP/bad.err" >"$TMP/diff"; then ok; else bad "$y message:"; cat "$TMP/diff" >&2; fi
+  check "$y: nothing on stdout" test ! -s "$TMP/bad.out"
+done
+
+# --set errors name the flag; a missing config file is a usage error.
+"$NNCTL" train configs/iris.yaml --set training.epochs=abc --out "$TMP/x" 2>"$TMP/e"; code=$?
+check "--set type error exits 2" test $code -eq 2
+check "--set error names the flag" grep -q "^error: --set training.epochs=abc: training.epochs: expected an integer" "$TMP/e"
+"$NNCTL" train nonexistent.yaml 2>"$TMP/e"; code=$?
+check "missing config exits 2 (got $code)" test $code -eq 2
+"$NNCTL" bogus-subcommand 2>/dev/null; code=$?
+check "unknown subcommand exits 2 (got $code)" test $code -eq 2
+
+# Divergence: exit 4, a message naming epoch and batch, and no model saved.
+"$NNCTL" train configs/regression.yaml --set 'optimizer={type: sgd, learning_rate: 1.0e+6}' --out "$TMP/div" -q 2>"$TMP/e"; code=$?
+check "diverged run exits 4 (got $code)" test $code -eq 4
+check "divergence message names epoch and batch" grep -q "at epoch 1, batch" "$TMP/e"
+check "no model saved for a diverged run" test ! -e "$TMP/div/model.safetensors"
+
+# Same seed, same bytes; --seed changes them.
+"$NNCTL" train configs/seed/keras_sgd.yaml --out "$TMP/s1" -q --set training.epochs=3
+"$NNCTL" train configs/seed/keras_sgd.yaml --out "$TMP/s2" -q --set training.epochs=3
+"$NNCTL" train configs/seed/keras_sgd.yaml --out "$TMP/s3" -q --set training.epochs=3 --seed 7
+check "same seed: identical weights" cmp -s "$TMP/s1/model.safetensors" "$TMP/s2/model.safetensors"
+check "--seed changes the weights" bash -c "! cmp -s '$TMP/s1/model.safetensors' '$TMP/s3/model.safetensors'"
+check "--seed recorded in the resolved config" grep -q "^seed: 7$" "$TMP/s3/config.yaml"
+
+# The safetensors file is readable by an independent reader (Python struct + json).
+check "safetensors readable by an independent reader" /usr/bin/python3 - "$TMP/s1/model.safetensors" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+meta = h.pop("__metadata__")
+assert meta["format"] == "nnctl"
+assert h["dense_1.kernel"]["shape"] == [20, 64] and h["dense_2.bias"]["shape"] == [10]
+end = max(v["data_offsets"][1] for v in h.values())
+assert 8 + n + end == len(b)
+PY
+
+# Default run directory: runs/NAME, then runs/NAME-2.
+(cd "$TMP" && mkdir -p cfgs && cp "$OLDPWD/configs/xor.yaml" cfgs/ && cp -r "$OLDPWD/datasets" . \
+  && "$NNCTL" train cfgs/xor.yaml -q --set training.epochs=1 && "$NNCTL" train cfgs/xor.yaml -q --set training.epochs=1)
+check "default run dirs runs/xor and runs/xor-2" test -s "$TMP/runs/xor/model.safetensors" -a -s "$TMP/runs/xor-2/model.safetensors"
+
+# Help and version describe the commands and exit codes.
+check "--version" bash -c "'$NNCTL' --version | grep -q '^nnctl [0-9]'"
+check "--help lists exit codes" bash -c "'$NNCTL' --help | grep -q 'Exit codes'"
+check "train --help lists --set" bash -c "'$NNCTL' train --help | grep -q -- '--set'"
+# Human output goes to stderr, JSON alone to stdout.
+"$NNCTL" train configs/xor.yaml --set training.epochs=3 --out "$TMP/j" --json >"$TMP/j.out" 2>"$TMP/j.err"
+check "epoch lines on stderr" grep -q "^Epoch 3/3" "$TMP/j.err"
+check "stdout is exactly one JSON document" /usr/bin/python3 -c 'import json,sys; json.loads(open(sys.argv[1]).read())' "$TMP/j.out"
+
+echo "cli: $pass passed, $fail failed"
+test "$fail" -eq 0

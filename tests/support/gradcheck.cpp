@@ -1,0 +1,116 @@
+#include "support/gradcheck.hpp"
+
+#include <cmath>
+
+#include "core/rng.hpp"
+
+namespace nnctl::test {
+
+namespace {
+constexpr double kStep = 1e-3;
+
+void record(GradReport& r, double analytic, double numeric, const std::string& where) {
+    double err = std::fabs(analytic - numeric) / std::max(1e-2, std::fabs(analytic) + std::fabs(numeric));
+    if (err > r.worst) {
+        r.worst = err;
+        r.where = where + " analytic=" + std::to_string(analytic) + " numeric=" + std::to_string(numeric);
+    }
+}
+}  // namespace
+
+Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed, double scale, double gap) {
+    Rng rng(seed);
+    Matrix m(rows, cols);
+    for (Eigen::Index i = 0; i < m.size(); ++i) {
+        double v;
+        do v = (2.0 * rng.uniform() - 1.0) * scale;
+        while (std::fabs(v) < gap);
+        m.data()[i] = float(v);
+    }
+    return m;
+}
+
+GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t seed, bool training, double input_scale) {
+    Rng init(seed);
+    Shape out_shape = layer.build(input, init);
+    Matrix x = random_matrix(batch, shape_size(input), seed + 1, input_scale, 0.05);
+    Matrix r = random_matrix(batch, shape_size(out_shape), seed + 2);
+    const uint64_t stream = seed + 3;
+
+    auto loss_at = [&](const Matrix& xin) {
+        Rng rng(stream);
+        Matrix y;
+        layer.forward(xin, y, ForwardContext{training, &rng});
+        return double((y.cast<double>().array() * r.cast<double>().array()).sum());
+    };
+
+    Rng rng(stream);
+    Matrix y, dx;
+    layer.forward(x, y, ForwardContext{training, &rng});
+    layer.backward(x, y, r, &dx);
+
+    GradReport rep;
+    // Parameters: copy the analytic gradients first (later forwards may not touch them, but be safe).
+    std::vector<ParamRef> params = layer.params();
+    std::vector<Matrix> grads;
+    for (auto& p : params) grads.push_back(*p.grad);
+    for (size_t k = 0; k < params.size(); ++k) {
+        Matrix& w = *params[k].value;
+        for (Eigen::Index i = 0; i < w.size(); ++i) {
+            float orig = w.data()[i];
+            w.data()[i] = float(orig + kStep);
+            double lp = loss_at(x);
+            w.data()[i] = float(orig - kStep);
+            double lm = loss_at(x);
+            w.data()[i] = orig;
+            record(rep, grads[k].data()[i], (lp - lm) / (2 * kStep), params[k].name + "[" + std::to_string(i) + "]");
+        }
+    }
+    Matrix xp = x;
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+        float orig = xp.data()[i];
+        xp.data()[i] = float(orig + kStep);
+        double lp = loss_at(xp);
+        xp.data()[i] = float(orig - kStep);
+        double lm = loss_at(xp);
+        xp.data()[i] = orig;
+        record(rep, dx.data()[i], (lp - lm) / (2 * kStep), "input[" + std::to_string(i) + "]");
+    }
+    return rep;
+}
+
+GradReport check_loss(const Loss& loss, const Matrix& p, const Matrix& t) {
+    Matrix dp;
+    loss.compute(p, t, &dp);
+    GradReport rep;
+    Matrix q = p;
+    for (Eigen::Index i = 0; i < q.size(); ++i) {
+        float orig = q.data()[i];
+        q.data()[i] = float(orig + kStep);
+        double lp = loss.compute(q, t, nullptr);
+        q.data()[i] = float(orig - kStep);
+        double lm = loss.compute(q, t, nullptr);
+        q.data()[i] = orig;
+        record(rep, dp.data()[i], (lp - lm) / (2 * kStep), loss.type + " p[" + std::to_string(i) + "]");
+    }
+    return rep;
+}
+
+GradReport check_regularizer(const RegularizerSpec& r, const Matrix& w) {
+    Matrix g = Matrix::Zero(w.rows(), w.cols());
+    r.add_gradient(w, g);
+    GradReport rep;
+    Matrix q = w;
+    for (Eigen::Index i = 0; i < q.size(); ++i) {
+        float orig = q.data()[i];
+        q.data()[i] = float(orig + kStep);
+        double lp = r.penalty(q);
+        q.data()[i] = float(orig - kStep);
+        double lm = r.penalty(q);
+        q.data()[i] = orig;
+        record(rep, g.data()[i], (lp - lm) / (2 * kStep), "w[" + std::to_string(i) + "]");
+    }
+    return rep;
+}
+
+}  // namespace nnctl::test

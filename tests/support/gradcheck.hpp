@@ -1,0 +1,31 @@
+#pragma once
+#include <functional>
+#include <string>
+
+#include "core/tensor.hpp"
+#include "layers/layer.hpp"
+#include "losses/loss.hpp"
+#include "regularizers/regularizer.hpp"
+
+namespace nnctl::test {
+
+/// Worst relative error between an analytic and a central-difference gradient:
+/// |a − n| / max(1e-2, |a| + |n|) over every element checked.
+struct GradReport {
+    double worst = 0.0;
+    std::string where;  ///< which tensor and element was worst
+};
+
+/// Checks dL/dx and dL/dθ of `layer` for L = Σ y ⊙ R (R fixed random), batch × input shape.
+/// Stochastic layers see the same random stream in every forward pass.
+GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t seed, bool training = false,
+                       double input_scale = 1.0);
+/// Checks dL/dp of a loss at predictions p against targets t.
+GradReport check_loss(const Loss& loss, const Matrix& p, const Matrix& t);
+/// Checks the gradient of a regularizer's penalty at w.
+GradReport check_regularizer(const RegularizerSpec& r, const Matrix& w);
+
+/// Random matrix with entries uniform in [−scale, scale), bounded away from 0 by `gap`.
+Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed, double scale = 1.0, double gap = 0.0);
+
+}  // namespace nnctl::test

@@ -1,0 +1,210 @@
+// Finite-difference gradient checks for every registered layer, activation, loss and regularizer.
+// Each registry name must have a case here: the coverage tests fail when a new component lacks one.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <map>
+
+#include "config/registry.hpp"
+#include "layers/activation_layer.hpp"
+#include "layers/dense.hpp"
+#include "layers/dropout.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace nnctl;
+using namespace nnctl::test;
+
+namespace {
+constexpr double kTol = 2e-2;
+
+ActivationFn act(const std::string& name) {
+    ActivationFn a;
+    a.name = name;
+    a.alpha = activation_default_alpha(name);
+    return a;
+}
+
+void expect_ok(const GradReport& r, const std::string& what) {
+    INFO(what << ": worst relative error " << r.worst << " at " << r.where);
+    CHECK(r.worst < kTol);
+}
+
+// One case per layer type.
+const std::map<std::string, std::function<void()>>& layer_cases() {
+    static const std::map<std::string, std::function<void()>> cases = {
+        {"dense",
+         [] {
+             for (const char* a : {"linear", "relu", "tanh", "gelu", "softmax"}) {
+                 Dense::Options o;
+                 o.units = 5;
+                 o.activation = act(a);
+                 o.bias_initializer.type = "random_uniform";
+                 Dense d(o);
+                 d.set_name("dense");
+                 expect_ok(check_layer(d, 3, {4}, 11), std::string("dense+") + a);
+             }
+             Dense::Options nb;
+             nb.units = 3;
+             nb.use_bias = false;
+             Dense d(nb);
+             expect_ok(check_layer(d, 2, {6}, 12), "dense without bias");
+         }},
+        {"activation",
+         [] {
+             for (const auto& a : activation_names()) {
+                 ActivationLayer l(act(a));
+                 expect_ok(check_layer(l, 3, {5}, 21, false, 2.0), "activation " + a);
+             }
+         }},
+        {"dropout",
+         [] {
+             Dropout d(0.4);
+             expect_ok(check_layer(d, 4, {6}, 31, true), "dropout (training)");
+             Dropout e(0.4);
+             expect_ok(check_layer(e, 4, {6}, 32, false), "dropout (inference)");
+         }},
+    };
+    return cases;
+}
+
+Matrix softmax_rows(const Matrix& z) {
+    Matrix p(z.rows(), z.cols());
+    act("softmax").forward(z, p);
+    return p;
+}
+
+Matrix one_hot(const std::vector<int>& labels, int k) {
+    Matrix t = Matrix::Zero(Eigen::Index(labels.size()), k);
+    for (size_t i = 0; i < labels.size(); ++i) t(Eigen::Index(i), labels[i]) = 1.0f;
+    return t;
+}
+
+const std::map<std::string, std::function<void()>>& loss_cases() {
+    static const std::map<std::string, std::function<void()>> cases = {
+        {"mean_squared_error",
+         [] {
+             expect_ok(check_loss(Loss{"mean_squared_error"}, random_matrix(4, 3, 1), random_matrix(4, 3, 2)), "mse");
+         }},
+        {"mean_absolute_error",
+         [] {
+             // Predictions away from the targets: |e| has a kink at 0.
+             Matrix t = random_matrix(4, 3, 3);
+             Matrix p = t + random_matrix(4, 3, 4, 1.0, 0.1);
+             expect_ok(check_loss(Loss{"mean_absolute_error"}, p, t), "mae");
+         }},
+        {"huber",
+         [] {
+             Loss l{"huber"};
+             l.delta = 0.5;
+             Matrix t = random_matrix(5, 3, 5);
+             Matrix p = t + random_matrix(5, 3, 6, 1.5, 0.05);  // both sides of delta
+             expect_ok(check_loss(l, p, t), "huber");
+         }},
+        {"binary_crossentropy",
+         [] {
+             Matrix t = (random_matrix(4, 2, 7).array() > 0).cast<float>().matrix();
+             Matrix p = (random_matrix(4, 2, 8, 0.4).array() + 0.5f).matrix();
+             expect_ok(check_loss(Loss{"binary_crossentropy"}, p, t), "bce on probabilities");
+             Loss logits{"binary_crossentropy", true};
+             expect_ok(check_loss(logits, random_matrix(4, 2, 9, 3.0), t), "bce from logits");
+         }},
+        {"categorical_crossentropy",
+         [] {
+             Matrix t = one_hot({0, 2, 1, 3}, 4);
+             Matrix soft = (t * 0.7f).array() + 0.075f;  // label smoothing-like soft targets
+             Matrix p = softmax_rows(random_matrix(4, 4, 10));
+             expect_ok(check_loss(Loss{"categorical_crossentropy"}, p, t), "cce on probabilities");
+             expect_ok(check_loss(Loss{"categorical_crossentropy"}, p, soft), "cce soft targets");
+             // Un-normalised probabilities: Keras divides by the row sum first.
+             Matrix q = (p.array() * 1.3f).matrix();
+             expect_ok(check_loss(Loss{"categorical_crossentropy"}, q, t), "cce unnormalised");
+             Loss logits{"categorical_crossentropy", true};
+             expect_ok(check_loss(logits, random_matrix(4, 4, 11, 3.0), soft), "cce from logits");
+         }},
+        {"sparse_categorical_crossentropy",
+         [] {
+             Matrix t(3, 1);
+             t << 2, 0, 1;
+             Matrix p = softmax_rows(random_matrix(3, 3, 12));
+             expect_ok(check_loss(Loss{"sparse_categorical_crossentropy"}, p, t), "sparse cce");
+             Loss logits{"sparse_categorical_crossentropy", true};
+             expect_ok(check_loss(logits, random_matrix(3, 3, 13, 3.0), t), "sparse cce from logits");
+         }},
+    };
+    return cases;
+}
+
+const std::map<std::string, std::function<void()>>& regularizer_cases() {
+    static const std::map<std::string, std::function<void()>> cases = {
+        {"l1", [] { expect_ok(check_regularizer({0.03, 0.0}, random_matrix(4, 5, 20, 1.0, 0.01)), "l1"); }},
+        {"l2", [] { expect_ok(check_regularizer({0.0, 0.05}, random_matrix(4, 5, 21)), "l2"); }},
+        {"l1_l2", [] { expect_ok(check_regularizer({0.02, 0.04}, random_matrix(4, 5, 22, 1.0, 0.01)), "l1_l2"); }},
+    };
+    return cases;
+}
+
+template <class Map>
+void run_all(const std::vector<std::string>& registered, const Map& cases, const char* kind) {
+    for (const auto& name : registered) {
+        INFO(kind << " '" << name << "'");
+        auto it = cases.find(name);
+        REQUIRE_MESSAGE(it != cases.end(), "registered " << kind << " '" << name << "' has no gradient-check case");
+        it->second();
+    }
+}
+}  // namespace
+
+TEST_CASE("every layer type passes a finite-difference gradient check") {
+    run_all(layer_types(), layer_cases(), "layer");
+}
+
+TEST_CASE("every activation passes a finite-difference gradient check") {
+    // The activation layer case walks activation_names(); dense cases cover the fused path.
+    REQUIRE(layer_cases().count("activation") == 1);
+    CHECK(activation_names().size() == 11);
+}
+
+TEST_CASE("every loss passes a finite-difference gradient check") { run_all(loss_names(), loss_cases(), "loss"); }
+
+TEST_CASE("every regularizer passes a finite-difference gradient check") {
+    run_all(regularizer_names(), regularizer_cases(), "regularizer");
+}
+
+TEST_CASE("a wrong gradient is caught by the checker") {
+    // Guard against a checker that cannot fail: a layer whose backward is off by a factor.
+    struct Broken : Layer {
+        Shape s;
+        std::string type() const override { return "broken"; }
+        Shape build(const Shape& in, Rng&) override { return s = in; }
+        Shape output_shape() const override { return s; }
+        void forward(const ConstView& x, Matrix& y, const ForwardContext&) override { y = x.array().square().matrix(); }
+        void backward(const ConstView& x, const ConstView&, const ConstView& dy, Matrix* dx) override {
+            *dx = (dy.array() * x.array() * 1.5f).matrix();  // should be 2x
+        }
+        std::unique_ptr<Layer> clone() const override { return std::make_unique<Broken>(*this); }
+    } b;
+    CHECK(check_layer(b, 2, {3}, 5).worst > 0.1);
+}
+
+TEST_CASE("activation values match reference points") {
+    auto at = [](const std::string& n, float x) {
+        Matrix z(1, 1), y;
+        z(0, 0) = x;
+        act(n).forward(z, y);
+        return double(y(0, 0));
+    };
+    CHECK(at("relu", -1.f) == 0.0);
+    CHECK(at("leaky_relu", -2.f) == doctest::Approx(-0.6));
+    CHECK(at("elu", -1.f) == doctest::Approx(std::expm1(-1.0)));
+    CHECK(at("selu", 1.f) == doctest::Approx(1.0507009873554805));
+    CHECK(at("gelu", 1.f) == doctest::Approx(0.8413447460685429));  // 1·Φ(1)
+    CHECK(at("sigmoid", 0.f) == doctest::Approx(0.5));
+    CHECK(at("softplus", 0.f) == doctest::Approx(std::log(2.0)));
+    CHECK(at("swish", 1.f) == doctest::Approx(1.0 / (1.0 + std::exp(-1.0))));
+    CHECK(at("sigmoid", -100.f) >= 0.0);  // no overflow
+    Matrix z(1, 3), y;
+    z << 1000.f, 1000.f, -1000.f;  // softmax stays finite on huge logits
+    act("softmax").forward(z, y);
+    CHECK(y(0, 0) == doctest::Approx(0.5));
+    CHECK(y(0, 2) == 0.0f);
+}
