@@ -84,28 +84,16 @@ protected:
         if (decoupled_ && spec_.weight_decay != 0.0) w *= float(1.0 - lr * spec_.weight_decay);
         Matrix& m = state(m_, slot, w);
         Matrix& v = state(v_, slot, w);
-        const Eigen::Index n = w.size();
-        float* wp = w.data();
-        float* mp = m.data();
-        float* vp = v.data();
-        const float* gp = g.data();
+        // Eigen array expressions: vectorized sqrt and division (a scalar loop is not, and was
+        // 44% of a Fashion-MNIST-sized training step).
+        m.array() += (g.array() - m.array()) * (1.0f - b1);
+        v.array() += (g.array().square() - v.array()) * (1.0f - b2);
         if (!spec_.amsgrad) {
-            for (Eigen::Index i = 0; i < n; ++i) {
-                float gi = gp[i];
-                mp[i] += (gi - mp[i]) * (1.0f - b1);
-                vp[i] += (gi * gi - vp[i]) * (1.0f - b2);
-                wp[i] -= lr_t * mp[i] / (std::sqrt(vp[i]) + eps);
-            }
+            w.array() -= lr_t * m.array() / (v.array().sqrt() + eps);
         } else {
             Matrix& vh = state(vhat_, slot, w);
-            float* hp = vh.data();
-            for (Eigen::Index i = 0; i < n; ++i) {
-                float gi = gp[i];
-                mp[i] += (gi - mp[i]) * (1.0f - b1);
-                vp[i] += (gi * gi - vp[i]) * (1.0f - b2);
-                hp[i] = std::max(hp[i], vp[i]);
-                wp[i] -= lr_t * mp[i] / (std::sqrt(hp[i]) + eps);
-            }
+            vh = vh.cwiseMax(v);
+            w.array() -= lr_t * m.array() / (vh.array().sqrt() + eps);
         }
     }
 
