@@ -92,6 +92,37 @@ double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
         return total * scale;
     }
 
+    if ((type == "categorical_crossentropy" || type == "sparse_categorical_crossentropy") && from_logits) {
+        // Whole-batch, vectorized: E = exp(z − rowmax), lse = rowmax + log ΣE;
+        // loss = Σ_j t_j (lse − z_j); dL/dz = (softmax(z)·Σt − t) / B.
+        const bool sparse = sparse_targets();
+        scratch_.resize(B, K);
+        Eigen::Matrix<float, Eigen::Dynamic, 1> mx = p.rowwise().maxCoeff();
+        scratch_ = (p.colwise() - mx).array().exp().matrix();
+        Eigen::Matrix<float, Eigen::Dynamic, 1> sum = scratch_.rowwise().sum();
+        for (Eigen::Index i = 0; i < B; ++i) {
+            const double lse = double(mx(i)) + std::log(double(sum(i)));
+            const float inv_sum = 1.0f / sum(i);
+            if (sparse) {
+                const double c = t(i, 0);
+                if (!(c >= 0 && c < double(K)) || c != std::floor(c))
+                    throw DataError("sparse_categorical_crossentropy: label " + std::to_string(c) +
+                                    " is not a class index in [0, " + std::to_string(K) + ")");
+                const Eigen::Index ci = Eigen::Index(c);
+                total += lse - double(p(i, ci));
+                if (dp) {
+                    dp->row(i) = scratch_.row(i) * (inv_sum * float(inv_b));
+                    (*dp)(i, ci) -= float(inv_b);
+                }
+            } else {
+                const double tsum = double(t.row(i).sum());
+                total += tsum * lse - double(t.row(i).dot(p.row(i)));
+                if (dp) dp->row(i) = (scratch_.row(i) * (inv_sum * float(tsum)) - t.row(i)) * float(inv_b);
+            }
+        }
+        return total * inv_b;
+    }
+
     if (type == "categorical_crossentropy" || type == "sparse_categorical_crossentropy") {
         const bool sparse = sparse_targets();
         for (Eigen::Index i = 0; i < B; ++i) {

@@ -10,6 +10,9 @@ namespace nnctl {
 /// or summed over classes (cross-entropies), then averaged over the batch. This is the only place
 /// that divides by the batch size.
 struct Loss {
+    Loss() = default;
+    Loss(std::string t, bool logits = false, double d = 1.0) : type(std::move(t)), from_logits(logits), delta(d) {}
+
     std::string type = "mean_squared_error";
     bool from_logits = false;
     double delta = 1.0;  ///< huber
@@ -20,6 +23,9 @@ struct Loss {
     /// Whether targets are class indices (sparse) rather than one-hot / values.
     bool sparse_targets() const { return type == "sparse_categorical_crossentropy"; }
     bool is_classification() const;
+
+private:
+    mutable Matrix scratch_;  // reused per-batch buffer (a Loss is not shared between threads)
 };
 
 /// Canonical loss names (aliases such as `mse` are resolved by the config layer).

@@ -11,6 +11,7 @@ namespace {
 class Accuracy : public Metric {
 public:
     Accuracy(AccuracyKind k) : Metric("accuracy"), kind_(k) {}
+    bool needs_probabilities() const override { return kind_ == AccuracyKind::Binary; }
     void update(const ConstView& p, const ConstView& t) override {
         for (Eigen::Index i = 0; i < p.rows(); ++i) {
             if (kind_ == AccuracyKind::Binary) {  // every output thresholded at 0.5
@@ -35,6 +36,7 @@ private:
 class TopK : public Metric {
 public:
     TopK(int k, bool sparse) : Metric("top_k_accuracy"), k_(k), sparse_(sparse) {}
+    bool needs_probabilities() const override { return false; }
     void update(const ConstView& p, const ConstView& t) override {
         for (Eigen::Index i = 0; i < p.rows(); ++i) {
             Eigen::Index truth;

@@ -17,6 +17,9 @@ public:
     virtual void reset() { total_ = 0.0; count_ = 0.0; }
     virtual void update(const ConstView& p, const ConstView& t) = 0;
     double result() const { return count_ > 0 ? total_ / count_ : 0.0; }
+    /// False when the metric gives the same result on softmax logits as on probabilities (argmax
+    /// based), so the trainer can skip computing probabilities for it.
+    virtual bool needs_probabilities() const { return true; }
     /// Whether larger is better (for early stopping's `mode: auto`).
     virtual bool higher_is_better() const { return true; }
 

@@ -116,8 +116,13 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
     const int n = int(train.size());
     const int bs = std::min(cfg_.batch_size, n);
     const int batches = (n + bs - 1) / bs;
-    const bool fused_output = !model_.output_activation().is_linear();
     auto metrics = make_metrics();
+    // Probabilities only when the output activation was fused out and a metric needs them
+    // (argmax-based metrics read the same answer off softmax logits).
+    bool need_probs = false;
+    if (!model_.output_activation().is_linear())
+        for (const auto& m : metrics) need_probs = need_probs || m->needs_probabilities() ||
+                                                   model_.output_activation().name != "softmax";
     std::vector<ParamRef> params = model_.params();
     Rng dropout_rng(Rng::derive(seed_, 3));
     std::vector<int> order(static_cast<size_t>(n));
@@ -167,7 +172,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
             if (any_regularizer_) model_.add_regularization_gradients();
             opt_.step(params);
             if (!metrics.empty()) {
-                if (fused_output) {
+                if (need_probs) {
                     model_.apply_output_activation(out, probs_);
                     for (auto& m : metrics) m->update(probs_, tb_);
                 } else {
