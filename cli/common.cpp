@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include "core/parallel.hpp"
+
 #include <Eigen/Core>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <unistd.h>
@@ -48,7 +50,7 @@ void apply_common_options(const CommonOptions& o) {
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif
-    Eigen::setNbThreads(threads);
+    set_num_threads(threads);
 }
 
 spdlog::logger& log() {

@@ -103,3 +103,24 @@ TEST_CASE("the three Keras examples train and report loss with the L2 penalty in
 TEST_CASE("a mismatch between the last layer and the classes is a config error") {
     CHECK_THROWS_AS(train_file("configs/iris.yaml", {"model.layers.2.units=4"}), ConfigError);
 }
+
+#include "core/parallel.hpp"
+#include "support/gradcheck.hpp"
+
+TEST_CASE("threaded products equal plain products, bit for bit whatever the thread count") {
+    Matrix a = nnctl::test::random_matrix(128, 300, 1), b = nnctl::test::random_matrix(300, 200, 2);
+    Matrix bt = b.transpose(), at = a.transpose();
+    Matrix ref = a * b;
+    Matrix c1, c2, c3, c4;
+    set_num_threads(1);
+    matmul(a, b, c1);
+    set_num_threads(2);
+    matmul(a, b, c2);
+    matmul_tn(at, b, c3);
+    matmul_nt(a, bt, c4);
+    set_num_threads(1);
+    CHECK((c1 - ref).cwiseAbs().maxCoeff() < 1e-3f);
+    CHECK(c1 == c2);
+    CHECK((c3 - ref).cwiseAbs().maxCoeff() < 1e-3f);
+    CHECK((c4 - ref).cwiseAbs().maxCoeff() < 1e-3f);
+}

@@ -1,6 +1,7 @@
 #include "layers/dense.hpp"
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 
 namespace nnctl {
 
@@ -27,13 +28,11 @@ bool Dense::needs_z() const {
 
 void Dense::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
     if (opt_.activation.is_linear() || !needs_z()) {
-        y.resize(x.rows(), w_.cols());
-        y.noalias() = x * w_;
+        matmul(x, w_, y);
         if (opt_.use_bias) y.rowwise() += b_.row(0);
         if (!opt_.activation.is_linear()) opt_.activation.forward(y, y);
     } else {
-        z_.resize(x.rows(), w_.cols());
-        z_.noalias() = x * w_;
+        matmul(x, w_, z_);
         if (opt_.use_bias) z_.rowwise() += b_.row(0);
         opt_.activation.forward(z_, y);
     }
@@ -41,12 +40,9 @@ void Dense::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
 
 void Dense::backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) {
     auto finish = [&](const auto& dz) {
-        gw_.noalias() = x.transpose() * dz;
+        matmul_tn(x, dz, gw_);
         if (opt_.use_bias) gb_ = dz.colwise().sum();
-        if (dx) {
-            dx->resize(x.rows(), w_.rows());
-            dx->noalias() = dz * w_.transpose();
-        }
+        if (dx) matmul_nt(dz, w_, *dx);
     };
     if (opt_.activation.is_linear()) return finish(dy);
     opt_.activation.backward(needs_z() ? ConstView(z_) : y, y, dy, dz_);
