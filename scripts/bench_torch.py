@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""PyTorch (CPU) peer for scripts/bench-train: the same networks, data, initial-weight scheme,
+batch size, epochs and optimizer as the nnctl configs it is compared with. Prints one JSON line.
+
+  bench_torch.py --workload w1|w2 --threads N --blas-threads M --epochs E
+
+Data is made with SplitMix64 exactly as nnctl's `synthetic` source makes it (X from stream
+`seed`, labels from stream `seed + 1`), so both sides train on identical numbers.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--workload", choices=["w1", "w2"], required=True)
+ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--blas-threads", type=int, default=None)
+ap.add_argument("--epochs", type=int, default=10)
+args = ap.parse_args()
+# Debian's torch calls the system OpenBLAS, whose pool reads these before import.
+os.environ["OMP_NUM_THREADS"] = str(args.threads)
+os.environ["OPENBLAS_NUM_THREADS"] = str(args.blas_threads or args.threads)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+torch.set_num_threads(args.threads)
+try:
+    torch.set_num_interop_threads(1)
+except RuntimeError:
+    pass
+
+MASK = (1 << 64) - 1
+
+
+def splitmix_stream(seed, n):
+    """First n SplitMix64 outputs from state `seed`, as uint64 (vectorised)."""
+    i = np.arange(1, n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def synthetic(samples, features, classes, seed):
+    x = (splitmix_stream(seed, samples * features) >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
+    y = ((splitmix_stream(seed + 1, samples) >> np.uint64(32)) * np.uint64(classes)) >> np.uint64(32)
+    return torch.from_numpy(x.reshape(samples, features)), torch.from_numpy(y.astype(np.int64))
+
+
+def dense(fin, fout):
+    layer = torch.nn.Linear(fin, fout)
+    with torch.no_grad():  # glorot uniform kernel, zero bias: nnctl's (and Keras') defaults
+        lim = (6.0 / (fin + fout)) ** 0.5
+        layer.weight.uniform_(-lim, lim)
+        layer.bias.zero_()
+    return layer
+
+
+torch.manual_seed(0)
+if args.workload == "w1":
+    X, Y = synthetic(1000, 20, 10, 1)
+    layers = [dense(20, 64), dense(64, 10)]
+    opt = torch.optim.SGD([p for l in layers for p in l.parameters()], lr=0.01)
+    batch = 32
+else:
+    X, Y = synthetic(60000, 784, 10, 1)
+    layers = [dense(784, 256), dense(256, 128), dense(128, 10)]
+    opt = torch.optim.Adam([p for l in layers for p in l.parameters()], lr=1e-3)
+    batch = 128
+
+
+def forward(x):
+    for l in layers[:-1]:
+        x = F.relu(l(x))
+    return layers[-1](x)
+
+
+n = X.shape[0]
+epoch_s = []
+for epoch in range(args.epochs):
+    perm = torch.randperm(n)
+    t0 = time.perf_counter()
+    Xs, Ys = X[perm], Y[perm]
+    for s in range(0, n, batch):
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(forward(Xs[s:s + batch]), Ys[s:s + batch])
+        loss.backward()
+        opt.step()
+    epoch_s.append(time.perf_counter() - t0)
+
+steady = epoch_s[1:] if len(epoch_s) > 1 else epoch_s
+print(json.dumps({
+    "impl": "pytorch", "torch": torch.__version__, "workload": args.workload, "threads": args.threads,
+    "blas_threads": args.blas_threads or args.threads, "epochs": args.epochs,
+    "sps_median_epoch": n / statistics.median(steady), "final_loss": float(loss),
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+}))
