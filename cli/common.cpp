@@ -43,6 +43,7 @@ void apply_common_options(const CommonOptions& o) {
     auto mode = (std::getenv("NO_COLOR") && *std::getenv("NO_COLOR")) ? spdlog::color_mode::never
                                                                         : spdlog::color_mode::automatic;
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(mode);
+    sink->set_color(spdlog::level::info, sink->reset);  // plain epoch lines; colour warnings/errors only
     g_log = std::make_shared<spdlog::logger>("nnctl", sink);
     g_log->set_pattern("%^%v%$");
     g_log->set_level(o.quiet ? spdlog::level::err : o.verbose ? spdlog::level::debug : spdlog::level::info);

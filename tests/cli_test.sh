@@ -55,6 +55,12 @@ check "diverged run exits 4 (got $code)" test $code -eq 4
 check "divergence message names epoch and batch" grep -q "at epoch 1, batch" "$TMP/e"
 check "no model saved for a diverged run" test ! -e "$TMP/div/model.safetensors"
 
+# SIGINT: finish the batch, save the last completed epoch's model marked interrupted, exit 130.
+timeout -s INT 0.5 "$NNCTL" train configs/xor.yaml --set training.epochs=100000000 --out "$TMP/int" -q; code=$?
+check "interrupted run exits 130 (got $code)" test $code -eq 130
+check "interrupted run marked in metrics.json" grep -q '"interrupted":true' "$TMP/int/metrics.json"
+check "interrupted run saved a model" test -s "$TMP/int/model.safetensors"
+
 # Same seed, same bytes; --seed changes them.
 "$NNCTL" train configs/seed/keras_sgd.yaml --out "$TMP/s1" -q --set training.epochs=3
 "$NNCTL" train configs/seed/keras_sgd.yaml --out "$TMP/s2" -q --set training.epochs=3

@@ -136,6 +136,14 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
     double es_best = es_min ? INFINITY : -INFINITY, rp_best = rp_min ? INFINITY : -INFINITY;
     int es_wait = 0, rp_wait = 0, rp_cooldown = 0;
     std::vector<Matrix> best_weights;
+    // When the run can be interrupted, keep the weights of the last completed epoch so that an
+    // interrupted run saves a consistent model rather than one from the middle of an epoch.
+    std::vector<Matrix> epoch_weights;
+    auto snapshot = [&](std::vector<Matrix>& into) {
+        into.resize(params.size());
+        for (size_t i = 0; i < params.size(); ++i) into[i] = *params[i].value;
+    };
+    if (cb.stop_requested) snapshot(epoch_weights);
 
     for (int epoch = 0; epoch < cfg_.epochs; ++epoch) {
         if (cb.on_epoch_begin) cb.on_epoch_begin(epoch + 1, cfg_.epochs);
@@ -187,7 +195,10 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
                 break;
             }
         }
-        if (result.interrupted) break;
+        if (result.interrupted) {
+            for (size_t i = 0; i < params.size(); ++i) *params[i].value = epoch_weights[i];
+            break;
+        }
 
         EpochLog log;
         log.epoch = epoch + 1;
@@ -229,6 +240,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
         }
         log.learning_rate = opt_.current_learning_rate();
         result.history.push_back(log);
+        if (cb.stop_requested) snapshot(epoch_weights);
         if (cb.on_epoch_end) cb.on_epoch_end(log);
 
         // Early stopping (Keras' EarlyStopping, min_delta counted as in Keras).

@@ -36,7 +36,7 @@ struct TrainCallbacks {
 struct TrainResult {
     std::vector<EpochLog> history;
     bool stopped_early = false;
-    bool interrupted = false;
+    bool interrupted = false;  ///< stopped by stop_requested; the weights are those of the last full epoch
     int best_epoch = 0;  ///< with early stopping: the epoch whose monitor value was best
 };
 
