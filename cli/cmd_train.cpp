@@ -41,12 +41,6 @@ std::string fmt_seconds(double s) {
     return buf;
 }
 
-void write_logs_json(JsonWriter& j, const Logs& logs) {
-    j.begin_object();
-    for (const auto& [k, v] : logs) j.key(k).value(v);
-    j.end_object();
-}
-
 int run_train(TrainOptions& o) {
     apply_common_options(o.common);
     auto& lg = log();
@@ -125,10 +119,10 @@ int run_train(TrainOptions& o) {
         }
         j.end_array();
         j.key("final");
-        write_logs_json(j, res.final_logs);
+        write_logs(j, res.final_logs);
         if (!res.test_logs.empty()) {
             j.key("test");
-            write_logs_json(j, res.test_logs);
+            write_logs(j, res.test_logs);
         }
         j.end_object();
         std::cout << j.str() << std::endl;

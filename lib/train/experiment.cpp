@@ -56,13 +56,11 @@ std::string history_csv(const std::vector<EpochLog>& history) {
     return s;
 }
 
-namespace {
 void write_logs(JsonWriter& j, const Logs& logs) {
     j.begin_object();
     for (const auto& [k, v] : logs) j.key(k).value(v);
     j.end_object();
 }
-}  // namespace
 
 void save_run(const std::string& dir, const std::string& resolved_yaml, Experiment& ex, const ExperimentResult& res,
               bool save_model) {

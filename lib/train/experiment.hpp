@@ -3,6 +3,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "core/json.hpp"
 #include "data/dataset.hpp"
 #include "model/sequential.hpp"
 #include "optim/optimizer.hpp"
@@ -35,6 +36,9 @@ ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb = {});
 /// not be kept (diverged).
 void save_run(const std::string& dir, const std::string& resolved_config_yaml, Experiment& ex,
               const ExperimentResult& res, bool save_model = true);
+
+/// Logs as one JSON object {"loss": .., "accuracy": .., ...}.
+void write_logs(JsonWriter& j, const Logs& logs);
 
 /// history.csv text: epoch, every logged value, learning_rate, seconds.
 std::string history_csv(const std::vector<EpochLog>& history);

@@ -16,6 +16,17 @@ void record(GradReport& r, double analytic, double numeric, const std::string& w
         r.where = where + " analytic=" + std::to_string(analytic) + " numeric=" + std::to_string(numeric);
     }
 }
+/// Central difference of f with respect to element i of m (m is restored).
+template <class F>
+double central_difference(Matrix& m, Eigen::Index i, F&& f) {
+    const float orig = m.data()[i];
+    m.data()[i] = float(orig + kStep);
+    const double lp = f();
+    m.data()[i] = float(orig - kStep);
+    const double lm = f();
+    m.data()[i] = orig;
+    return (lp - lm) / (2 * kStep);
+}
 }  // namespace
 
 Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed, double scale, double gap) {
@@ -56,26 +67,14 @@ GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t see
     for (auto& p : params) grads.push_back(*p.grad);
     for (size_t k = 0; k < params.size(); ++k) {
         Matrix& w = *params[k].value;
-        for (Eigen::Index i = 0; i < w.size(); ++i) {
-            float orig = w.data()[i];
-            w.data()[i] = float(orig + kStep);
-            double lp = loss_at(x);
-            w.data()[i] = float(orig - kStep);
-            double lm = loss_at(x);
-            w.data()[i] = orig;
-            record(rep, grads[k].data()[i], (lp - lm) / (2 * kStep), params[k].name + "[" + std::to_string(i) + "]");
-        }
+        for (Eigen::Index i = 0; i < w.size(); ++i)
+            record(rep, grads[k].data()[i], central_difference(w, i, [&] { return loss_at(x); }),
+                   params[k].name + "[" + std::to_string(i) + "]");
     }
     Matrix xp = x;
-    for (Eigen::Index i = 0; i < x.size(); ++i) {
-        float orig = xp.data()[i];
-        xp.data()[i] = float(orig + kStep);
-        double lp = loss_at(xp);
-        xp.data()[i] = float(orig - kStep);
-        double lm = loss_at(xp);
-        xp.data()[i] = orig;
-        record(rep, dx.data()[i], (lp - lm) / (2 * kStep), "input[" + std::to_string(i) + "]");
-    }
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+        record(rep, dx.data()[i], central_difference(xp, i, [&] { return loss_at(xp); }),
+               "input[" + std::to_string(i) + "]");
     return rep;
 }
 
@@ -84,15 +83,9 @@ GradReport check_loss(const Loss& loss, const Matrix& p, const Matrix& t) {
     loss.compute(p, t, &dp);
     GradReport rep;
     Matrix q = p;
-    for (Eigen::Index i = 0; i < q.size(); ++i) {
-        float orig = q.data()[i];
-        q.data()[i] = float(orig + kStep);
-        double lp = loss.compute(q, t, nullptr);
-        q.data()[i] = float(orig - kStep);
-        double lm = loss.compute(q, t, nullptr);
-        q.data()[i] = orig;
-        record(rep, dp.data()[i], (lp - lm) / (2 * kStep), loss.type + " p[" + std::to_string(i) + "]");
-    }
+    for (Eigen::Index i = 0; i < q.size(); ++i)
+        record(rep, dp.data()[i], central_difference(q, i, [&] { return loss.compute(q, t, nullptr); }),
+               loss.type + " p[" + std::to_string(i) + "]");
     return rep;
 }
 
@@ -101,15 +94,8 @@ GradReport check_regularizer(const RegularizerSpec& r, const Matrix& w) {
     r.add_gradient(w, g);
     GradReport rep;
     Matrix q = w;
-    for (Eigen::Index i = 0; i < q.size(); ++i) {
-        float orig = q.data()[i];
-        q.data()[i] = float(orig + kStep);
-        double lp = r.penalty(q);
-        q.data()[i] = float(orig - kStep);
-        double lm = r.penalty(q);
-        q.data()[i] = orig;
-        record(rep, g.data()[i], (lp - lm) / (2 * kStep), "w[" + std::to_string(i) + "]");
-    }
+    for (Eigen::Index i = 0; i < q.size(); ++i)
+        record(rep, g.data()[i], central_difference(q, i, [&] { return r.penalty(q); }), "w[" + std::to_string(i) + "]");
     return rep;
 }
 
