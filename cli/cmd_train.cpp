@@ -42,6 +42,7 @@ std::string fmt_seconds(double s) {
 }
 
 int run_train(TrainOptions& o) {
+    install_signal_handlers();  // first: a signal during set-up stops the run after its first batch
     apply_common_options(o.common);
     auto& lg = log();
     std::vector<std::string> sets = o.common.sets;
@@ -61,7 +62,6 @@ int run_train(TrainOptions& o) {
     lg.debug("model: {} layers, {} parameters; loss {}{}", ex.model.size(), ex.model.param_count(), ex.loss.type,
              ex.loss.from_logits && !cfg.loss.from_logits ? " (fused with the output activation)" : "");
 
-    install_signal_handlers();
     const bool tty = stderr_is_tty() && !o.common.quiet;
     using clock = std::chrono::steady_clock;
     auto epoch_start = clock::now();

@@ -56,7 +56,12 @@ check "divergence message names epoch and batch" grep -q "at epoch 1, batch" "$T
 check "no model saved for a diverged run" test ! -e "$TMP/div/model.safetensors"
 
 # SIGINT: finish the batch, save the last completed epoch's model marked interrupted, exit 130.
-timeout --preserve-status -s INT 0.5 "$NNCTL" train configs/iris.yaml --set training.epochs=1000000 --out "$TMP/int" -q; code=$?
+"$NNCTL" train configs/iris.yaml --set training.epochs=1000000 --out "$TMP/int" -q &
+pid=$!
+for _ in $(seq 100); do [ -e "$TMP/int/config.yaml" ] && break; sleep 0.05; done
+sleep 0.2
+kill -INT $pid
+wait $pid; code=$?
 check "interrupted run exits 130 (got $code)" test $code -eq 130
 check "interrupted run marked in metrics.json" grep -q '"interrupted":true' "$TMP/int/metrics.json"
 check "interrupted run saved a model" test -s "$TMP/int/model.safetensors"
