@@ -30,7 +30,7 @@ struct LayerConfig {
 };
 
 struct DataSourceConfig {
-    std::string format;  ///< synthetic | csv
+    std::string format;  ///< synthetic | csv | idx | npy
     // synthetic
     int64_t samples = 1000;
     int64_t features = 20;
@@ -40,10 +40,21 @@ struct DataSourceConfig {
     uint64_t seed = 1;        ///< X from stream `seed`, y from stream `seed + 1`
     double noise = 0.1;       ///< regression noise stddev
     // csv
-    std::string path;         ///< resolved path
-    std::string target;       ///< target column name
-    std::vector<std::string> feature_columns;  ///< empty: all but the target
+    std::string path;         ///< resolved path (csv)
+    std::string target;       ///< target column: a name, or a 0-based index without a header
+    std::vector<std::string> feature_columns;  ///< names or indices; empty: all but the target
+    std::vector<std::string> categorical;      ///< columns to one-hot even when they look numeric
     char delimiter = ',';
+    bool header = true;
+    std::string missing = "error";  ///< error | drop | mean
+    // idx
+    std::string images, labels;
+    // npy
+    std::string features_path, targets_path;
+    // any source
+    int64_t max_samples = 0;  ///< > 0: keep only the first N rows
+    int64_t take = 0;         ///< > 0: keep a seeded random subset of N rows
+    std::vector<std::string> class_names;  ///< names for integer labels 0..K−1 (idx, npy, csv)
     std::string where;        ///< "file:line:col" of this source in the config, for messages
 };
 
@@ -54,6 +65,8 @@ struct DataConfig {
     double validation_split = 0.0;  ///< taken from the training data when no validation source
     double test_split = 0.0;        ///< taken from the training data when no test source
     bool split_shuffle = true;      ///< shuffle (seeded) before splitting off validation/test
+    std::string preprocess = "none";  ///< none | rescale | standardize | minmax (fitted on train)
+    double rescale = 1.0;
 };
 
 struct EarlyStoppingConfig {

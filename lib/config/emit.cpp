@@ -37,8 +37,20 @@ void emit_source(YAML::Emitter& e, const DataSourceConfig& s) {
         e << YAML::Key << "path" << YAML::Value << s.path;
         e << YAML::Key << "target" << YAML::Value << s.target;
         if (!s.feature_columns.empty()) e << YAML::Key << "features" << YAML::Value << YAML::Flow << s.feature_columns;
+        if (!s.categorical.empty()) e << YAML::Key << "categorical" << YAML::Value << YAML::Flow << s.categorical;
         e << YAML::Key << "delimiter" << YAML::Value << std::string(1, s.delimiter);
+        e << YAML::Key << "header" << YAML::Value << s.header;
+        e << YAML::Key << "missing" << YAML::Value << s.missing;
+    } else if (s.format == "idx") {
+        e << YAML::Key << "images" << YAML::Value << s.images;
+        e << YAML::Key << "labels" << YAML::Value << s.labels;
+    } else if (s.format == "npy") {
+        e << YAML::Key << "features" << YAML::Value << s.features_path;
+        e << YAML::Key << "targets" << YAML::Value << s.targets_path;
     }
+    if (s.max_samples > 0) e << YAML::Key << "max_samples" << YAML::Value << s.max_samples;
+    if (s.take > 0) e << YAML::Key << "take" << YAML::Value << s.take;
+    if (!s.class_names.empty()) e << YAML::Key << "class_names" << YAML::Value << YAML::Flow << s.class_names;
     e << YAML::EndMap;
 }
 
@@ -133,6 +145,13 @@ std::string emit_config(const ExperimentConfig& c) {
         emit_kv(e, "test_split", c.data.test_split);
     }
     e << YAML::Key << "split_shuffle" << YAML::Value << c.data.split_shuffle;
+    if (c.data.preprocess == "rescale") {
+        e << YAML::Key << "preprocess" << YAML::Value << YAML::Flow << YAML::BeginMap;
+        emit_kv(e, "rescale", c.data.rescale);
+        e << YAML::EndMap;
+    } else {
+        e << YAML::Key << "preprocess" << YAML::Value << c.data.preprocess;
+    }
     e << YAML::EndMap;
 
     e << YAML::Key << "model" << YAML::Value << YAML::BeginMap << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;

@@ -287,18 +287,37 @@ std::string resolve_data_path(const std::string& p, const std::string& config_fi
     return p;  // reported as missing, with this name, when the data is loaded
 }
 
+std::vector<std::string> read_string_list(Reader& r, const YAML::Node& n, const std::string& path, const char* what) {
+    std::vector<std::string> out;
+    if (!n.IsSequence()) {
+        r.doc().error(n, path, std::string("expected a list of ") + what);
+        return out;
+    }
+    for (size_t i = 0; i < n.size(); ++i) out.push_back(r.string_value(n[i], child(path, std::to_string(i)), ""));
+    return out;
+}
+
 DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& path) {
     DataSourceConfig s;
     s.where = r.doc().where(n, path);
     if (!r.is_map(n, path, "a data source such as {format: csv, path: data.csv, target: label}")) return s;
-    static const Keys formats = {"synthetic", "csv"};
+    static const Keys formats = {"synthetic", "csv", "idx", "npy"};
     if (!n["format"]) {
         r.doc().error(n, path, "missing key 'format' (one of: " + join(formats) + ")");
         return s;
     }
     s.format = r.string(n, "format", path, "", formats);
+    const Keys any = {"format", "max_samples", "take", "class_names"};
+    auto keys = [&](Keys extra) {
+        extra.insert(extra.begin(), any.begin(), any.end());
+        return extra;
+    };
+    auto required_path = [&](const char* key, const char* what) {
+        if (!n[key]) r.doc().error(n, path, std::string("missing key '") + key + "' (" + what + ")");
+        return resolve_data_path(r.string(n, key, path, ""), r.doc().filename());
+    };
     if (s.format == "synthetic") {
-        r.check_keys(n, path, {"format", "samples", "features", "classes", "task", "outputs", "seed", "noise"},
+        r.check_keys(n, path, keys({"samples", "features", "classes", "task", "outputs", "seed", "noise"}),
                      "a synthetic source");
         s.samples = r.integer(n, "samples", path, 1000, 1, 100'000'000);
         s.features = r.integer(n, "features", path, 20, 1, kMaxUnits);
@@ -312,33 +331,62 @@ DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& 
                                        std::to_string(int64_t(double(s.samples) * double(s.features) * 4.0 / 1e9)) +
                                        " GB of memory; refusing");
     } else if (s.format == "csv") {
-        r.check_keys(n, path, {"format", "path", "target", "features", "delimiter"}, "a csv source");
-        if (!n["path"]) r.doc().error(n, path, "missing key 'path' (the CSV file)");
-        if (!n["target"]) r.doc().error(n, path, "missing key 'target' (the name of the target column)");
-        s.path = resolve_data_path(r.string(n, "path", path, ""), r.doc().filename());
+        r.check_keys(n, path, keys({"path", "target", "features", "categorical", "delimiter", "header", "missing"}),
+                     "a csv source");
+        s.path = required_path("path", "the CSV file");
+        if (!n["target"]) r.doc().error(n, path, "missing key 'target' (the target column's name, or index)");
         s.target = r.string(n, "target", path, "");
-        if (YAML::Node f = n["features"]) {
-            if (f.IsSequence()) {
-                for (size_t i = 0; i < f.size(); ++i)
-                    s.feature_columns.push_back(
-                        r.string_value(f[i], child(child(path, "features"), std::to_string(i)), ""));
-            } else {
-                r.doc().error(f, child(path, "features"), "expected a list of column names");
-            }
-        }
+        if (YAML::Node f = n["features"]) s.feature_columns = read_string_list(r, f, child(path, "features"), "columns");
+        if (YAML::Node f = n["categorical"]) s.categorical = read_string_list(r, f, child(path, "categorical"), "columns");
         std::string d = r.string(n, "delimiter", path, ",");
         if (d == "\\t" || d == "tab") d = "\t";
-        if (d.size() != 1) r.doc().error(n["delimiter"], child(path, "delimiter"), "must be a single character");
+        if (d.size() != 1 || d == "\"" || d == "\n" || d == "\r")
+            r.doc().error(n["delimiter"], child(path, "delimiter"), "must be a single character other than a quote or newline");
         else s.delimiter = d[0];
+        s.header = r.boolean(n, "header", path, true);
+        s.missing = r.string(n, "missing", path, "error", {"error", "drop", "mean"});
+    } else if (s.format == "idx") {
+        r.check_keys(n, path, keys({"images", "labels"}), "an idx source");
+        s.images = required_path("images", "the IDX images file, e.g. train-images-idx3-ubyte.gz");
+        s.labels = required_path("labels", "the IDX labels file, e.g. train-labels-idx1-ubyte.gz");
+    } else if (s.format == "npy") {
+        r.check_keys(n, path, keys({"features", "targets"}), "an npy source");
+        s.features_path = required_path("features", "the .npy file of inputs, shape (n, ...)");
+        s.targets_path = required_path("targets", "the .npy file of targets, shape (n,) or (n, outputs)");
     }
+    s.max_samples = r.integer(n, "max_samples", path, 0, 1, kI64Max);
+    s.take = r.integer(n, "take", path, 0, 1, kI64Max);
+    if (n["max_samples"] && n["take"])
+        r.doc().error(n["take"], child(path, "take"), "give either max_samples (the first rows) or take (a random subset)");
+    if (YAML::Node c = n["class_names"]) s.class_names = read_string_list(r, c, child(path, "class_names"), "names");
     return s;
 }
 
 DataConfig read_data(Reader& r, const YAML::Node& n, const std::string& path) {
     DataConfig d;
     if (!r.is_map(n, path, "a mapping with train (and optional validation, test)")) return d;
-    r.check_keys(n, path, {"train", "validation", "test", "validation_split", "test_split", "split_shuffle"},
+    r.check_keys(n, path,
+                 {"train", "validation", "test", "validation_split", "test_split", "split_shuffle", "preprocess"},
                  "the data section");
+    if (YAML::Node p = n["preprocess"]) {
+        const std::string pp = child(path, "preprocess");
+        static const Keys kinds = {"none", "rescale", "standardize", "minmax"};
+        if (p.IsScalar()) {
+            d.preprocess = r.string_value(p, pp, "none", kinds);
+            if (d.preprocess == "rescale") r.doc().error(p, pp, "rescale needs a factor: {rescale: 0.00392156862745098}");
+        } else if (r.is_map(p, pp, "standardize, minmax, or {rescale: FACTOR}")) {
+            r.check_keys(p, pp, {"rescale", "standardize", "minmax"}, "preprocess");
+            if (p.size() != 1) r.doc().error(p, pp, "give exactly one of rescale, standardize, minmax");
+            if (p["rescale"]) {
+                d.preprocess = "rescale";
+                d.rescale = r.number(p, "rescale", pp, 1.0, positive);
+            } else if (p["standardize"]) {
+                d.preprocess = r.boolean(p, "standardize", pp, false) ? "standardize" : "none";
+            } else if (p["minmax"]) {
+                d.preprocess = r.boolean(p, "minmax", pp, false) ? "minmax" : "none";
+            }
+        }
+    }
     if (!n["train"]) r.doc().error(n, path, "missing key 'train' (the training data source)");
     else d.train = read_source(r, n["train"], child(path, "train"));
     if (n["validation"]) d.validation = read_source(r, n["validation"], child(path, "validation"));
@@ -611,6 +659,46 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
         throw ConfigError(msg);
     }
     return c;
+}
+
+DataSourceConfig parse_source_spec(const std::string& spec, const std::string& schema_target) {
+    auto ends = [&](const char* suffix) {
+        std::string x(suffix);
+        return spec.size() >= x.size() && spec.compare(spec.size() - x.size(), x.size(), x) == 0;
+    };
+    DataSourceConfig s;
+    s.where = spec;
+    auto pair = [&](const std::string& body, std::string& a, std::string& b, const char* form) {
+        auto comma = body.find(',');
+        if (comma == std::string::npos) throw ConfigError("--data " + spec + ": expected " + form);
+        a = body.substr(0, comma);
+        b = body.substr(comma + 1);
+    };
+    if (spec.rfind("idx:", 0) == 0) {
+        s.format = "idx";
+        pair(spec.substr(4), s.images, s.labels, "idx:IMAGES,LABELS");
+    } else if (spec.rfind("npy:", 0) == 0) {
+        s.format = "npy";
+        pair(spec.substr(4), s.features_path, s.targets_path, "npy:FEATURES,TARGETS");
+    } else if (ends(".yaml") || ends(".yml")) {
+        YamlDoc doc(read_file(spec), spec);
+        Reader r(doc);
+        if (doc.errors().empty()) s = read_source(r, doc.root(), "");
+        if (!doc.errors().empty()) {
+            std::string msg;
+            for (const auto& e : doc.errors()) msg += (msg.empty() ? "" : "\n") + e;
+            throw ConfigError(msg);
+        }
+    } else if (ends(".csv") || ends(".csv.gz") || ends(".tsv") || ends(".txt") || ends(".gz")) {
+        s.format = "csv";
+        s.path = spec;
+        s.target = schema_target;
+        if (ends(".tsv")) s.delimiter = '\t';
+    } else {
+        throw ConfigError("--data " + spec + ": give a .csv file, idx:IMAGES,LABELS, npy:FEATURES,TARGETS or a .yaml "
+                          "file with a data source");
+    }
+    return s;
 }
 
 ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets) {

@@ -13,6 +13,11 @@ ExperimentConfig load_config(const std::string& path, const std::vector<std::str
 ExperimentConfig parse_config(const std::string& text, const std::string& filename,
                               const std::vector<std::string>& sets = {});
 
+/// A data source given on the command line: `file.csv[.gz]`, `idx:IMAGES,LABELS`,
+/// `npy:FEATURES,TARGETS`, or a YAML file holding one source mapping ({format: ..., ...}).
+/// `schema_target` fills a CSV source's target (the trained model's target column).
+DataSourceConfig parse_source_spec(const std::string& spec, const std::string& schema_target);
+
 /// The fully resolved config (defaults filled in) as YAML that `load_config` reads back.
 std::string emit_config(const ExperimentConfig& cfg);
 

@@ -1,187 +1,311 @@
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <map>
+#include <set>
 
 #include "core/error.hpp"
-#include "core/fileio.hpp"
+#include "data/csv_encoder.hpp"
 #include "data/dataset.hpp"
 
 namespace nnctl {
 
 namespace {
-
-struct Field {
-    std::string text;
-    int col;  // 1-based character column where the field starts
-};
-struct Record {
-    std::vector<Field> fields;
-    int line;  // 1-based line where the record starts
-};
-
-/// RFC 4180 records: quoted fields may hold the delimiter, doubled quotes and newlines; CRLF and
-/// a UTF-8 BOM are accepted.
-std::vector<Record> parse_csv(const std::string& text, char delim, const std::string& path) {
-    std::vector<Record> out;
-    size_t i = 0;
-    if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;
-    int line = 1, col = 1;
-    while (i < text.size()) {
-        Record rec{{}, line};
-        bool end_of_record = false;
-        while (!end_of_record) {
-            Field f{"", col};
-            if (i < text.size() && text[i] == '"') {
-                int qline = line, qcol = col;
-                ++i, ++col;
-                for (;;) {
-                    if (i >= text.size())
-                        throw DataError(path + ":" + std::to_string(qline) + ":" + std::to_string(qcol) +
-                                        ": unterminated quoted field");
-                    char c = text[i];
-                    if (c == '"') {
-                        if (i + 1 < text.size() && text[i + 1] == '"') {
-                            f.text += '"';
-                            i += 2, col += 2;
-                            continue;
-                        }
-                        ++i, ++col;
-                        break;
-                    }
-                    if (c == '\n') ++line, col = 1;
-                    else ++col;
-                    f.text += c;
-                    ++i;
-                }
-                if (i < text.size() && text[i] != delim && text[i] != '\n' && text[i] != '\r')
-                    throw DataError(path + ":" + std::to_string(line) + ":" + std::to_string(col) +
-                                    ": unexpected character after a closing quote");
-            } else {
-                while (i < text.size() && text[i] != delim && text[i] != '\n' && text[i] != '\r') {
-                    f.text += text[i];
-                    ++i, ++col;
-                }
-            }
-            rec.fields.push_back(std::move(f));
-            if (i < text.size() && text[i] == delim) {
-                ++i, ++col;
-                continue;
-            }
-            if (i < text.size() && text[i] == '\r') ++i;
-            if (i < text.size() && text[i] == '\n') ++i;
-            ++line, col = 1;
-            end_of_record = true;
-        }
-        bool blank = rec.fields.size() == 1 && rec.fields[0].text.empty();
-        if (!blank) out.push_back(std::move(rec));
-    }
-    return out;
+std::string loc(const std::string& file, const CsvRecord& r, const CsvField& f) {
+    return file + ":" + std::to_string(r.line) + ":" + std::to_string(f.col);
 }
 
-bool parse_number(const std::string& s, double& v) {
-    if (s.empty()) return false;
-    const char* b = s.c_str();
-    char* e = nullptr;
-    errno = 0;
-    v = std::strtod(b, &e);
-    while (*e == ' ') ++e;
-    return e != b && *e == '\0';
+bool all_digits(const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+}  // namespace
+
+CsvEncoder::CsvEncoder(const DataSchema& schema, const std::vector<std::string>& header, std::string display,
+                       bool require_target)
+    : s_(schema), display_(std::move(display)) {
+    if (header.empty()) {
+        for (const auto& c : s_.columns) pos_.push_back(c.index);
+        target_ = s_.target_index;
+        expected_ = size_t(s_.input_columns);
+        if (!require_target) {
+            // Without a header a row may leave out the target column: accept both widths.
+            expected_ = 0;
+        }
+        return;
+    }
+    expected_ = header.size();
+    auto find = [&](const std::string& n) {
+        auto it = std::find(header.begin(), header.end(), n);
+        return it == header.end() ? -1 : int(it - header.begin());
+    };
+    std::vector<std::string> missing;
+    for (const auto& c : s_.columns) {
+        int p = find(c.name);
+        if (p < 0) missing.push_back(c.name);
+        pos_.push_back(p);
+    }
+    if (!missing.empty()) {
+        std::string m;
+        for (const auto& n : missing) m += (m.empty() ? "" : ", ") + n;
+        throw DataError(display_ + ":1: missing column(s) the model was trained on: " + m);
+    }
+    target_ = s_.target.empty() ? -1 : find(s_.target);
+    if (require_target && target_ < 0 && !s_.target.empty())
+        throw DataError(display_ + ":1: missing the target column '" + s_.target + "'");
+}
+
+void CsvEncoder::check_fields(const CsvRecord& rec) const {
+    if (expected_ > 0 && rec.fields.size() != expected_)
+        throw DataError(display_ + ":" + std::to_string(rec.line) + ": expected " + std::to_string(expected_) +
+                        " fields, found " + std::to_string(rec.fields.size()));
+    if (expected_ == 0) {  // headerless prediction input: with or without the target column
+        size_t with = size_t(s_.input_columns), without = size_t(s_.input_columns) - (s_.target_index >= 0 ? 1 : 0);
+        if (rec.fields.size() != with && rec.fields.size() != without)
+            throw DataError(display_ + ":" + std::to_string(rec.line) + ": expected " + std::to_string(without) +
+                            (with != without ? " or " + std::to_string(with) : std::string()) + " fields, found " +
+                            std::to_string(rec.fields.size()));
+    }
+}
+
+bool CsvEncoder::has_missing(const CsvRecord& rec) const {
+    for (int p : pos_)
+        if (size_t(p) < rec.fields.size() && is_missing_token(rec.fields[size_t(p)].text)) return true;
+    return false;
+}
+
+void CsvEncoder::encode(const CsvRecord& rec, float* out) const {
+    check_fields(rec);
+    // Headerless input without the target column: positions after the target shift left by one.
+    const bool shifted = expected_ == 0 && s_.target_index >= 0 && rec.fields.size() == size_t(s_.input_columns) - 1;
+    size_t o = 0;
+    for (size_t k = 0; k < s_.columns.size(); ++k) {
+        const FeatureColumn& c = s_.columns[k];
+        int p = pos_[k];
+        if (shifted && p > s_.target_index) --p;
+        const CsvField& f = rec.fields[size_t(p)];
+        const bool missing = is_missing_token(f.text);
+        if (c.categorical) {
+            std::fill(out + o, out + o + c.categories.size(), 0.0f);
+            if (missing) {
+                if (s_.missing != "mean")
+                    throw DataError(loc(display_, rec, f) + ": column '" + c.name + "': missing value (set data." +
+                                    "train.missing to drop or mean)");
+            } else {
+                auto it = std::lower_bound(c.categories.begin(), c.categories.end(), f.text);
+                if (it == c.categories.end() || *it != f.text)
+                    throw DataError(loc(display_, rec, f) + ": column '" + c.name + "': category '" + f.text +
+                                    "' was not in the training data");
+                out[o + size_t(it - c.categories.begin())] = 1.0f;
+            }
+            o += c.categories.size();
+            continue;
+        }
+        double v;
+        if (missing) {
+            if (std::isnan(c.fill))
+                throw DataError(loc(display_, rec, f) + ": column '" + c.name + "': missing value");
+            v = c.fill;
+        } else if (!parse_number(f.text, v) || !std::isfinite(v)) {
+            throw DataError(loc(display_, rec, f) + ": column '" + c.name + "': not a finite number: '" + f.text + "'");
+        }
+        out[o++] = float(v);
+    }
+}
+
+namespace {
+
+/// Resolve a column given by name, or by 0-based index (always allowed without a header).
+int resolve_column(const std::string& spec, const std::vector<std::string>& names, bool header, const std::string& where,
+                   const std::string& file, const char* what) {
+    auto it = std::find(names.begin(), names.end(), spec);
+    if (it != names.end()) return int(it - names.begin());
+    if (all_digits(spec)) {
+        long idx = std::stol(spec);
+        if (idx < long(names.size())) return int(idx);
+    }
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    throw ConfigError(where + ": " + what + " column '" + spec + "' is not in " + file + " (" +
+                      (header ? "columns: " + list : std::to_string(names.size()) + " columns, by index from 0") + ")");
 }
 
 }  // namespace
 
-Dataset load_csv(const DataSourceConfig& src, bool want_classes) {
-    const std::string& path = src.path;
-    std::vector<Record> recs = parse_csv(read_file(path), src.delimiter, path);
-    if (recs.empty()) throw DataError(path + ": empty CSV file (a header row is required)");
-    const Record& header = recs[0];
-    std::vector<std::string> names;
-    for (const auto& f : header.fields) names.push_back(f.text);
-    auto find = [&](const std::string& n) -> int {
-        auto it = std::find(names.begin(), names.end(), n);
-        return it == names.end() ? -1 : int(it - names.begin());
-    };
-    auto list_names = [&]() {
-        std::string s;
-        for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
-        return s;
-    };
-    int target = find(src.target);
-    if (target < 0)
-        throw ConfigError(src.where + ": target column '" + src.target + "' is not in " + path + " (columns: " +
-                          list_names() + ")");
-    std::vector<int> feat;
-    if (src.feature_columns.empty()) {
-        for (int c = 0; c < int(names.size()); ++c)
-            if (c != target) feat.push_back(c);
-    } else {
-        for (const auto& n : src.feature_columns) {
-            int c = find(n);
-            if (c < 0)
-                throw ConfigError(src.where + ": feature column '" + n + "' is not in " + path + " (columns: " +
-                                  list_names() + ")");
-            feat.push_back(c);
-        }
+Dataset load_csv(const DataSourceConfig& src, bool want_classes, const DataSchema* fitted, DataSchema* fit_out) {
+    CsvReader reader(src.path, src.delimiter);
+    const std::string file = reader.display();
+    std::vector<CsvRecord> recs;
+    CsvRecord r;
+    std::vector<std::string> header;
+    if (src.header) {
+        if (!reader.next(r)) throw DataError(file + ": empty CSV file (a header row is expected; header: false if none)");
+        for (auto& f : r.fields) header.push_back(f.text);
     }
-    if (feat.empty()) throw ConfigError(src.where + ": no feature columns left in " + path);
-
-    const size_t n = recs.size() - 1;
-    Dataset d;
-    for (int c : feat) d.feature_names.push_back(names[size_t(c)]);
-    d.x.resize(Eigen::Index(n), Eigen::Index(feat.size()));
-    std::vector<std::string> raw_target(n);
-    for (size_t r = 0; r < n; ++r) {
-        const Record& rec = recs[r + 1];
-        if (rec.fields.size() != names.size())
-            throw DataError(path + ":" + std::to_string(rec.line) + ": expected " + std::to_string(names.size()) +
+    while (reader.next(r)) recs.push_back(r);
+    if (recs.empty()) throw DataError(file + ": no data rows");
+    const size_t ncols = src.header ? header.size() : recs[0].fields.size();
+    std::vector<std::string> names = header;
+    if (!src.header)
+        for (size_t c = 0; c < ncols; ++c) names.push_back("column " + std::to_string(c));
+    for (const auto& rec : recs)
+        if (rec.fields.size() != ncols)
+            throw DataError(file + ":" + std::to_string(rec.line) + ": expected " + std::to_string(ncols) +
                             " fields, found " + std::to_string(rec.fields.size()));
-        for (size_t j = 0; j < feat.size(); ++j) {
-            const Field& f = rec.fields[size_t(feat[j])];
-            double v;
-            if (!parse_number(f.text, v) || !std::isfinite(v))
-                throw DataError(path + ":" + std::to_string(rec.line) + ":" + std::to_string(f.col) + ": column '" +
-                                names[size_t(feat[j])] + "': " +
-                                (f.text.empty() ? std::string("missing value") : "not a finite number: '" + f.text + "'"));
-            d.x(Eigen::Index(r), Eigen::Index(j)) = float(v);
-        }
-        raw_target[r] = rec.fields[size_t(target)].text;
-    }
 
+    DataSchema local;
+    if (!fitted) {
+        // Fit: columns, their kinds and categories, fill values, classes.
+        DataSchema& s = local;
+        s.format = "csv";
+        s.delimiter = src.delimiter;
+        s.header = src.header;
+        s.input_columns = int(ncols);
+        s.missing = src.missing;
+        s.target_index = resolve_column(src.target, names, src.header, src.where, file, "target");
+        s.target = src.header ? names[size_t(s.target_index)] : "";
+        std::vector<int> feat;
+        if (src.feature_columns.empty()) {
+            for (int c = 0; c < int(ncols); ++c)
+                if (c != s.target_index) feat.push_back(c);
+        } else {
+            for (const auto& n : src.feature_columns) feat.push_back(resolve_column(n, names, src.header, src.where, file, "feature"));
+        }
+        std::set<int> forced;
+        for (const auto& n : src.categorical) forced.insert(resolve_column(n, names, src.header, src.where, file, "categorical"));
+        if (feat.empty()) throw ConfigError(src.where + ": no feature columns left in " + file);
+        for (int c : feat) {
+            FeatureColumn col;
+            col.name = names[size_t(c)];
+            col.index = c;
+            std::set<std::string> values;
+            double sum = 0.0;
+            long long count = 0, text = 0;
+            const CsvRecord* first_text = nullptr;
+            for (const auto& rec : recs) {
+                const CsvField& f = rec.fields[size_t(c)];
+                if (is_missing_token(f.text)) continue;
+                double v;
+                if (parse_number(f.text, v)) {
+                    if (!std::isfinite(v) && !forced.count(c))
+                        throw DataError(loc(file, rec, f) + ": column '" + names[size_t(c)] +
+                                        "': not a finite number: '" + f.text + "'");
+                    sum += v, ++count;
+                } else if (text++ == 0) {
+                    first_text = &rec;
+                }
+                values.insert(f.text);
+            }
+            // A text column is categorical; a mostly numeric column with a stray word is a typo.
+            if (text > 0 && count > text && !forced.count(c)) {
+                const CsvField& f = first_text->fields[size_t(c)];
+                throw DataError(loc(file, *first_text, f) + ": column '" + names[size_t(c)] + "': not a finite number: '" +
+                                f.text + "' (the column is otherwise numeric; list it under categorical: if it is "
+                                "a category)");
+            }
+            const bool numeric = text == 0;
+            col.categorical = !numeric || forced.count(c);
+            if (col.categorical) {
+                col.categories.assign(values.begin(), values.end());
+                if (col.categories.size() > 10000)
+                    throw DataError(file + ": column '" + col.name + "' has " + std::to_string(col.categories.size()) +
+                                    " distinct text values; it looks like an identifier, not a category (list the "
+                                    "features to use with data.train.features)");
+                for (const auto& v : col.categories) s.feature_names.push_back(col.name + "=" + v);
+            } else {
+                if (src.missing == "mean" && count > 0) col.fill = sum / double(count);
+                s.feature_names.push_back(col.name);
+            }
+            s.columns.push_back(std::move(col));
+        }
+        s.width = int64_t(s.feature_names.size());
+        fitted = &local;
+    }
+    const DataSchema& s = *fitted;
+    CsvEncoder enc(s, header, file, true);
+    const int tf = enc.target_field();
+
+    // Rows to use (drop policy removes rows with a missing feature or target).
+    std::vector<const CsvRecord*> rows;
+    for (const auto& rec : recs) {
+        bool missing_target = tf >= 0 && is_missing_token(rec.fields[size_t(tf)].text);
+        if (s.missing == "drop" && (missing_target || enc.has_missing(rec))) continue;
+        if (missing_target)
+            throw DataError(loc(file, rec, rec.fields[size_t(tf)]) + ": target '" + names[size_t(tf)] +
+                            "': missing value" + (s.missing == "drop" ? "" : " (rows without a target can be dropped "
+                                                                               "with data.train.missing: drop)"));
+        rows.push_back(&rec);
+    }
+    if (rows.empty()) throw DataError(file + ": no rows left after dropping rows with missing values");
+
+    Dataset d;
+    d.feature_names = s.feature_names;
+    d.x.resize(Eigen::Index(rows.size()), Eigen::Index(s.width));
+    for (size_t i = 0; i < rows.size(); ++i) enc.encode(*rows[i], d.x.row(Eigen::Index(i)).data());
+
+    // Targets.
+    std::vector<double> num(rows.size());
     bool all_numeric = true;
-    std::vector<double> num(n);
-    for (size_t r = 0; r < n; ++r)
-        if (!parse_number(raw_target[r], num[r])) all_numeric = false;
-    if (!want_classes && all_numeric) {
-        d.y.resize(Eigen::Index(n), 1);
-        for (size_t r = 0; r < n; ++r) {
-            if (!std::isfinite(num[r]))
-                throw DataError(path + ":" + std::to_string(recs[r + 1].line) + ": target '" + src.target +
-                                "' is not finite");
-            d.y(Eigen::Index(r), 0) = float(num[r]);
+    for (size_t i = 0; i < rows.size(); ++i)
+        if (!parse_number(rows[i]->fields[size_t(tf)].text, num[i]) || !std::isfinite(num[i])) all_numeric = false;
+    const bool regression = fitted != &local ? !s.is_classification() : (!want_classes && all_numeric);
+    if (regression) {
+        if (!all_numeric)
+            for (size_t i = 0; i < rows.size(); ++i) {
+                double v;
+                const CsvField& f = rows[i]->fields[size_t(tf)];
+                if (!parse_number(f.text, v) || !std::isfinite(v))
+                    throw DataError(loc(file, *rows[i], f) + ": target '" + names[size_t(tf)] +
+                                    "': not a finite number: '" + f.text + "'");
+            }
+        d.y.resize(Eigen::Index(rows.size()), 1);
+        for (size_t i = 0; i < rows.size(); ++i) d.y(Eigen::Index(i), 0) = float(num[i]);
+        if (fit_out) {
+            *fit_out = s;
+            fit_out->task = "regression";
+            fit_out->outputs = 1;
         }
         return d;
     }
-    // Classes: sorted names (numerically when all numeric), like scikit-learn's LabelEncoder.
-    std::vector<std::string> uniq = raw_target;
-    for (size_t r = 0; r < n; ++r)
-        if (raw_target[r].empty())
-            throw DataError(path + ":" + std::to_string(recs[r + 1].line) + ":" +
-                            std::to_string(recs[r + 1].fields[size_t(target)].col) + ": column '" + src.target +
-                            "': missing value");
-    std::sort(uniq.begin(), uniq.end(), [&](const std::string& a, const std::string& b) {
-        double x, y;
-        if (all_numeric && parse_number(a, x) && parse_number(b, y)) return x < y;
-        return a < b;
-    });
-    uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+    std::vector<std::string> raw(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) raw[i] = rows[i]->fields[size_t(tf)].text;
+    std::vector<std::string> classes;
+    if (fitted != &local) {
+        classes = s.class_names;
+    } else if (!src.class_names.empty() && all_numeric) {
+        labels_from_integers(d, num, src.class_names, file + ": target '" + names[size_t(tf)] + "'");
+        if (fit_out) {
+            *fit_out = s;
+            fit_out->task = "classification";
+            fit_out->class_names = d.class_names;
+        }
+        return d;
+    } else if (!src.class_names.empty()) {
+        classes = src.class_names;
+    } else {  // sorted, numerically when every label is a number (like scikit-learn's LabelEncoder)
+        classes = raw;
+        std::sort(classes.begin(), classes.end(), [&](const std::string& a, const std::string& b) {
+            double x, y;
+            if (all_numeric && parse_number(a, x) && parse_number(b, y)) return x < y;
+            return a < b;
+        });
+        classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+    }
     std::map<std::string, int> index;
-    for (size_t i = 0; i < uniq.size(); ++i) index[uniq[i]] = int(i);
-    d.class_names = uniq;
-    d.num_classes = int(uniq.size());
-    d.labels.resize(n);
-    for (size_t r = 0; r < n; ++r) d.labels[r] = index[raw_target[r]];
+    for (size_t i = 0; i < classes.size(); ++i) index[classes[i]] = int(i);
+    d.labels.resize(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+        auto it = index.find(raw[i]);
+        if (it == index.end())
+            throw DataError(loc(file, *rows[i], rows[i]->fields[size_t(tf)]) + ": class '" + raw[i] +
+                            "' is not one of the model's classes");
+        d.labels[i] = it->second;
+    }
+    d.class_names = classes;
+    d.num_classes = int(classes.size());
+    if (fit_out) {
+        *fit_out = s;
+        fit_out->task = "classification";
+        fit_out->class_names = classes;
+    }
     return d;
 }
 

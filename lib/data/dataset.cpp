@@ -1,5 +1,6 @@
 #include "data/dataset.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -25,18 +26,47 @@ Dataset Dataset::subset(const std::vector<int>& idx) const {
     return d;
 }
 
-Dataset load_source(const DataSourceConfig& src, bool want_classes) {
+void limit_rows(Dataset& d, const DataSourceConfig& src, uint64_t seed) {
+    const int n = int(d.size());
+    if (src.max_samples > 0 && src.max_samples < n) {
+        std::vector<int> idx(size_t(src.max_samples));
+        std::iota(idx.begin(), idx.end(), 0);
+        d = d.subset(idx);
+    } else if (src.take > 0 && src.take < n) {
+        Rng rng(seed);
+        std::vector<int> p = permutation(n, rng);
+        p.resize(size_t(src.take));
+        std::sort(p.begin(), p.end());  // keep the file's order
+        d = d.subset(p);
+    }
+}
+
+Dataset load_source(const DataSourceConfig& src, bool want_classes, const DataSchema* fitted, DataSchema* fit_out,
+                    uint64_t seed) {
     Dataset d;
     if (src.format == "synthetic") d = make_synthetic(src);
-    else if (src.format == "csv") d = load_csv(src, want_classes);
+    else if (src.format == "csv") d = load_csv(src, want_classes, fitted, fit_out);
+    else if (src.format == "idx") d = load_idx(src, want_classes);
+    else if (src.format == "npy") d = load_npy(src, want_classes);
     else throw ConfigError(src.where + ": data format '" + src.format + "' is not supported");
     if (d.size() == 0) throw DataError(src.where + ": the data source has no rows");
     for (Eigen::Index i = 0; i < d.x.size(); ++i)
         if (!std::isfinite(d.x.data()[i])) {
             Eigen::Index r = i / d.x.cols(), c = i % d.x.cols();
-            throw DataError(src.where + ": non-finite feature value in row " + std::to_string(r + 1) +
-                            ", column " + std::to_string(c + 1));
+            throw DataError(src.where + ": non-finite feature value in row " + std::to_string(r + 1) + ", column " +
+                            std::to_string(c + 1));
         }
+    limit_rows(d, src, seed);
+    if (fit_out && src.format != "csv") {  // CSV fits its own schema (columns, categories)
+        DataSchema s;
+        s.format = src.format;
+        s.width = d.x.cols();
+        s.feature_names = d.feature_names;
+        s.task = d.is_classification() ? "classification" : "regression";
+        s.class_names = d.class_names;
+        s.outputs = d.is_classification() ? 0 : d.y.cols();
+        *fit_out = s;
+    }
     return d;
 }
 
@@ -68,38 +98,53 @@ void check_compatible(const Dataset& train, const Dataset& other, const DataSour
     if (train.is_classification() != other.is_classification())
         throw DataError(src.where + ": target kind (classes or values) differs from the training data");
 }
+
+/// Give `d` the training data's class indices (sources other than CSV each number their own).
+void align_classes(Dataset& d, const Dataset& train) {
+    if (!d.is_classification() || d.size() == 0 || d.class_names == train.class_names) return;
+    std::vector<int> map(d.class_names.size(), -1);
+    for (size_t i = 0; i < d.class_names.size(); ++i)
+        for (size_t j = 0; j < train.class_names.size(); ++j)
+            if (d.class_names[i] == train.class_names[j]) map[i] = int(j);
+    std::vector<bool> used(d.class_names.size(), false);
+    for (int l : d.labels) used[size_t(l)] = true;
+    for (size_t i = 0; i < map.size(); ++i)
+        if (map[i] < 0 && used[i]) throw DataError("class '" + d.class_names[i] + "' does not occur in the training data");
+    for (auto& l : d.labels) l = map[size_t(l)];
+    d.class_names = train.class_names;
+    d.num_classes = train.num_classes;
+}
 }  // namespace
 
 DataSplits load_data(const DataConfig& cfg, bool want_classes, uint64_t seed) {
     DataSplits s;
-    s.train = load_source(cfg.train, want_classes);
+    s.train = load_source(cfg.train, want_classes, nullptr, &s.schema, Rng::derive(seed, 11));
     if (cfg.test) {
-        s.test = load_source(*cfg.test, want_classes);
+        s.test = load_source(*cfg.test, want_classes, cfg.test->format == "csv" ? &s.schema : nullptr, nullptr,
+                             Rng::derive(seed, 12));
         check_compatible(s.train, s.test, *cfg.test);
     } else if (cfg.test_split > 0.0) {
         s.test = carve(s.train, cfg.test_split, cfg.split_shuffle, Rng::derive(seed, 7), "test");
     }
     if (cfg.validation) {
-        s.validation = load_source(*cfg.validation, want_classes);
+        s.validation = load_source(*cfg.validation, want_classes,
+                                   cfg.validation->format == "csv" ? &s.schema : nullptr, nullptr,
+                                   Rng::derive(seed, 13));
         check_compatible(s.train, s.validation, *cfg.validation);
     } else if (cfg.validation_split > 0.0) {
         s.validation = carve(s.train, cfg.validation_split, cfg.split_shuffle, Rng::derive(seed, 8), "validation");
     }
-    // Class names and counts must agree: CSV sources each map their own labels, so remap by name.
-    auto align = [&](Dataset& d) {
-        if (!d.is_classification() || d.size() == 0 || d.class_names == s.train.class_names) return;
-        std::vector<int> map(d.class_names.size(), -1);
-        for (size_t i = 0; i < d.class_names.size(); ++i)
-            for (size_t j = 0; j < s.train.class_names.size(); ++j)
-                if (d.class_names[i] == s.train.class_names[j]) map[i] = int(j);
-        for (size_t i = 0; i < map.size(); ++i)
-            if (map[i] < 0) throw DataError("class '" + d.class_names[i] + "' does not occur in the training data");
-        for (auto& l : d.labels) l = map[size_t(l)];
-        d.class_names = s.train.class_names;
-        d.num_classes = s.train.num_classes;
-    };
-    align(s.validation);
-    align(s.test);
+    align_classes(s.validation, s.train);
+    align_classes(s.test, s.train);
+    // Preprocessing: fitted on the training rows only (after the splits), applied to every split.
+    s.schema.scaling.kind = cfg.preprocess;
+    s.schema.scaling.rescale = cfg.rescale;
+    if (s.schema.scaling.active()) {
+        fit_scaling(s.schema.scaling, s.train.x);
+        apply_scaling(s.schema.scaling, s.train.x);
+        if (s.validation.size()) apply_scaling(s.schema.scaling, s.validation.x);
+        if (s.test.size()) apply_scaling(s.schema.scaling, s.test.x);
+    }
     return s;
 }
 

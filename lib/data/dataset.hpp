@@ -4,12 +4,13 @@
 
 #include "config/config.hpp"
 #include "core/tensor.hpp"
+#include "data/schema.hpp"
 
 namespace nnctl {
 
 /// Features plus either class labels (classification) or target values (regression).
 struct Dataset {
-    Matrix x;                               ///< (n × features)
+    Matrix x;                               ///< (n × features), preprocessing applied
     std::vector<int> labels;                ///< classification: n class indices
     Matrix y;                               ///< regression: (n × outputs)
     int num_classes = 0;                    ///< > 0 for classification
@@ -22,24 +23,35 @@ struct Dataset {
     Dataset subset(const std::vector<int>& idx) const;
 };
 
-/// Load one source. `want_classes`: the loss needs class labels (a CSV target is then read as
-/// classes even when numeric).
-Dataset load_source(const DataSourceConfig& src, bool want_classes);
+/// Load one source. With `fitted` null the source is the training data: its schema (CSV
+/// categories, class names, fill values) is fitted and written to `fit_out`; otherwise the source
+/// is read with `fitted`'s encoding, and unknown classes or categories are errors.
+/// `want_classes`: the loss needs class labels. `seed` drives `take`. No scaling is applied here.
+Dataset load_source(const DataSourceConfig& src, bool want_classes, const DataSchema* fitted = nullptr,
+                    DataSchema* fit_out = nullptr, uint64_t seed = 0);
 
-/// Synthetic data from SplitMix64 streams (see DataSourceConfig).
 Dataset make_synthetic(const DataSourceConfig& src);
+Dataset load_csv(const DataSourceConfig& src, bool want_classes, const DataSchema* fitted, DataSchema* fit_out);
+Dataset load_idx(const DataSourceConfig& src, bool want_classes);
+Dataset load_npy(const DataSourceConfig& src, bool want_classes);
 
-/// CSV with a header row; errors name file, line and column.
-Dataset load_csv(const DataSourceConfig& src, bool want_classes);
+/// Keep the first `max_samples` rows, or a seeded random subset of `take` rows.
+void limit_rows(Dataset& d, const DataSourceConfig& src, uint64_t seed);
 
-/// The train / validation / test sets an experiment uses.
+/// The train / validation / test sets an experiment uses, and the fitted schema.
 struct DataSplits {
     Dataset train;
     Dataset validation;  ///< empty (0 rows) when none
     Dataset test;        ///< empty when none
+    DataSchema schema;
 };
 
-/// Load every configured source and carve validation/test fractions off the training data.
+/// Load every configured source, carve validation/test fractions off the training data, fit the
+/// preprocessing on the training rows only and apply it to all three.
 DataSplits load_data(const DataConfig& cfg, bool want_classes, uint64_t seed);
+
+/// Class labels from integer-valued targets: names given or "0".."K−1"; checks the range.
+void labels_from_integers(Dataset& d, const std::vector<double>& values, const std::vector<std::string>& names,
+                          const std::string& where);
 
 }  // namespace nnctl

@@ -19,4 +19,18 @@ struct NamedTensor {
 std::string safetensors_bytes(const std::vector<NamedTensor>& tensors,
                               const std::map<std::string, std::string>& metadata = {});
 
+/// A tensor read from a safetensors file, converted to float32.
+struct LoadedTensor {
+    std::string name;
+    std::vector<int64_t> shape;
+    std::vector<float> data;
+};
+
+/// Parse and validate a whole safetensors file (`what` names it in messages). Accepts F32, F64, F16
+/// and BF16 tensors. Throws DataError on: a file shorter than its header, a header length past the
+/// end, invalid header JSON, unknown dtypes, dtype × shape ≠ byte size, offsets out of range,
+/// overlapping or leaving holes, and non-finite values. Allocates no more than the file's size.
+std::vector<LoadedTensor> read_safetensors(const std::string& bytes, const std::string& what,
+                                           std::map<std::string, std::string>* metadata = nullptr);
+
 }  // namespace nnctl

@@ -2,7 +2,11 @@
 
 #include <cmath>
 
+#include <sys/stat.h>
+
+#include "config/parse.hpp"
 #include "config/registry.hpp"
+#include "core/json_value.hpp"
 #include "core/error.hpp"
 #include "core/fileio.hpp"
 #include "core/json.hpp"
@@ -16,22 +20,96 @@ Experiment prepare_experiment(const ExperimentConfig& cfg) {
     ex.loss = cfg.loss;
     ex.data = load_data(cfg.data, cfg.loss.is_classification(), Rng::derive(cfg.seed, 5));
     ex.model = build_model(cfg.layers, Shape{ex.data.train.x.cols()}, Rng::derive(cfg.seed, 1));
-    // Fuse a final softmax / sigmoid into the cross-entropy (stable gradients, same predictions).
-    const std::string& lt = ex.loss.type;
-    if (!ex.loss.from_logits) {
-        if ((lt == "categorical_crossentropy" || lt == "sparse_categorical_crossentropy") &&
-            ex.model.fuse_output_activation("softmax"))
-            ex.loss.from_logits = true;
-        else if (lt == "binary_crossentropy" && ex.model.fuse_output_activation("sigmoid"))
-            ex.loss.from_logits = true;
-    } else if (ex.model.output_activation().is_linear()) {
-        // The model outputs logits: predictions and metrics see probabilities.
-        ActivationFn a;
-        a.name = lt == "binary_crossentropy" ? "sigmoid" : "softmax";
-        ex.model.set_output_activation(a);
-    }
+    fuse_output(ex.model, ex.loss);
     ex.optimizer = make_optimizer(cfg.optimizer);
     return ex;
+}
+
+void fuse_output(Sequential& model, Loss& loss) {
+    const std::string& lt = loss.type;
+    if (!loss.from_logits) {
+        if ((lt == "categorical_crossentropy" || lt == "sparse_categorical_crossentropy") &&
+            model.fuse_output_activation("softmax"))
+            loss.from_logits = true;
+        else if (lt == "binary_crossentropy" && model.fuse_output_activation("sigmoid"))
+            loss.from_logits = true;
+    } else if (model.output_activation().is_linear()) {
+        ActivationFn a;  // the model outputs logits: predictions and metrics see probabilities
+        a.name = lt == "binary_crossentropy" ? "sigmoid" : "softmax";
+        model.set_output_activation(a);
+    }
+}
+
+void load_weights(Sequential& model, const std::vector<LoadedTensor>& tensors, const std::string& what) {
+    std::vector<std::string> problems;
+    std::vector<bool> used(tensors.size(), false);
+    auto shape_text = [](const std::vector<int64_t>& s) {
+        std::string t = "[";
+        for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+        return t + "]";
+    };
+    for (auto& p : model.params()) {
+        const bool bias = p.value->rows() == 1 && p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
+        std::vector<int64_t> want = bias ? std::vector<int64_t>{p.value->cols()}
+                                         : std::vector<int64_t>{p.value->rows(), p.value->cols()};
+        size_t k = 0;
+        while (k < tensors.size() && tensors[k].name != p.name) ++k;
+        if (k == tensors.size()) {
+            problems.push_back("missing tensor '" + p.name + "' " + shape_text(want));
+            continue;
+        }
+        used[k] = true;
+        const auto& t = tensors[k];
+        bool same = t.shape == want || (bias && t.shape == std::vector<int64_t>{1, p.value->cols()});
+        if (!same) {
+            problems.push_back("tensor '" + p.name + "' has shape " + shape_text(t.shape) + ", the model needs " +
+                               shape_text(want));
+            continue;
+        }
+        std::copy(t.data.begin(), t.data.end(), p.value->data());
+    }
+    for (size_t k = 0; k < tensors.size(); ++k)
+        if (!used[k]) problems.push_back("unexpected tensor '" + tensors[k].name + "' " + shape_text(tensors[k].shape));
+    if (!problems.empty()) {
+        std::string msg = what + ": the weights do not match the model (" + std::to_string(problems.size()) + " problem" +
+                          (problems.size() > 1 ? "s" : "") + "):";
+        for (size_t i = 0; i < problems.size() && i < 8; ++i) msg += "\n  " + problems[i];
+        if (problems.size() > 8) msg += "\n  ... and " + std::to_string(problems.size() - 8) + " more";
+        throw DataError(msg);
+    }
+}
+
+SavedRun load_run(const std::string& dir) {
+    SavedRun r;
+    r.dir = dir;
+    const std::string cfg_path = dir + "/config.yaml", json_path = dir + "/model.json",
+                      weights_path = dir + "/model.safetensors";
+    for (const auto& f : {cfg_path, json_path, weights_path}) {
+        struct stat st {};
+        if (::stat(f.c_str(), &st) != 0)
+            throw DataError(f + ": not found (is " + dir + " a run directory written by nnctl train?)");
+    }
+    try {
+        r.cfg = load_config(cfg_path);
+    } catch (const ConfigError& e) {
+        throw DataError(std::string("the run's config does not load: ") + e.what());
+    }
+    JsonValue meta;
+    try {
+        meta = parse_json(read_file(json_path));
+    } catch (const DataError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw DataError(json_path + ": " + e.what());
+    }
+    const JsonValue* schema = meta.find("data");
+    if (!schema) throw DataError(json_path + ": no 'data' schema (written by an older nnctl?)");
+    r.schema = DataSchema::from_json(*schema);
+    r.loss = r.cfg.loss;
+    r.model = build_model(r.cfg.layers, Shape{r.schema.width}, 0);
+    fuse_output(r.model, r.loss);
+    load_weights(r.model, read_safetensors(read_file(weights_path), weights_path), weights_path);
+    return r;
 }
 
 ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb) {
@@ -88,13 +166,8 @@ void save_run(const std::string& dir, const std::string& resolved_yaml, Experime
         for (auto d : ex.model.input_shape()) m.value(static_cast<long long>(d));
         m.end_array();
         m.key("output_activation").value(ex.model.output_activation().name);
-        m.key("task").value(ex.data.train.is_classification() ? "classification" : "regression");
-        m.key("class_names").begin_array();
-        for (const auto& c : ex.data.train.class_names) m.value(c);
-        m.end_array();
-        m.key("feature_names").begin_array();
-        for (const auto& c : ex.data.train.feature_names) m.value(c);
-        m.end_array();
+        m.key("data");
+        ex.data.schema.write_json(m);
         m.end_object();
         write_file_atomic(dir + "/model.json", m.str() + "\n");
     }

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "core/json.hpp"
 #include "data/dataset.hpp"
+#include "model/safetensors.hpp"
 #include "model/sequential.hpp"
 #include "optim/optimizer.hpp"
 #include "train/trainer.hpp"
@@ -28,6 +29,24 @@ struct ExperimentResult {
 
 /// Load the data and build the model, loss and optimizer a config describes.
 Experiment prepare_experiment(const ExperimentConfig& cfg);
+
+/// Fuse a final softmax/sigmoid into the matching cross-entropy (stable gradients, same
+/// predictions), or give a logits-output model the activation its predictions need.
+void fuse_output(Sequential& model, Loss& loss);
+
+/// A trained model read back from a run directory, ready for evaluate and predict.
+struct SavedRun {
+    std::string dir;
+    ExperimentConfig cfg;
+    DataSchema schema;
+    Sequential model;
+    Loss loss;  ///< as used in training
+};
+/// Read config.yaml, model.json and model.safetensors of a run directory. Errors are DataErrors
+/// (exit 3) naming the file; weights whose names or shapes do not match list the first mismatches.
+SavedRun load_run(const std::string& dir);
+/// Copy tensors into the model's parameters by name; throws DataError listing mismatches.
+void load_weights(Sequential& model, const std::vector<LoadedTensor>& tensors, const std::string& what);
 /// Train, then evaluate on the test split when there is one.
 ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb = {});
 

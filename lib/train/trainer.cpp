@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "train/evaluate.hpp"
 
 namespace nnctl {
 
@@ -60,10 +61,7 @@ Trainer::Trainer(Sequential& model, Loss loss, Optimizer& optimizer, std::vector
                  TrainingConfig cfg, uint64_t seed)
     : model_(model), loss_(std::move(loss)), opt_(optimizer), metric_specs_(std::move(metrics)),
       cfg_(std::move(cfg)), seed_(seed) {
-    const int64_t out = shape_size(model_.output_shape());
-    if (loss_.sparse_targets()) acc_kind_ = AccuracyKind::Sparse;
-    else if (loss_.type == "binary_crossentropy" || out == 1) acc_kind_ = AccuracyKind::Binary;
-    else acc_kind_ = AccuracyKind::Categorical;
+    acc_kind_ = accuracy_kind(loss_, shape_size(model_.output_shape()));
     for (const auto& p : model_.params())
         if (p.regularizer->active()) any_regularizer_ = true;
     for (const auto& m : metric_specs_)
@@ -90,21 +88,7 @@ bool lower_is_better(const std::string& monitor, const std::string& mode) {
 }  // namespace
 
 Logs Trainer::evaluate(const Dataset& data, int batch_size) {
-    const int64_t outputs = shape_size(model_.output_shape());
-    Matrix t = encode_targets(data, loss_, outputs);
-    auto metrics = make_metrics();
-    const Eigen::Index n = data.size();
-    double loss_sum = 0.0;
-    for (Eigen::Index s = 0; s < n; s += batch_size) {
-        const Eigen::Index b = std::min<Eigen::Index>(batch_size, n - s);
-        const Matrix& out = model_.forward(data.x.middleRows(s, b), ForwardContext{});
-        loss_sum += loss_.compute(out, t.middleRows(s, b), nullptr) * double(b);
-        model_.apply_output_activation(out, probs_);
-        for (auto& m : metrics) m->update(probs_, t.middleRows(s, b));
-    }
-    Logs logs{{"loss", loss_sum / double(n) + (any_regularizer_ ? model_.regularization_penalty() : 0.0)}};
-    for (auto& m : metrics) logs.emplace_back(m->name(), m->result());
-    return logs;
+    return evaluate_model(model_, loss_, metric_specs_, data, batch_size);
 }
 
 TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const TrainCallbacks& cb) {

@@ -1,0 +1,41 @@
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/input.hpp"
+
+namespace nnctl {
+
+struct CsvField {
+    std::string text;
+    int col = 0;  ///< 1-based character column where the field starts
+};
+struct CsvRecord {
+    std::vector<CsvField> fields;
+    long long line = 0;  ///< 1-based line where the record starts
+};
+
+/// Streaming RFC 4180 reader: quoted fields may hold the delimiter, doubled quotes and newlines;
+/// CRLF line ends and a UTF-8 BOM are accepted; blank lines are skipped; gzip input is unpacked.
+/// Memory stays bounded by the longest record.
+class CsvReader {
+public:
+    CsvReader(const std::string& path, char delimiter);
+    /// The next record; false at the end of the input.
+    bool next(CsvRecord& rec);
+    std::string display() const { return in_.display(); }
+
+private:
+    int get();   // next byte or -1
+    int peek();
+    InputStream in_;
+    char delim_;
+    std::vector<char> buf_;
+    size_t pos_ = 0, len_ = 0;
+    long long line_ = 1;
+    int col_ = 1;
+    bool started_ = false;
+};
+
+}  // namespace nnctl

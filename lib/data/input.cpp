@@ -1,0 +1,70 @@
+#include "data/input.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.hpp"
+
+namespace nnctl {
+
+InputStream::InputStream(const std::string& path) : path_(path) {
+    int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw DataError(display() + ": cannot open: " + std::strerror(errno));
+    gzFile g = ::gzdopen(fd, "rb");
+    if (!g) {
+        ::close(fd);
+        throw DataError(display() + ": cannot open: out of memory");
+    }
+    ::gzbuffer(g, 1 << 17);
+    gz_ = g;
+}
+
+InputStream::~InputStream() {
+    if (gz_) ::gzclose_r(static_cast<gzFile>(gz_));
+}
+
+size_t InputStream::read(char* buf, size_t n) {
+    gzFile g = static_cast<gzFile>(gz_);
+    size_t total = 0;
+    while (total < n) {
+        unsigned chunk = unsigned(std::min<size_t>(n - total, 1u << 30));
+        int got = ::gzread(g, buf + total, chunk);
+        if (got < 0) {
+            int err = 0;
+            const char* msg = ::gzerror(g, &err);
+            throw DataError(display() + ": " + (err == Z_BUF_ERROR ? std::string("truncated gzip data")
+                                                                    : std::string("corrupt gzip data: ") + msg));
+        }
+        if (got == 0) {
+            int err = 0;
+            ::gzerror(g, &err);
+            // zlib reports a stream that ends mid-member only here, after the last read.
+            if (err == Z_BUF_ERROR) throw DataError(display() + ": truncated gzip data");
+            if (err != Z_OK) throw DataError(display() + ": corrupt gzip data");
+            break;
+        }
+        total += size_t(got);
+    }
+    return total;
+}
+
+void InputStream::read_exact(char* buf, size_t n, const std::string& what) {
+    size_t got = read(buf, n);
+    if (got != n)
+        throw DataError(display() + ": file ends early while reading " + what + " (got " + std::to_string(got) +
+                        " of " + std::to_string(n) + " bytes)");
+}
+
+std::string read_input(const std::string& path) {
+    InputStream in(path);
+    std::string out;
+    char buf[1 << 16];
+    for (size_t n; (n = in.read(buf, sizeof buf)) > 0;) out.append(buf, n);
+    return out;
+}
+
+}  // namespace nnctl

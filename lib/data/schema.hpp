@@ -1,0 +1,62 @@
+#pragma once
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/json_value.hpp"
+#include "core/tensor.hpp"
+
+namespace nnctl {
+
+/// One input column of a CSV source as the model sees it.
+struct FeatureColumn {
+    std::string name;     ///< header name, or "column N" (1-based) without a header
+    int index = -1;       ///< position in the input row
+    bool categorical = false;
+    std::vector<std::string> categories;  ///< one-hot order (sorted), fitted on the training data
+    double fill = NAN;    ///< replaces missing values under `missing: mean` (the training mean)
+};
+
+/// Per-feature affine preprocessing, fitted on the training data: x' = (x − offset) · scale.
+struct Scaling {
+    std::string kind = "none";  ///< none | rescale | standardize | minmax
+    double rescale = 1.0;       ///< rescale's factor
+    std::vector<float> offset, scale;
+    bool active() const { return kind != "none"; }
+};
+
+/// Everything needed to turn raw input rows into model inputs, and outputs into labels; saved with
+/// the model so that evaluate and predict apply exactly what training applied.
+struct DataSchema {
+    std::string format;                     ///< csv | idx | npy | synthetic
+    char delimiter = ',';
+    bool header = true;
+    int input_columns = 0;                  ///< columns in a CSV row
+    std::vector<FeatureColumn> columns;     ///< CSV feature columns in model order
+    std::string target;                     ///< CSV target column name (empty when none)
+    int target_index = -1;
+    std::string missing = "error";          ///< error | drop | mean
+    int64_t width = 0;                      ///< features after encoding
+    std::vector<std::string> feature_names; ///< after encoding (one-hot columns as name=value)
+    std::string task = "classification";    ///< classification | regression
+    std::vector<std::string> class_names;
+    int64_t outputs = 0;                    ///< regression target columns
+    Scaling scaling;
+
+    bool is_classification() const { return task == "classification"; }
+    void write_json(JsonWriter& j) const;
+    static DataSchema from_json(const JsonValue& v);  ///< throws DataError on a malformed schema
+};
+
+/// Fit `s` (its kind and rescale already set) on x's columns.
+void fit_scaling(Scaling& s, const Matrix& x);
+/// Apply fitted scaling to every row of x.
+void apply_scaling(const Scaling& s, Matrix& x);
+
+/// Whether a CSV cell counts as missing (empty, NA, NaN, N/A, null, ?, like pandas' defaults).
+bool is_missing_token(const std::string& s);
+/// Strict number parse (whole field, surrounding spaces allowed).
+bool parse_number(const std::string& s, double& v);
+
+}  // namespace nnctl

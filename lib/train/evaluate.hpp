@@ -1,0 +1,45 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "data/dataset.hpp"
+#include "losses/loss.hpp"
+#include "metrics/metric.hpp"
+#include "model/sequential.hpp"
+#include "train/trainer.hpp"
+
+namespace nnctl {
+
+/// What `accuracy` means for this loss and output width (Keras' rule).
+AccuracyKind accuracy_kind(const Loss& loss, int64_t outputs);
+
+/// Loss (penalties included, as Keras reports it) and metrics over a whole data set, inference mode.
+Logs evaluate_model(Sequential& model, const Loss& loss, const std::vector<MetricSpec>& metrics, const Dataset& data,
+                    int batch_size = 1024);
+
+/// Model outputs after the output activation (probabilities or values) for every row of x.
+Matrix predict_all(Sequential& model, const Matrix& x, int batch_size = 1024);
+
+/// Predicted class per row: argmax, or probability > 0.5 for a single sigmoid output.
+std::vector<int> predicted_classes(const Matrix& outputs);
+
+/// Per-class precision, recall, F1 and support, like scikit-learn's classification_report.
+struct ClassificationReport {
+    std::vector<std::string> classes;
+    std::vector<std::vector<long long>> confusion;  ///< [true][predicted]
+    std::vector<double> precision, recall, f1;
+    std::vector<long long> support;
+    double accuracy = 0.0;
+    double macro_precision = 0.0, macro_recall = 0.0, macro_f1 = 0.0;
+    double weighted_precision = 0.0, weighted_recall = 0.0, weighted_f1 = 0.0;
+};
+ClassificationReport classification_report(const std::vector<int>& truth, const std::vector<int>& pred,
+                                           const std::vector<std::string>& classes);
+
+/// MSE, MAE, RMSE and R² (uniform average over outputs, like scikit-learn's r2_score).
+struct RegressionReport {
+    double mse = 0.0, mae = 0.0, rmse = 0.0, r2 = 0.0;
+};
+RegressionReport regression_report(const Matrix& truth, const Matrix& pred);
+
+}  // namespace nnctl
