@@ -8,5 +8,7 @@ namespace nnctl::cli {
 /// Each register_<cmd> adds a subcommand to `app` and returns the function that runs it
 /// (returning the exit code) once the command line is parsed.
 std::function<int()> register_train(CLI::App& app);
+std::function<int()> register_evaluate(CLI::App& app);
+std::function<int()> register_predict(CLI::App& app);
 
 }  // namespace nnctl::cli

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.footer(std::string("\nRun 'nnctl SUBCOMMAND --help' for a subcommand's options.\n") + nnctl::cli::kExitCodes);
     auto train = nnctl::cli::register_train(app);
+    auto evaluate = nnctl::cli::register_evaluate(app);
+    auto predict = nnctl::cli::register_predict(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
     }
     try {
         if (app.got_subcommand("train")) return train();
+        if (app.got_subcommand("evaluate")) return evaluate();
+        if (app.got_subcommand("predict")) return predict();
         return 2;
     } catch (const nnctl::Error& e) {
         std::fflush(stdout);

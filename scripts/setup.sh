@@ -2,8 +2,10 @@
 # Install everything nnctl needs to build and test on Debian 12, from Debian's packages only.
 # Idempotent: installs only what is missing. Runs as root, or through sudo when not root.
 set -euo pipefail
+# python3: the end-to-end tests check JSON and safetensors output with it.
+# dataset-fashion-mnist: the main example's data (/usr/share/datasets/fashion-mnist).
 PKGS=(build-essential cmake pkg-config libcli11-dev libyaml-cpp-dev libeigen3-dev libspdlog-dev doctest-dev
-      python3)
+      zlib1g-dev python3 dataset-fashion-mnist)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

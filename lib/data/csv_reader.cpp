@@ -4,11 +4,15 @@
 
 namespace nnctl {
 
-CsvReader::CsvReader(const std::string& path, char delimiter) : in_(path), delim_(delimiter), buf_(1 << 16) {}
+CsvReader::CsvReader(const std::string& path, char delimiter)
+    : CsvReader(std::make_unique<InputStream>(path), delimiter) {}
+
+CsvReader::CsvReader(std::unique_ptr<InputStream> in, char delimiter)
+    : in_(std::move(in)), delim_(delimiter), buf_(1 << 16) {}
 
 int CsvReader::peek() {
     if (pos_ == len_) {
-        len_ = in_.read(buf_.data(), buf_.size());
+        len_ = in_->read(buf_.data(), buf_.size());
         pos_ = 0;
         if (len_ == 0) return -1;
     }

@@ -22,14 +22,16 @@ struct CsvRecord {
 class CsvReader {
 public:
     CsvReader(const std::string& path, char delimiter);
+    /// Read from an already opened input (e.g. standard input after peeking at it).
+    CsvReader(std::unique_ptr<InputStream> in, char delimiter);
     /// The next record; false at the end of the input.
     bool next(CsvRecord& rec);
-    std::string display() const { return in_.display(); }
+    std::string display() const { return in_->display(); }
 
 private:
     int get();   // next byte or -1
     int peek();
-    InputStream in_;
+    std::unique_ptr<InputStream> in_;
     char delim_;
     std::vector<char> buf_;
     size_t pos_ = 0, len_ = 0;

@@ -35,6 +35,10 @@ Dataset load_csv(const DataSourceConfig& src, bool want_classes, const DataSchem
 Dataset load_idx(const DataSourceConfig& src, bool want_classes);
 Dataset load_npy(const DataSourceConfig& src, bool want_classes);
 
+/// Inputs alone (for prediction): an .npy array (n, ...) or IDX images, as (n × features).
+Matrix read_npy_features(const std::string& path);
+Matrix read_idx_images(const std::string& path);
+
 /// Keep the first `max_samples` rows, or a seeded random subset of `take` rows.
 void limit_rows(Dataset& d, const DataSourceConfig& src, uint64_t seed);
 

@@ -105,6 +105,8 @@ void labels_from_integers(Dataset& d, const std::vector<double>& values, const s
     for (size_t i = 0; i < values.size(); ++i) d.labels[i] = int(values[i]);
 }
 
+Matrix read_idx_images(const std::string& path) { return read_idx(path, true).matrix; }
+
 Dataset load_idx(const DataSourceConfig& src, bool want_classes) {
     IdxArray img = read_idx(src.images, true);
     IdxArray lab = read_idx(src.labels, false);

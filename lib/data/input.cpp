@@ -27,9 +27,24 @@ InputStream::~InputStream() {
     if (gz_) ::gzclose_r(static_cast<gzFile>(gz_));
 }
 
+int InputStream::peek_byte() {
+    if (pushback_ < 0) {
+        char c;
+        pushback_ = -2;  // read() must not drain a pushback that is being filled
+        size_t got = read(&c, 1);
+        pushback_ = got ? static_cast<unsigned char>(c) : -1;
+        if (!got) return -1;
+    }
+    return pushback_;
+}
+
 size_t InputStream::read(char* buf, size_t n) {
     gzFile g = static_cast<gzFile>(gz_);
     size_t total = 0;
+    if (pushback_ >= 0 && n > 0) {
+        buf[total++] = char(pushback_);
+        pushback_ = -1;
+    }
     while (total < n) {
         unsigned chunk = unsigned(std::min<size_t>(n - total, 1u << 30));
         int got = ::gzread(g, buf + total, chunk);

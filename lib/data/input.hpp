@@ -13,6 +13,8 @@ public:
     InputStream(const InputStream&) = delete;
     InputStream& operator=(const InputStream&) = delete;
 
+    /// The next byte without consuming it, or −1 at the end.
+    int peek_byte();
     /// Up to n bytes into buf; 0 at the end of the data.
     size_t read(char* buf, size_t n);
     /// Exactly n bytes, or a DataError saying what was being read ("header", "image 12", ...).
@@ -24,6 +26,7 @@ public:
 private:
     std::string path_;
     void* gz_ = nullptr;  // gzFile
+    int pushback_ = -1;
 };
 
 /// The whole (decompressed) contents.

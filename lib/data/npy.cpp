@@ -115,6 +115,14 @@ NpyArray read_npy(const std::string& path) {
 
 }  // namespace
 
+Matrix read_npy_features(const std::string& path) {
+    NpyArray f = read_npy(path);
+    const int64_t n = f.shape[0];
+    Matrix x(n, n ? int64_t(f.count / size_t(n)) : 0);
+    for (size_t i = 0; i < f.count; ++i) x.data()[i] = float(f.at(i));
+    return x;
+}
+
 Dataset load_npy(const DataSourceConfig& src, bool want_classes) {
     NpyArray f = read_npy(src.features_path);
     NpyArray t = read_npy(src.targets_path);

@@ -1,8 +1,44 @@
 #include "train/evaluate.hpp"
 
+#include <algorithm>
 #include <cmath>
 
+#include "config/parse.hpp"
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "train/experiment.hpp"
+
 namespace nnctl {
+
+Dataset load_evaluation_data(SavedRun& run, const std::string& spec) {
+    const DataSchema& s = run.schema;
+    if (spec.empty()) {
+        const auto& dc = run.cfg.data;
+        if (!dc.test && dc.test_split <= 0.0)
+            throw ConfigError(run.dir + ": the run has no test data (no data.test or data.test_split); give --data");
+        DataSplits splits = load_data(dc, run.cfg.loss.is_classification(), Rng::derive(run.cfg.seed, 5));
+        return std::move(splits.test);
+    }
+    DataSourceConfig src = parse_source_spec(spec, s.target);
+    Dataset d = load_source(src, s.is_classification(), src.format == "csv" && s.format == "csv" ? &s : nullptr);
+    if (d.x.cols() != s.width)
+        throw DataError(spec + ": " + std::to_string(d.x.cols()) + " features, the model takes " + std::to_string(s.width));
+    if (s.is_classification() != d.is_classification())
+        throw DataError(spec + ": the model is a " + s.task + " model, the data has " +
+                        (d.is_classification() ? "class labels" : "numeric targets"));
+    if (d.is_classification() && d.class_names != s.class_names) {  // number labels by the model's class names
+        for (auto& l : d.labels) {
+            const std::string& name = d.class_names[size_t(l)];
+            auto it = std::find(s.class_names.begin(), s.class_names.end(), name);
+            if (it == s.class_names.end()) throw DataError(spec + ": class '" + name + "' is not one of the model's classes");
+            l = int(it - s.class_names.begin());
+        }
+        d.class_names = s.class_names;
+        d.num_classes = int(s.class_names.size());
+    }
+    apply_scaling(s.scaling, d.x);
+    return d;
+}
 
 AccuracyKind accuracy_kind(const Loss& loss, int64_t outputs) {
     if (loss.sparse_targets()) return AccuracyKind::Sparse;

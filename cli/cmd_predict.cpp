@@ -1,0 +1,73 @@
+// nnctl predict RUN_DIR --input FILE|-: stream predictions of a trained model.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "core/error.hpp"
+#include "core/fileio.hpp"
+#include "train/predict.hpp"
+
+namespace nnctl::cli {
+
+namespace {
+
+struct PredictCliOptions {
+    std::string run;
+    std::string output = "-";
+    PredictOptions p;
+    CommonOptions common;
+};
+
+int run_predict(PredictCliOptions& o) {
+    apply_common_options(o.common);
+    SavedRun run = load_run(o.run);
+    if (o.output == "-") {
+        long long n = predict_stream(run, o.p, [](const std::string& s) {
+            if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size())
+                throw IoError(std::string("cannot write predictions to standard output: ") + std::strerror(errno));
+        });
+        if (std::fflush(stdout) != 0) throw IoError(std::string("cannot write to standard output: ") + std::strerror(errno));
+        log().debug("{} rows predicted", n);
+        return 0;
+    }
+    // A file: written whole to a temporary name and renamed, so a failed run leaves no partial file.
+    std::string text;
+    long long n = predict_stream(run, o.p, [&](const std::string& s) { text += s; });
+    write_file_atomic(o.output, text);
+    log().info("{} predictions written to {}", n, o.output);
+    return 0;
+}
+
+}  // namespace
+
+std::function<int()> register_predict(CLI::App& app) {
+    auto o = std::make_shared<PredictCliOptions>();
+    CLI::App* cmd = app.add_subcommand("predict", "Predict with a trained run: class names (or values) per input row");
+    cmd->add_option("run", o->run, "Run directory written by nnctl train")->required()->type_name("RUN_DIR");
+    cmd->add_option("-i,--input", o->p.input, "Rows to predict: CSV (optionally .gz), JSON lines, .npy or IDX; - for stdin")
+        ->required()
+        ->type_name("FILE|-");
+    cmd->add_option("-o,--output", o->output, "Where to write predictions (default: stdout)")->type_name("FILE|-");
+    cmd->add_option("--format", o->p.output_format, "Output format")->check(CLI::IsMember({"csv", "jsonl"}));
+    cmd->add_option("--input-format", o->p.input_format, "Input format (default: from the name, or sniffed on stdin)")
+        ->check(CLI::IsMember({"auto", "csv", "jsonl", "npy", "idx"}));
+    cmd->add_flag("--proba", o->p.proba, "Also write each class's probability, one column per class name");
+    cmd->add_option("--batch-size", o->p.batch_size, "Rows per forward pass")->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--threads", o->common.threads, "Threads for matrix products (default: all cores)")
+        ->check(CLI::Range(1, 1024));
+    cmd->add_flag("-q,--quiet", o->common.quiet, "Only errors on stderr");
+    cmd->add_flag("-v,--verbose", o->common.verbose, "More detail on stderr");
+    cmd->footer(
+        "\nCSV input needs the columns the model was trained on (by header name; the target column may be\n"
+        "left out). JSON lines hold one object per row ({\"column\": value, ...}) or an array of inputs.\n"
+        "Input is streamed: memory stays bounded on inputs of any length.\n"
+        "Example: nnctl predict runs/iris --input new_flowers.csv --proba\n" +
+        std::string(kExitCodes));
+    return [o] { return run_predict(*o); };
+}
+
+}  // namespace nnctl::cli

@@ -1,0 +1,271 @@
+#include "train/predict.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/error.hpp"
+#include "core/json.hpp"
+#include "core/json_value.hpp"
+#include "data/csv_encoder.hpp"
+#include "data/csv_reader.hpp"
+#include "data/input.hpp"
+
+namespace nnctl {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& x) {
+    return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+
+std::string csv_quote(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string o = "\"";
+    for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return o + "\"";
+}
+
+/// Formats predictions for one batch of model outputs.
+class Writer {
+public:
+    Writer(const DataSchema& s, const PredictOptions& o, const std::function<void(const std::string&)>& w)
+        : s_(s), o_(o), write_(w) {}
+
+    void header(int64_t outputs) {
+        if (o_.output_format != "csv") return;
+        std::string h;
+        if (s_.is_classification()) {
+            h = "prediction";
+            if (o_.proba)
+                for (const auto& c : class_labels(outputs)) h += "," + csv_quote(c);
+        } else if (outputs == 1) {
+            h = "prediction";
+        } else {
+            for (int64_t j = 0; j < outputs; ++j) h += (j ? "," : "") + std::string("prediction_") + std::to_string(j);
+        }
+        write_(h + "\n");
+    }
+
+    void batch(const Matrix& p) {
+        std::string out;
+        char num[32];
+        const auto names = class_labels(p.cols());
+        for (Eigen::Index i = 0; i < p.rows(); ++i) {
+            if (s_.is_classification()) {
+                int c;
+                if (p.cols() == 1) c = p(i, 0) > 0.5f ? 1 : 0;
+                else {
+                    Eigen::Index j;
+                    p.row(i).maxCoeff(&j);
+                    c = int(j);
+                }
+                const std::string& label = names[size_t(c)];
+                if (o_.output_format == "csv") {
+                    out += csv_quote(label);
+                    if (o_.proba) probabilities(p, i, [&](size_t, double v) {
+                        std::snprintf(num, sizeof num, ",%.6g", v);
+                        out += num;
+                    });
+                    out += '\n';
+                } else {
+                    out += "{\"prediction\":" + json_quote(label);
+                    if (o_.proba) {
+                        out += ",\"probabilities\":{";
+                        probabilities(p, i, [&](size_t k, double v) {
+                            std::snprintf(num, sizeof num, "%.6g", v);
+                            out += (k ? "," : "") + json_quote(names[k]) + ":" + num;
+                        });
+                        out += '}';
+                    }
+                    out += "}\n";
+                }
+            } else if (o_.output_format == "csv") {
+                for (Eigen::Index j = 0; j < p.cols(); ++j) out += (j ? "," : "") + format_number(p(i, j));
+                out += '\n';
+            } else {
+                out += "{\"prediction\":";
+                if (p.cols() == 1) out += format_number(p(i, 0));
+                else {
+                    out += '[';
+                    for (Eigen::Index j = 0; j < p.cols(); ++j) out += (j ? "," : "") + format_number(p(i, j));
+                    out += ']';
+                }
+                out += "}\n";
+            }
+        }
+        write_(out);
+    }
+
+private:
+    // A single sigmoid output predicts class 1 with probability p: both classes are reported.
+    std::vector<std::string> class_labels(int64_t outputs) const {
+        std::vector<std::string> n = s_.class_names;
+        if (outputs == 1 && n.size() < 2) n = {"0", "1"};
+        return n;
+    }
+    template <class F>
+    void probabilities(const Matrix& p, Eigen::Index i, F&& emit) const {
+        if (p.cols() == 1) {
+            emit(0, 1.0 - double(p(i, 0)));
+            emit(1, double(p(i, 0)));
+        } else {
+            for (Eigen::Index j = 0; j < p.cols(); ++j) emit(size_t(j), double(p(i, j)));
+        }
+    }
+    const DataSchema& s_;
+    const PredictOptions& o_;
+    const std::function<void(const std::string&)>& write_;
+};
+
+}  // namespace
+
+long long predict_stream(SavedRun& run, const PredictOptions& opt, const std::function<void(const std::string&)>& write) {
+    const DataSchema& s = run.schema;
+    const int64_t outputs = shape_size(run.model.output_shape());
+    Writer w(s, opt, write);
+    const int bs = std::max(1, opt.batch_size);
+    Matrix batch(bs, s.width), out;
+    long long rows = 0;
+    int filled = 0;
+    auto flush = [&] {
+        if (filled == 0) return;
+        Matrix& x = batch;
+        if (filled < bs) x.conservativeResize(filled, Eigen::NoChange);
+        apply_scaling(s.scaling, x);
+        run.model.predict(x, out);
+        w.batch(out);
+        rows += filled;
+        filled = 0;
+        if (x.rows() != bs) x.resize(bs, s.width);
+    };
+
+    std::string fmt = opt.input_format;
+    auto input = std::make_unique<InputStream>(opt.input);
+    const std::string name = input->display();
+    if (fmt == "auto") {
+        if (ends_with(opt.input, ".npy")) fmt = "npy";
+        else if (ends_with(opt.input, "ubyte") || ends_with(opt.input, "ubyte.gz") || ends_with(opt.input, ".idx"))
+            fmt = "idx";
+        else if (ends_with(opt.input, ".jsonl") || ends_with(opt.input, ".ndjson")) fmt = "jsonl";
+        else {
+            int c = input->peek_byte();
+            fmt = (c == '{' || c == '[') ? "jsonl" : "csv";
+        }
+    }
+    w.header(outputs);
+
+    if (fmt == "npy" || fmt == "idx") {
+        input.reset();
+        Matrix x = fmt == "npy" ? read_npy_features(opt.input) : read_idx_images(opt.input);
+        if (x.cols() != s.width)
+            throw DataError(name + ": " + std::to_string(x.cols()) + " values per sample, the model takes " +
+                            std::to_string(s.width));
+        for (Eigen::Index i = 0; i < x.rows(); ++i) {
+            if (!x.row(i).allFinite())
+                throw DataError(name + ": sample " + std::to_string(i + 1) + " has a non-finite value");
+            batch.row(filled++) = x.row(i);
+            if (filled == bs) flush();
+        }
+        flush();
+        return rows;
+    }
+
+    if (fmt == "csv") {
+        if (s.format != "csv")
+            throw DataError(name + ": CSV input needs a model trained on CSV data; this model was trained on " + s.format +
+                            " data: give .npy or IDX input, or JSON lines with one array of " +
+                            std::to_string(s.width) + " numbers per line");
+        CsvReader reader(std::move(input), s.delimiter);
+        CsvRecord rec;
+        std::vector<std::string> header;
+        if (s.header) {
+            if (!reader.next(rec)) return 0;
+            for (auto& f : rec.fields) header.push_back(f.text);
+        }
+        CsvEncoder enc(s, header, name, false);
+        while (reader.next(rec)) {
+            enc.encode(rec, batch.row(filled).data());
+            if (++filled == bs) flush();
+        }
+        flush();
+        return rows;
+    }
+
+    if (fmt != "jsonl") throw ConfigError("unknown input format '" + fmt + "' (csv, jsonl, npy, idx)");
+    // JSON lines: an object of column → value (CSV-trained models), or an array of the model's inputs.
+    std::vector<std::string> cols;
+    for (const auto& c : s.columns) cols.push_back(c.name);
+    CsvEncoder enc(s, s.format == "csv" && s.header ? cols : std::vector<std::string>{}, name, false);
+    std::string line, chunk(1 << 16, '\0');
+    long long lineno = 0;
+    auto handle = [&](const std::string& text) {
+        ++lineno;
+        if (text.find_first_not_of(" \t\r") == std::string::npos) return;
+        JsonValue v;
+        try {
+            v = parse_json(text);
+        } catch (const std::exception& e) {
+            throw DataError(name + ":" + std::to_string(lineno) + ": " + e.what());
+        }
+        const std::string where = name + ":" + std::to_string(lineno);
+        if (s.format == "csv") {
+            CsvRecord rec;
+            rec.line = lineno;
+            auto text_of = [&](const JsonValue& x) -> std::string {
+                if (x.type == JsonValue::Type::Null) return "";
+                if (x.is_string()) return x.text;
+                if (x.is_number()) return x.text;
+                if (x.type == JsonValue::Type::Bool) return x.boolean ? "true" : "false";
+                throw DataError(where + ": values must be numbers, strings or null");
+            };
+            if (v.is_object()) {
+                for (const auto& c : cols) {
+                    const JsonValue* x = v.find(c);
+                    if (!x) throw DataError(where + ": missing key \"" + c + "\"");
+                    rec.fields.push_back({text_of(*x), 1});
+                }
+                if (!s.header) {  // headerless models: place values by their training positions
+                    std::vector<CsvField> f(size_t(s.input_columns));
+                    for (size_t k = 0; k < s.columns.size(); ++k) f[size_t(s.columns[k].index)] = rec.fields[k];
+                    rec.fields = f;
+                }
+            } else if (v.is_array()) {
+                for (const auto& x : v.items) rec.fields.push_back({text_of(x), 1});
+            } else {
+                throw DataError(where + ": expected a JSON object or array");
+            }
+            enc.encode(rec, batch.row(filled).data());
+        } else {
+            const JsonValue* arr = v.is_array() ? &v : v.find("features");
+            if (!arr || !arr->is_array())
+                throw DataError(where + ": expected an array of " + std::to_string(s.width) + " numbers");
+            if (int64_t(arr->items.size()) != s.width)
+                throw DataError(where + ": " + std::to_string(arr->items.size()) + " values, the model takes " +
+                                std::to_string(s.width));
+            for (size_t k = 0; k < arr->items.size(); ++k) {
+                const JsonValue& x = arr->items[k];
+                if (!x.is_number() || !std::isfinite(x.number))
+                    throw DataError(where + ": value " + std::to_string(k + 1) + " is not a finite number");
+                batch(filled, Eigen::Index(k)) = float(x.number);
+            }
+        }
+        if (++filled == bs) flush();
+    };
+    for (size_t n; (n = input->read(&chunk[0], chunk.size())) > 0;) {
+        size_t start = 0;
+        for (size_t i = 0; i < n; ++i)
+            if (chunk[i] == '\n') {
+                line.append(chunk, start, i - start);
+                handle(line);
+                line.clear();
+                start = i + 1;
+            }
+        line.append(chunk, start, n - start);
+        if (line.size() > (64u << 20)) throw DataError(name + ":" + std::to_string(lineno + 1) + ": line longer than 64 MB");
+    }
+    if (!line.empty()) handle(line);
+    flush();
+    return rows;
+}
+
+}  // namespace nnctl

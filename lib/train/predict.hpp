@@ -1,0 +1,24 @@
+#pragma once
+#include <functional>
+#include <string>
+
+#include "train/experiment.hpp"
+
+namespace nnctl {
+
+struct PredictOptions {
+    std::string input;                  ///< a path, or "-" for standard input
+    std::string input_format = "auto";  ///< auto | csv | jsonl | npy | idx
+    std::string output_format = "csv";  ///< csv | jsonl
+    bool proba = false;                 ///< also write class probabilities
+    int batch_size = 1024;
+};
+
+/// Predict every input row with a saved model, streaming: rows are read, encoded with the run's
+/// schema, preprocessed, predicted and written in batches, so memory stays bounded whatever the
+/// input's length (CSV and JSON lines; .npy and IDX inputs are read whole). Output goes to `write`
+/// in chunks. Returns the number of rows. Rows that do not fit the model are DataErrors naming the
+/// input line.
+long long predict_stream(SavedRun& run, const PredictOptions& opt, const std::function<void(const std::string&)>& write);
+
+}  // namespace nnctl
