@@ -92,6 +92,56 @@ PY
   && "$NNCTL" train cfgs/xor.yaml -q --set training.epochs=1 && "$NNCTL" train cfgs/xor.yaml -q --set training.epochs=1)
 check "default run dirs runs/xor and runs/xor-2" test -s "$TMP/runs/xor/model.safetensors" -a -s "$TMP/runs/xor-2/model.safetensors"
 
+# evaluate: the run's own test split, per-class report and confusion matrix, --json, --data.
+"$NNCTL" train configs/iris.yaml --out "$TMP/iris" -q
+"$NNCTL" evaluate "$TMP/iris" >"$TMP/ev.out" 2>"$TMP/ev.err"; code=$?
+check "evaluate exits 0 (got $code)" test $code -eq 0
+check "evaluate prints per-class precision/recall" grep -q "versicolor .*[0-9]" "$TMP/ev.err"
+check "evaluate prints the confusion matrix" grep -q "confusion matrix" "$TMP/ev.err"
+"$NNCTL" evaluate "$TMP/iris" --json -q >"$TMP/ev.json"
+check "evaluate --json: accuracy, report, confusion matrix" /usr/bin/python3 - "$TMP/ev.json" "$TMP/iris/metrics.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[2]))
+assert d["samples"] == 30 and abs(d["accuracy"] - m["test"]["accuracy"]) < 1e-6, (d, m)
+assert set(d["classification_report"]) >= {"setosa", "versicolor", "virginica", "macro_avg", "weighted_avg"}
+cm = d["confusion_matrix"]["matrix"]; assert sum(map(sum, cm)) == 30 and d["confusion_matrix"]["labels"][0] == "setosa"
+PY
+"$NNCTL" evaluate "$TMP/iris" --data datasets/iris.csv --json -q >"$TMP/ev2.json"; code=$?
+check "evaluate --data CSV (exit $code)" /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["samples"]==150 and d["accuracy"]>0.9' "$TMP/ev2.json"
+"$NNCTL" train configs/regression.yaml --out "$TMP/reg" -q --set training.epochs=3 --set data.test_split=0.2
+"$NNCTL" evaluate "$TMP/reg" --json -q >"$TMP/ev3.json"
+check "evaluate regression reports mse/mae/rmse/r2" /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["regression"]; assert set(d)=={"mse","mae","rmse","r2"} and abs(d["rmse"]**2-d["mse"])<1e-6*d["mse"]+1e-12' "$TMP/ev3.json"
+"$NNCTL" evaluate "$TMP/nothing-here" 2>"$TMP/e"; code=$?
+check "evaluate of a missing run exits 3 (got $code)" test $code -eq 3
+"$NNCTL" evaluate "$TMP/s1" 2>"$TMP/e"; code=$?
+check "evaluate without test data exits 2 with a hint (got $code)" bash -c "test $code -eq 2 && grep -q 'give --data' '$TMP/e'"
+
+# predict: stdin to stdout with class names, --proba headers, JSON lines, bad rows, atomic --output.
+head -4 datasets/iris.csv | "$NNCTL" predict "$TMP/iris" --input - >"$TMP/p.out" 2>"$TMP/p.err"; code=$?
+check "predict stdin exits 0 (got $code)" test $code -eq 0
+check "predict writes class names" test "$(cat "$TMP/p.out" | tr '\n' ' ')" = "prediction setosa setosa setosa "
+cut -d, -f1-4 datasets/iris.csv | "$NNCTL" predict "$TMP/iris" -i - --proba >"$TMP/p2.out"
+check "predict --proba: class-name header, 150 rows" bash -c "head -1 '$TMP/p2.out' | grep -qx 'prediction,setosa,versicolor,virginica' && test \$(wc -l <'$TMP/p2.out') -eq 151"
+echo '{"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}' | "$NNCTL" predict "$TMP/iris" -i - --format jsonl --proba >"$TMP/p3.out"
+check "predict JSON lines in and out" /usr/bin/python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); assert d["prediction"]=="virginica" and abs(sum(d["probabilities"].values())-1)<1e-5' "$TMP/p3.out"
+printf 'sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.3,abc,6.0,2.5\n' | "$NNCTL" predict "$TMP/iris" -i - >/dev/null 2>"$TMP/e"; code=$?
+check "predict bad value exits 3 (got $code)" test $code -eq 3
+check "predict error names line and column" grep -q "<stdin>:3:5: column 'sepal_width': not a finite number: 'abc'" "$TMP/e"
+printf 'sepal_length,sepal_width\n5.1,3.5\n' | "$NNCTL" predict "$TMP/iris" -i - -o "$TMP/never.csv" 2>"$TMP/e"; code=$?
+check "predict missing columns exits 3 (got $code)" test $code -eq 3
+check "a failed predict leaves no output file" test ! -e "$TMP/never.csv"
+"$NNCTL" predict "$TMP/iris" -i datasets/iris.csv -o "$TMP/out.csv" -q
+check "predict --output writes the file" test "$(wc -l <"$TMP/out.csv")" -eq 151
+"$NNCTL" predict "$TMP/reg" -i - --format jsonl < /dev/null >"$TMP/p4.out" 2>"$TMP/e"; code=$?
+check "predict on empty input of a non-CSV model (exit $code)" test $code -eq 0 -o $code -eq 3
+
+# A damaged model file is a data error (exit 3) naming the file; the run is not touched.
+cp -r "$TMP/iris" "$TMP/iris-bad"
+head -c 100 "$TMP/iris/model.safetensors" >"$TMP/iris-bad/model.safetensors"
+"$NNCTL" evaluate "$TMP/iris-bad" 2>"$TMP/e"; code=$?
+check "truncated weights exit 3 (got $code)" test $code -eq 3
+check "truncated weights named" grep -q "model.safetensors" "$TMP/e"
+
 # Help and version describe the commands and exit codes.
 check "--version" bash -c "'$NNCTL' --version | grep -q '^nnctl [0-9]'"
 check "--help lists exit codes" bash -c "'$NNCTL' --help | grep -q 'Exit codes'"

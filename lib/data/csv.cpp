@@ -223,23 +223,23 @@ Dataset load_csv(const DataSourceConfig& src, bool want_classes, const DataSchem
     CsvEncoder enc(s, header, file, true);
     const int tf = enc.target_field();
 
-    // Rows to use (drop policy removes rows with a missing feature or target).
+    // Encode in file order, so the first problem reported is the first in the file; the drop policy
+    // skips rows with a missing feature or target.
+    Dataset d;
+    d.feature_names = s.feature_names;
+    d.x.resize(Eigen::Index(recs.size()), Eigen::Index(s.width));
     std::vector<const CsvRecord*> rows;
     for (const auto& rec : recs) {
         bool missing_target = tf >= 0 && is_missing_token(rec.fields[size_t(tf)].text);
         if (s.missing == "drop" && (missing_target || enc.has_missing(rec))) continue;
+        enc.encode(rec, d.x.row(Eigen::Index(rows.size())).data());
         if (missing_target)
             throw DataError(loc(file, rec, rec.fields[size_t(tf)]) + ": target '" + names[size_t(tf)] +
-                            "': missing value" + (s.missing == "drop" ? "" : " (rows without a target can be dropped "
-                                                                               "with data.train.missing: drop)"));
+                            "': missing value (rows without a target can be dropped with data.train.missing: drop)");
         rows.push_back(&rec);
     }
     if (rows.empty()) throw DataError(file + ": no rows left after dropping rows with missing values");
-
-    Dataset d;
-    d.feature_names = s.feature_names;
-    d.x.resize(Eigen::Index(rows.size()), Eigen::Index(s.width));
-    for (size_t i = 0; i < rows.size(); ++i) enc.encode(*rows[i], d.x.row(Eigen::Index(i)).data());
+    d.x.conservativeResize(Eigen::Index(rows.size()), Eigen::NoChange);
 
     // Targets.
     std::vector<double> num(rows.size());
