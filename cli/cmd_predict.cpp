@@ -1,7 +1,9 @@
 // nnctl predict RUN_DIR --input FILE|-: stream predictions of a trained model.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -25,18 +27,39 @@ struct PredictCliOptions {
 int run_predict(PredictCliOptions& o) {
     apply_common_options(o.common);
     SavedRun run = load_run(o.run);
-    if (o.output == "-") {
-        long long n = predict_stream(run, o.p, [](const std::string& s) {
-            if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size())
-                throw IoError(std::string("cannot write predictions to standard output: ") + std::strerror(errno));
+    auto timed = [&](const std::function<void(const std::string&)>& write) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const PredictStats st = predict_stream(run, o.p, write);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double n = double(std::max(1LL, st.rows));
+        log().debug("predicted {} rows in {:.6f} s: {:.3f} us per row end to end, {:.3f} us per row in the model "
+                    "(batch size {})",
+                    st.rows, s, s * 1e6 / n, st.model_seconds * 1e6 / n, o.p.batch_size);
+        return st.rows;
+    };
+    auto to_stream = [&](FILE* f, const std::string& name) {
+        timed([&](const std::string& s) {
+            if (std::fwrite(s.data(), 1, s.size(), f) != s.size())
+                throw IoError("cannot write " + name + ": " + std::strerror(errno));
         });
-        if (std::fflush(stdout) != 0) throw IoError(std::string("cannot write to standard output: ") + std::strerror(errno));
-        log().debug("{} rows predicted", n);
+        if (std::fflush(f) != 0) throw IoError("cannot write " + name + ": " + std::strerror(errno));
+    };
+    if (o.output == "-") {
+        to_stream(stdout, "standard output");
         return 0;
     }
-    // A file: written whole to a temporary name and renamed, so a failed run leaves no partial file.
+    // A regular file is written whole to a temporary name and renamed, so a failed run leaves no
+    // partial file; anything else (/dev/null, a FIFO) is written in place, never replaced.
+    struct stat st {};
+    if (::stat(o.output.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        FILE* f = std::fopen(o.output.c_str(), "wb");
+        if (!f) throw IoError("cannot open '" + o.output + "': " + std::strerror(errno));
+        to_stream(f, "'" + o.output + "'");
+        if (std::fclose(f) != 0) throw IoError("cannot write '" + o.output + "': " + std::strerror(errno));
+        return 0;
+    }
     std::string text;
-    long long n = predict_stream(run, o.p, [&](const std::string& s) { text += s; });
+    const long long n = timed([&](const std::string& s) { text += s; });
     write_file_atomic(o.output, text);
     log().info("{} predictions written to {}", n, o.output);
     return 0;

@@ -2,7 +2,11 @@
 """PyTorch (CPU) peer for scripts/bench-train: the same networks, data, initial-weight scheme,
 batch size, epochs and optimizer as the nnctl configs it is compared with. Prints one JSON line.
 
-  bench_torch.py --workload w1|w2 --threads N --blas-threads M --epochs E
+  bench_torch.py --workload w1|w2|fmnist|predict --threads N --blas-threads M --epochs E
+
+fmnist: the w2 network on the real Fashion-MNIST files (dataset-fashion-mnist), reporting test
+accuracy. predict: the same network (untrained: cost does not depend on the weights) timed at
+batch 1 (median per-sample latency, softmax included, as Keras' predict) and batch 1024.
 
 Data is made with SplitMix64 exactly as nnctl's `synthetic` source makes it (X from stream
 `seed`, labels from stream `seed + 1`), so both sides train on identical numbers.
@@ -15,7 +19,7 @@ import statistics
 import time
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--workload", choices=["w1", "w2"], required=True)
+ap.add_argument("--workload", choices=["w1", "w2", "fmnist", "predict"], required=True)
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--blas-threads", type=int, default=None)
 ap.add_argument("--epochs", type=int, default=10)
@@ -62,8 +66,51 @@ def dense(fin, fout):
     return layer
 
 
+def fmnist(kind):
+    import gzip
+    d = "/usr/share/datasets/fashion-mnist"
+    with gzip.open(f"{d}/{kind}-labels-idx1-ubyte.gz") as f:
+        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8).astype(np.int64)
+    with gzip.open(f"{d}/{kind}-images-idx3-ubyte.gz") as f:
+        x = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(len(y), 784)
+    return torch.from_numpy(x.astype(np.float32) / np.float32(255.0)), torch.from_numpy(y)
+
+
 torch.manual_seed(0)
-if args.workload == "w1":
+if args.workload == "predict":
+    X, _ = fmnist("t10k")
+    layers = [dense(784, 256), dense(256, 128), dense(128, 10)]
+
+    def forward(x):
+        for l in layers[:-1]:
+            x = F.relu(l(x))
+        return layers[-1](x)
+
+    with torch.inference_mode():
+        for i in range(200):
+            F.softmax(forward(X[i:i + 1]), 1)
+        lat = []
+        for i in range(X.shape[0]):
+            t0 = time.perf_counter_ns()
+            F.softmax(forward(X[i:i + 1]), 1)
+            lat.append(time.perf_counter_ns() - t0)
+        sps = []
+        for rep in range(5):
+            t0 = time.perf_counter()
+            for s in range(0, X.shape[0], 1024):
+                F.softmax(forward(X[s:s + 1024]), 1)
+            sps.append(X.shape[0] / (time.perf_counter() - t0))
+    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "workload": "predict", "threads": args.threads,
+                      "blas_threads": args.blas_threads or args.threads,
+                      "b1_latency_us_median": statistics.median(lat) / 1000.0, "b1024_sps": statistics.median(sps)}))
+    raise SystemExit(0)
+if args.workload == "fmnist":
+    X, Y = fmnist("train")
+    Xt, Yt = fmnist("t10k")
+    layers = [dense(784, 256), dense(256, 128), dense(128, 10)]
+    opt = torch.optim.Adam([p for l in layers for p in l.parameters()], lr=1e-3)
+    batch = 128
+elif args.workload == "w1":
     X, Y = synthetic(1000, 20, 10, 1)
     layers = [dense(20, 64), dense(64, 10)]
     opt = torch.optim.SGD([p for l in layers for p in l.parameters()], lr=0.01)
@@ -95,7 +142,11 @@ for epoch in range(args.epochs):
     epoch_s.append(time.perf_counter() - t0)
 
 steady = epoch_s[1:] if len(epoch_s) > 1 else epoch_s
-print(json.dumps({
+extra = {}
+if args.workload == "fmnist":
+    with torch.no_grad():
+        extra["test_accuracy"] = float((forward(Xt).argmax(1) == Yt).float().mean())
+print(json.dumps({**extra,
     "impl": "pytorch", "torch": torch.__version__, "workload": args.workload, "threads": args.threads,
     "blas_threads": args.blas_threads or args.threads, "epochs": args.epochs,
     "sps_median_epoch": n / statistics.median(steady), "final_loss": float(loss),

@@ -35,10 +35,9 @@ struct NpyArray {
     }
 };
 
-NpyArray read_npy(const std::string& path) {
+/// Parses the header at the start of `b` (which may hold only the header); sets everything but the data.
+NpyArray parse_npy_header(const std::string& b, const std::string& path) {
     NpyArray a;
-    a.bytes = read_input(path);
-    const std::string& b = a.bytes;
     auto fail = [&](const std::string& why) { return DataError(path + ": " + why); };
     if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0) throw fail("not a .npy file (wrong magic string)");
     const int major = static_cast<unsigned char>(b[6]);
@@ -106,20 +105,58 @@ NpyArray read_npy(const std::string& path) {
     }
     if (a.shape.empty()) throw fail("a 0-dimensional array holds no samples");
     a.off = hoff + hlen;
+    return a;
+}
+
+NpyArray read_npy(const std::string& path) {
+    std::string bytes = read_input(path);
+    NpyArray a = parse_npy_header(bytes, path);
+    a.bytes = std::move(bytes);
     const size_t need = a.count * size_t(a.width);
-    if (b.size() - a.off < need)
-        throw fail("file ends early: the header promises " + std::to_string(need) + " bytes of data, " +
-                   std::to_string(b.size() - a.off) + " are there");
+    if (a.bytes.size() - a.off < need)
+        throw DataError(path + ": file ends early: the header promises " + std::to_string(need) + " bytes of data, " +
+                        std::to_string(a.bytes.size() - a.off) + " are there");
     return a;
 }
 
 }  // namespace
 
 Matrix read_npy_features(const std::string& path) {
-    NpyArray f = read_npy(path);
-    const int64_t n = f.shape[0];
-    Matrix x(n, n ? int64_t(f.count / size_t(n)) : 0);
-    for (size_t i = 0; i < f.count; ++i) x.data()[i] = float(f.at(i));
+    // Stream the header, then read float32 data straight into the matrix (no intermediate copy).
+    InputStream in(path);
+    std::string head(10, '\0');
+    head.resize(in.read(&head[0], 10));
+    if (head.size() < 10 || head.compare(0, 6, "\x93NUMPY") != 0)
+        throw DataError(path + ": not a .npy file (wrong magic string)");
+    size_t hlen = size_t(static_cast<unsigned char>(head[8])) | size_t(static_cast<unsigned char>(head[9])) << 8;
+    if (head[6] != 1) {  // versions 2 and 3: 4-byte header length
+        std::string more(2, '\0');
+        in.read_exact(&more[0], 2, "the header");
+        head += more;
+        hlen |= size_t(static_cast<unsigned char>(head[10])) << 16 | size_t(static_cast<unsigned char>(head[11])) << 24;
+    }
+    if (hlen > (1u << 20)) throw DataError(path + ": header length " + std::to_string(hlen) + " is implausible");
+    std::string h(hlen, '\0');
+    in.read_exact(&h[0], hlen, "the header");
+    NpyArray a = parse_npy_header(head + h, path);
+    const int64_t n = a.shape[0];
+    Matrix x(n, n ? int64_t(a.count / size_t(n)) : 0);
+    const size_t need = a.count * size_t(a.width);
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .npy fast path reads little-endian floats as is");
+    if (a.kind == 'f' && a.width == 4) {
+        size_t got = in.read(reinterpret_cast<char*>(x.data()), need);
+        if (got != need)
+            throw DataError(path + ": file ends early: the header promises " + std::to_string(need) +
+                            " bytes of data, " + std::to_string(got) + " are there");
+        return x;
+    }
+    a.bytes.resize(need);
+    a.off = 0;
+    size_t got = in.read(&a.bytes[0], need);
+    if (got != need)
+        throw DataError(path + ": file ends early: the header promises " + std::to_string(need) + " bytes of data, " +
+                        std::to_string(got) + " are there");
+    for (size_t i = 0; i < a.count; ++i) x.data()[i] = float(a.at(i));
     return x;
 }
 

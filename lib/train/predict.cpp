@@ -1,5 +1,6 @@
 #include "train/predict.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -28,8 +29,11 @@ std::string csv_quote(const std::string& s) {
 /// Formats predictions for one batch of model outputs.
 class Writer {
 public:
-    Writer(const DataSchema& s, const PredictOptions& o, const std::function<void(const std::string&)>& w)
-        : s_(s), o_(o), write_(w) {}
+    Writer(const DataSchema& s, const PredictOptions& o, const std::function<void(const std::string&)>& w,
+           int64_t outputs)
+        : s_(s), o_(o), write_(w), names_(class_labels(outputs)) {
+        for (const auto& n : names_) quoted_.push_back(csv_quote(n));
+    }
 
     void header(int64_t outputs) {
         if (o_.output_format != "csv") return;
@@ -47,9 +51,10 @@ public:
     }
 
     void batch(const Matrix& p) {
-        std::string out;
+        std::string& out = out_;
+        out.clear();
         char num[32];
-        const auto names = class_labels(p.cols());
+        const auto& names = names_;
         for (Eigen::Index i = 0; i < p.rows(); ++i) {
             if (s_.is_classification()) {
                 int c;
@@ -61,7 +66,7 @@ public:
                 }
                 const std::string& label = names[size_t(c)];
                 if (o_.output_format == "csv") {
-                    out += csv_quote(label);
+                    out += quoted_[size_t(c)];
                     if (o_.proba) probabilities(p, i, [&](size_t, double v) {
                         std::snprintf(num, sizeof num, ",%.6g", v);
                         out += num;
@@ -115,28 +120,33 @@ private:
     const DataSchema& s_;
     const PredictOptions& o_;
     const std::function<void(const std::string&)>& write_;
+    std::vector<std::string> names_, quoted_;
+    std::string out_;  // reused per batch
 };
 
 }  // namespace
 
-long long predict_stream(SavedRun& run, const PredictOptions& opt, const std::function<void(const std::string&)>& write) {
+PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std::function<void(const std::string&)>& write) {
     const DataSchema& s = run.schema;
     const int64_t outputs = shape_size(run.model.output_shape());
-    Writer w(s, opt, write);
+    Writer w(s, opt, write, outputs);
     const int bs = std::max(1, opt.batch_size);
     Matrix batch(bs, s.width), out;
-    long long rows = 0;
+    PredictStats stats;
+    long long& rows = stats.rows;
     int filled = 0;
+    auto run_model = [&](const ConstView& x) {
+        const auto t0 = std::chrono::steady_clock::now();
+        run.model.predict(x, out);
+        stats.model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        w.batch(out);
+        rows += x.rows();
+    };
     auto flush = [&] {
         if (filled == 0) return;
-        Matrix& x = batch;
-        if (filled < bs) x.conservativeResize(filled, Eigen::NoChange);
-        apply_scaling(s.scaling, x);
-        run.model.predict(x, out);
-        w.batch(out);
-        rows += filled;
+        apply_scaling(s.scaling, batch);  // rows past `filled` are stale but harmless
+        run_model(batch.topRows(filled));
         filled = 0;
-        if (x.rows() != bs) x.resize(bs, s.width);
     };
 
     std::string fmt = opt.input_format;
@@ -154,20 +164,18 @@ long long predict_stream(SavedRun& run, const PredictOptions& opt, const std::fu
     }
     w.header(outputs);
 
-    if (fmt == "npy" || fmt == "idx") {
+    if (fmt == "npy" || fmt == "idx") {  // whole arrays: predict straight from blocks of rows
         input.reset();
         Matrix x = fmt == "npy" ? read_npy_features(opt.input) : read_idx_images(opt.input);
         if (x.cols() != s.width)
             throw DataError(name + ": " + std::to_string(x.cols()) + " values per sample, the model takes " +
                             std::to_string(s.width));
-        for (Eigen::Index i = 0; i < x.rows(); ++i) {
+        for (Eigen::Index i = 0; i < x.rows(); ++i)
             if (!x.row(i).allFinite())
                 throw DataError(name + ": sample " + std::to_string(i + 1) + " has a non-finite value");
-            batch.row(filled++) = x.row(i);
-            if (filled == bs) flush();
-        }
-        flush();
-        return rows;
+        apply_scaling(s.scaling, x);
+        for (Eigen::Index i = 0; i < x.rows(); i += bs) run_model(x.middleRows(i, std::min<Eigen::Index>(bs, x.rows() - i)));
+        return stats;
     }
 
     if (fmt == "csv") {
@@ -179,7 +187,7 @@ long long predict_stream(SavedRun& run, const PredictOptions& opt, const std::fu
         CsvRecord rec;
         std::vector<std::string> header;
         if (s.header) {
-            if (!reader.next(rec)) return 0;
+            if (!reader.next(rec)) return stats;
             for (auto& f : rec.fields) header.push_back(f.text);
         }
         CsvEncoder enc(s, header, name, false);
@@ -188,7 +196,7 @@ long long predict_stream(SavedRun& run, const PredictOptions& opt, const std::fu
             if (++filled == bs) flush();
         }
         flush();
-        return rows;
+        return stats;
     }
 
     if (fmt != "jsonl") throw ConfigError("unknown input format '" + fmt + "' (csv, jsonl, npy, idx)");
@@ -265,7 +273,7 @@ long long predict_stream(SavedRun& run, const PredictOptions& opt, const std::fu
     }
     if (!line.empty()) handle(line);
     flush();
-    return rows;
+    return stats;
 }
 
 }  // namespace nnctl

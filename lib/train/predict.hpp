@@ -19,6 +19,10 @@ struct PredictOptions {
 /// input's length (CSV and JSON lines; .npy and IDX inputs are read whole). Output goes to `write`
 /// in chunks. Returns the number of rows. Rows that do not fit the model are DataErrors naming the
 /// input line.
-long long predict_stream(SavedRun& run, const PredictOptions& opt, const std::function<void(const std::string&)>& write);
+struct PredictStats {
+    long long rows = 0;
+    double model_seconds = 0.0;  ///< time inside the model's forward passes (no input parsing or output)
+};
+PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std::function<void(const std::string&)>& write);
 
 }  // namespace nnctl
