@@ -33,7 +33,7 @@ done
 # Golden errors: exit 2 and the exact message with file, line, column and key path.
 for y in tests/data/bad_*.yaml; do
   exp="${y%.yaml}.expected"
-  "$NNCTL" train "$y" --out "$TMP/bad" >"$TMP/bad.out" 2>"$TMP/bad.err"
+  timeout 10 "$NNCTL" train "$y" --out "$TMP/bad" >"$TMP/bad.out" 2>"$TMP/bad.err"
   code=$?
   check "$y exits 2 (got $code)" test "$code" -eq 2
   if diff -u "$exp" "$TMP/bad.err" >"$TMP/diff"; then ok; else bad "$y message:"; cat "$TMP/diff" >&2; fi

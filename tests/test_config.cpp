@@ -4,6 +4,8 @@
 #include "config/parse.hpp"
 #include "core/error.hpp"
 
+#include <sys/stat.h>
+
 using namespace nnctl;
 
 namespace {
@@ -71,7 +73,7 @@ TEST_CASE("golden errors: unknown key, with suggestion, location and valid keys"
     t = replace(kBase, "seed: 3", "sed: 3");
     CHECK(error_of(t) ==
           "cfg.yaml:2:1: sed: unknown key 'sed' in the config's top level (did you mean 'seed'? valid keys: name, "
-          "description, seed, data, model, loss, optimizer, metrics, training, search)");
+          "description, seed, data, model, loss, optimizer, metrics, training, search, extends)");
 }
 
 TEST_CASE("golden errors: wrong type, unknown layer, negative learning rate") {
@@ -154,4 +156,56 @@ TEST_CASE("edit distance") {
     CHECK(edit_distance("epoch", "epochs") == 1);
     CHECK(edit_distance("dens", "dense") == 1);
     CHECK(edit_distance("abc", "xyz") == 3);
+}
+
+#include <unistd.h>
+
+#include <fstream>
+
+namespace {
+std::string write_tmp(const std::string& name, const std::string& text) {
+    std::string dir = "/tmp/nnctl_cfg_" + std::to_string(::getpid());
+    ::mkdir(dir.c_str(), 0755);
+    std::string p = dir + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+}
+}  // namespace
+
+TEST_CASE("extends: deep merge over a base, lists replaced, chains, errors point at the right file") {
+    write_tmp("base.yaml", kBase);
+    write_tmp("mid.yaml", "extends: base.yaml\noptimizer: {learning_rate: 0.5}\ntraining: {epochs: 7}\n");
+    std::string child = write_tmp("child.yaml",
+                                  "extends: mid.yaml\nname: child\nmodel:\n  layers:\n    - {type: dense, units: 3, "
+                                  "activation: softmax}\n");
+    ExperimentConfig c = load_config(child);
+    CHECK(c.name == "child");
+    CHECK(c.seed == 3);                                            // from base
+    CHECK(c.optimizer.type == "sgd");                              // base, merged under mid's override
+    CHECK(c.optimizer.momentum == 0.9);                            // base
+    CHECK(c.optimizer.learning_rate.initial_learning_rate == 0.5);  // mid
+    CHECK(c.training.epochs == 7);                                 // mid
+    CHECK(c.training.batch_size == 16);                            // base, merged under mid
+    REQUIRE(c.layers.size() == 1);                                 // the child's list replaces the base's
+    CHECK(c.layers[0].units == 3);
+    // An error in an inherited value names the file it came from.
+    std::string bad_base = write_tmp("bad_base.yaml", replace(kBase, "epochs: 2", "epochs: -2"));
+    std::string c2 = write_tmp("c2.yaml", "extends: bad_base.yaml\nname: c2\n");
+    try {
+        load_config(c2);
+        FAIL("expected an error");
+    } catch (const ConfigError& e) {
+        CHECK(std::string(e.what()) == bad_base + ":12:20: training.epochs: must be between 1 and 1000000, got -2");
+    }
+    std::string missing = write_tmp("c3.yaml", "extends: nowhere.yaml\n");
+    CHECK_THROWS_WITH(load_config(missing), doctest::Contains("extends: cannot read"));
+}
+
+TEST_CASE("YAML hazards are refused with locations") {
+    CHECK(error_of("a: 1\n---\nb: 2\n").find("cfg.yaml:3:1: more than one YAML document") == 0);
+    CHECK(error_of(std::string(kBase) + "seed: 4\n") == "cfg.yaml:13:1: seed: duplicate key 'seed' (first at line 2)");
+    CHECK(error_of("x: &a [*a]\n").find("a recursive alias") != std::string::npos);
+    CHECK(error_of("a:\n\tb: 1\n") == "cfg.yaml:2:1: a tab in indentation: YAML indents with spaces only (replace the "
+                                      "tab with spaces)");
+    CHECK(error_of(std::string("name: \xff\n")) == "cfg.yaml:1:7: invalid UTF-8 (byte 0xff): save the file as UTF-8");
 }

@@ -126,7 +126,15 @@ public:
             std::string range = hi == std::numeric_limits<int64_t>::max()
                                     ? "at least " + std::to_string(lo)
                                     : "between " + std::to_string(lo) + " and " + std::to_string(hi);
-            doc_.error(n, p, "must be " + range + ", got " + s);
+            std::string hint;
+            if (key == "units" && v > hi) {  // say what it would have cost, before allocating anything
+                double gb = double(v) * 4.0 * 2.0 / 1e9;
+                char buf[96];
+                std::snprintf(buf, sizeof buf, " (a layer that wide needs %.3g GB for one sample's activations and "
+                              "gradients alone)", gb);
+                hint = buf;
+            }
+            doc_.error(n, p, "must be " + range + ", got " + s + hint);
             return def;
         }
         return v;
@@ -614,7 +622,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
     if (doc.errors().empty()) {
         r.check_keys(root, "",
                      {"name", "description", "seed", "data", "model", "loss", "optimizer", "metrics", "training",
-                      "search"},
+                      "search", "extends"},
                      "the config's top level");
         c.name = r.string(root, "name", "", "experiment");
         r.string(root, "description", "", "");

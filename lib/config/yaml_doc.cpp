@@ -1,26 +1,245 @@
 #include "config/yaml_doc.hpp"
 
+#include <limits.h>
+#include <stdlib.h>
+
+#include <algorithm>
 #include <cctype>
+
+#include "core/error.hpp"
+#include "core/fileio.hpp"
 
 namespace nnctl {
 
-YamlDoc::YamlDoc(const std::string& text, std::string filename) : filename_(std::move(filename)) {
+namespace {
+std::string at(const std::string& file, long line, long col) {
+    return file + ":" + std::to_string(line) + ":" + std::to_string(col);
+}
+std::string mark_of(const std::string& file, const YAML::Mark& m) { return at(file, m.line + 1, m.column + 1); }
+}  // namespace
+
+YamlDoc::YamlDoc(const std::string& text, std::string filename, std::set<std::string> chain)
+    : filename_(std::move(filename)) {
+    root_ = YAML::Node(YAML::NodeType::Map);
+    if (!prescan(text)) return;
+    std::vector<YAML::Node> docs;
     try {
-        root_ = YAML::Load(text);
+        docs = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
-        std::string loc = filename_;
-        if (!e.mark.is_null()) loc += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
-        errors_.push_back(loc + ": invalid YAML: " + e.msg);
-        root_ = YAML::Node(YAML::NodeType::Map);
+        std::string loc = e.mark.is_null() ? filename_ : mark_of(filename_, e.mark);
+        // yaml-cpp says only "bad file" when its own recursion limit trips.
+        std::string msg = e.msg == "bad file" ? "nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)" : e.msg;
+        errors_.push_back(loc + ": invalid YAML: " + msg);
         return;
     }
-    if (root_.IsNull()) {
+    if (docs.empty() || docs[0].IsNull()) {
         errors_.push_back(filename_ + ":1:1: the config is empty (expected a mapping with at least data and model)");
-        root_ = YAML::Node(YAML::NodeType::Map);
-    } else if (!root_.IsMap()) {
-        errors_.push_back(filename_ + ":1:1: the config must be a mapping of keys (data, model, loss, ...)");
-        root_ = YAML::Node(YAML::NodeType::Map);
+        return;
     }
+    if (docs.size() > 1) {
+        errors_.push_back(mark_of(filename_, docs[1].Mark()) + ": more than one YAML document ('---'): a config is "
+                          "one document");
+        return;
+    }
+    if (!docs[0].IsMap()) {
+        errors_.push_back(filename_ + ":1:1: the config must be a mapping of keys (data, model, loss, ...)");
+        return;
+    }
+    long budget = kNodeBudget;
+    check_structure(docs[0], "", 0, budget);
+    if (!errors_.empty()) return;
+    root_ = docs[0];
+    chain.insert(filename_);
+    resolve_extends(chain);
+}
+
+bool YamlDoc::prescan(const std::string& t) {
+    long line = 1, col = 1;
+    bool at_line_start = true;
+    for (size_t i = 0; i < t.size();) {
+        unsigned char c = static_cast<unsigned char>(t[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        bool ok = len > 0 && i + len <= t.size();
+        for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(t[i + k]) >> 6) == 0x2;
+        if (ok && len == 2) ok = c >= 0xC2;  // no overlong forms
+        if (ok && len == 3) {
+            unsigned char c1 = static_cast<unsigned char>(t[i + 1]);
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);  // overlong, surrogates
+        }
+        if (ok && len == 4) {
+            unsigned char c1 = static_cast<unsigned char>(t[i + 1]);
+            ok = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+        }
+        if (!ok) {
+            errors_.push_back(at(filename_, line, col) + ": invalid UTF-8 (byte 0x" +
+                              std::string(1, "0123456789abcdef"[c >> 4]) + std::string(1, "0123456789abcdef"[c & 15]) +
+                              "): save the file as UTF-8");
+            return false;
+        }
+        if (c == '\t' && at_line_start) {
+            errors_.push_back(at(filename_, line, col) + ": a tab in indentation: YAML indents with spaces only "
+                              "(replace the tab with spaces)");
+            return false;
+        }
+        if (c == '\n') {
+            ++line, col = 1;
+            at_line_start = true;
+        } else {
+            ++col;
+            if (c != ' ') at_line_start = false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+namespace {
+/// A path short enough to read: the first components, then the last.
+std::string short_path(const std::string& path) {
+    size_t dots = size_t(std::count(path.begin(), path.end(), '.'));
+    if (dots < 8) return path;
+    size_t cut = 0;
+    for (int i = 0; i < 4; ++i) cut = path.find('.', cut + 1);
+    return path.substr(0, cut) + "...";
+}
+}  // namespace
+
+void YamlDoc::check_structure(const YAML::Node& n, const std::string& path, int depth, long& budget) {
+    thread_local std::vector<YAML::Node> ancestors;
+    if (!errors_.empty()) return;
+    for (const auto& a : ancestors)
+        if (n.is(a)) {
+            errors_.push_back(mark_of(filename_, n.Mark()) + ": " + short_path(path) +
+                              ": a recursive alias (the value contains itself)");
+            return;
+        }
+    if (--budget < 0) {
+        errors_.push_back(mark_of(filename_, n.Mark()) + ": the document expands to more than " +
+                          std::to_string(kNodeBudget) + " values through aliases (a recursive alias or an " +
+                          "'alias bomb'?)");
+        return;
+    }
+    if (depth > kMaxDepth) {
+        errors_.push_back(mark_of(filename_, n.Mark()) + ": " + (path.empty() ? "" : short_path(path) + ": ") +
+                          "nested more than " + std::to_string(kMaxDepth) + " levels deep");
+        return;
+    }
+    if (n.IsMap() || n.IsSequence()) ancestors.push_back(n);
+    struct Pop {
+        bool active;
+        ~Pop() {
+            if (active) ancestors.pop_back();
+        }
+    } pop{n.IsMap() || n.IsSequence()};
+    if (n.IsMap()) {
+        std::map<std::string, YAML::Mark> seen;
+        for (auto it = n.begin(); it != n.end(); ++it) {
+            if (!it->first.IsScalar()) {
+                errors_.push_back(mark_of(filename_, it->first.Mark()) + ": " + (path.empty() ? "" : path + ": ") +
+                                  "keys must be plain names, not lists or mappings");
+                return;
+            }
+            const std::string k = it->first.Scalar();
+            const std::string p = path.empty() ? k : path + "." + k;
+            if (k == "<<") {
+                errors_.push_back(mark_of(filename_, it->first.Mark()) + ": " + p + ": merge keys (<<) are not " +
+                                  "supported; share settings with 'extends: base.yaml' instead");
+                return;
+            }
+            auto [pos, fresh] = seen.emplace(k, it->first.Mark());
+            if (!fresh) {
+                errors_.push_back(mark_of(filename_, it->first.Mark()) + ": " + p + ": duplicate key '" + k +
+                                  "' (first at line " + std::to_string(pos->second.line + 1) + ")");
+                return;
+            }
+            check_structure(it->second, p, depth + 1, budget);
+        }
+    } else if (n.IsSequence()) {
+        for (size_t i = 0; i < n.size(); ++i)
+            check_structure(n[i], (path.empty() ? "" : path + ".") + std::to_string(i), depth + 1, budget);
+    }
+}
+
+namespace {
+/// over deep-merged onto base (maps merge key by key; anything else in `over` replaces).
+/// Records in `from_base` the paths whose values come from the base document.
+YAML::Node merge(const YAML::Node& base, const YAML::Node& over, const std::string& path,
+                 std::vector<std::string>& from_base) {
+    if (!base.IsMap() || !over.IsMap()) return over;
+    YAML::Node out(YAML::NodeType::Map);
+    for (auto it = base.begin(); it != base.end(); ++it) {
+        const std::string k = it->first.Scalar();
+        const std::string p = path.empty() ? k : path + "." + k;
+        if (over[k]) out[k] = merge(it->second, over[k], p, from_base);
+        else {
+            out[k] = it->second;
+            from_base.push_back(p);
+        }
+    }
+    for (auto it = over.begin(); it != over.end(); ++it) {
+        const std::string k = it->first.Scalar();
+        if (!base[k]) out[k] = it->second;
+    }
+    return out;
+}
+}  // namespace
+
+void YamlDoc::resolve_extends(std::set<std::string> chain) {
+    YAML::Node ext = root_["extends"];
+    if (!ext) return;
+    if (!ext.IsScalar() || ext.Scalar().empty()) {
+        errors_.push_back(mark_of(filename_, ext.Mark()) + ": extends: expected the path of a base config");
+        return;
+    }
+    std::string base = ext.Scalar();
+    if (base[0] != '/') {
+        auto slash = filename_.find_last_of('/');
+        if (slash != std::string::npos) base = filename_.substr(0, slash + 1) + base;
+    }
+    char buf[PATH_MAX];
+    const std::string key = ::realpath(base.c_str(), buf) ? std::string(buf) : base;
+    std::set<std::string> seen_real;
+    for (const auto& f : chain) seen_real.insert(::realpath(f.c_str(), buf) ? std::string(buf) : f);
+    if (seen_real.count(key)) {
+        errors_.push_back(mark_of(filename_, ext.Mark()) + ": extends: '" + ext.Scalar() + "' is already being read " +
+                          "(a cycle of extends)");
+        return;
+    }
+    std::string text;
+    try {
+        text = read_file(base);
+    } catch (const Error&) {
+        errors_.push_back(mark_of(filename_, ext.Mark()) + ": extends: cannot read '" + base + "'");
+        return;
+    }
+    YamlDoc parent(text, base, chain);
+    if (!parent.errors().empty()) {
+        errors_.insert(errors_.end(), parent.errors_.begin(), parent.errors_.end());
+        return;
+    }
+    YAML::Node own(YAML::NodeType::Map);
+    for (auto it = root_.begin(); it != root_.end(); ++it)
+        if (it->first.Scalar() != "extends") own[it->first.Scalar()] = it->second;
+    std::vector<std::string> from_base;
+    root_ = merge(parent.root_, own, "", from_base);
+    for (const auto& p : from_base) provenance_[p] = parent.file_of(p);
+    // Deeper inherited paths keep the file their own base recorded.
+    for (const auto& [p, f] : parent.provenance_)
+        for (const auto& b : from_base)
+            if (p == b || (p.size() > b.size() && p.compare(0, b.size(), b) == 0 && p[b.size()] == '.'))
+                provenance_[p] = f;
+}
+
+std::string YamlDoc::file_of(const std::string& path) const {
+    std::string best;
+    const std::string* file = &filename_;
+    for (const auto& [p, f] : provenance_)
+        if ((path == p || (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && path[p.size()] == '.')) &&
+            p.size() >= best.size()) {
+            best = p;
+            file = &f;
+        }
+    return *file;
 }
 
 namespace {
@@ -116,9 +335,8 @@ std::string YamlDoc::where(const YAML::Node& node, const std::string& path) cons
     for (const auto& [p, flag] : overridden_)
         if (path == p || (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && path[p.size()] == '.'))
             return flag;
-    if (node && node.IsDefined() && !node.Mark().is_null())
-        return filename_ + ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
-    return filename_;
+    if (node && node.IsDefined() && !node.Mark().is_null()) return mark_of(file_of(path), node.Mark());
+    return file_of(path);
 }
 
 void YamlDoc::error(const YAML::Node& node, const std::string& path, const std::string& problem) {
