@@ -41,6 +41,9 @@ std::string fmt_seconds(double s) {
     return buf;
 }
 
+int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& dir, const std::string& resolved,
+               const std::function<void(const std::string&, const std::string&)>& finish);
+
 int run_train(TrainOptions& o) {
     install_signal_handlers();  // first: a signal during set-up stops the run after its first batch
     apply_common_options(o.common);
@@ -53,7 +56,31 @@ int run_train(TrainOptions& o) {
     if (!o.out.empty()) make_dirs(dir);
     const std::string resolved = emit_config(cfg);
     write_file_atomic(dir + "/config.yaml", resolved);
+    RunInfo info;
+    info.command = command_line();
+    info.started = utc_now();
+    info.threads = effective_threads();
+    write_run_info(dir, cfg, info);
+    auto finish = [&](const std::string& status, const std::string& message) {
+        info.status = status;
+        info.message = message;
+        info.finished = utc_now();
+        write_run_info(dir, cfg, info);
+    };
+    try {
+        return train_into(o, cfg, dir, resolved, finish);
+    } catch (const DivergedError& e) {
+        finish("diverged", e.what());
+        throw;
+    } catch (const Error& e) {
+        finish("failed", e.what());
+        throw;
+    }
+}
 
+int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& dir, const std::string& resolved,
+               const std::function<void(const std::string&, const std::string&)>& finish) {
+    auto& lg = log();
     Experiment ex = prepare_experiment(cfg);
     lg.debug("data: {} training, {} validation, {} test samples; {} features; {}", ex.data.train.size(),
              ex.data.validation.size(), ex.data.test.size(), ex.data.train.x.cols(),
@@ -98,6 +125,7 @@ int run_train(TrainOptions& o) {
 
     ExperimentResult res = run_experiment(ex, cb);
     save_run(dir, resolved, ex, res);
+    finish(res.train.interrupted ? "interrupted" : "completed", res.train.interrupted ? "stopped by a signal" : "");
     if (!res.test_logs.empty()) lg.info("test:{}", format_logs(res.test_logs));
     lg.info("{} run saved to {}", res.train.interrupted ? "interrupted;" : "done;", dir);
 
@@ -141,8 +169,9 @@ std::function<int()> register_train(CLI::App& app) {
     cmd->add_option("--seed", o->seed, "Override the config's seed")->check(CLI::NonNegativeNumber);
     add_common_options(*cmd, o->common);
     cmd->footer(
-        "\nThe run directory holds config.yaml (resolved), model.safetensors, model.json, history.csv and\n"
-        "metrics.json. With --json, stdout gets {out, epochs_run, history, final, test}.\n"
+        "\nThe run directory holds config.yaml (resolved), model.safetensors, model.json, history.csv,\n"
+        "metrics.json and run.json (nnctl version, command line, seed, threads, status, SHA-256 of each\n"
+        "data file). With --json, stdout gets {out, epochs_run, history, final, test}.\n"
         "Example: nnctl train configs/iris.yaml --set training.epochs=50 --json\n" +
         std::string(kExitCodes));
     return [o] { return run_train(*o); };

@@ -10,5 +10,7 @@ namespace nnctl::cli {
 std::function<int()> register_train(CLI::App& app);
 std::function<int()> register_evaluate(CLI::App& app);
 std::function<int()> register_predict(CLI::App& app);
+std::function<int()> register_validate(CLI::App& app);
+std::function<int()> register_summary(CLI::App& app);
 
 }  // namespace nnctl::cli

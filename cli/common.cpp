@@ -20,6 +20,8 @@ namespace nnctl::cli {
 namespace {
 std::shared_ptr<spdlog::logger> g_log;
 std::atomic<bool> g_interrupted{false};
+std::vector<std::string> g_argv;
+int g_threads = 1;
 
 void on_signal(int) {
     if (g_interrupted.exchange(true)) std::_Exit(130);  // second signal: leave now (files are atomic)
@@ -52,6 +54,7 @@ void apply_common_options(const CommonOptions& o) {
     omp_set_num_threads(threads);
 #endif
     set_num_threads(threads);
+    g_threads = threads;
 }
 
 spdlog::logger& log() {
@@ -60,6 +63,10 @@ spdlog::logger& log() {
 }
 
 bool interrupted() { return g_interrupted.load(); }
+
+void set_command_line(int argc, char** argv) { g_argv.assign(argv, argv + argc); }
+const std::vector<std::string>& command_line() { return g_argv; }
+int effective_threads() { return g_threads; }
 
 void install_signal_handlers() {
     struct sigaction sa {};

@@ -24,6 +24,12 @@ void apply_common_options(const CommonOptions& o);
 spdlog::logger& log();
 bool stderr_is_tty();
 
+/// The command line, recorded in run directories.
+void set_command_line(int argc, char** argv);
+const std::vector<std::string>& command_line();
+/// Threads in effect after apply_common_options.
+int effective_threads();
+
 /// Set by SIGINT/SIGTERM; a second signal exits at once with 130.
 bool interrupted();
 void install_signal_handlers();

@@ -10,6 +10,15 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "core/error.hpp"
+#include "core/json.hpp"
+
+namespace {
+bool json_requested(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]) == "--json") return true;
+    return false;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
     // Keep large matrices on the heap instead of mmap: mmap'd blocks all start at the same offset
@@ -17,6 +26,7 @@ int main(int argc, char** argv) {
     // runs at half speed (4K aliasing; measured 92 vs 180 GFLOP/s for 128x784 * 784x256).
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    nnctl::cli::set_command_line(argc, argv);
     CLI::App app{"nnctl " NNCTL_VERSION " - train, evaluate and tune neural networks from YAML config files"};
     app.set_version_flag("--version", std::string("nnctl ") + NNCTL_VERSION);
     app.require_subcommand(1);
@@ -24,6 +34,8 @@ int main(int argc, char** argv) {
     auto train = nnctl::cli::register_train(app);
     auto evaluate = nnctl::cli::register_evaluate(app);
     auto predict = nnctl::cli::register_predict(app);
+    auto validate = nnctl::cli::register_validate(app);
+    auto summary = nnctl::cli::register_summary(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -40,9 +52,17 @@ int main(int argc, char** argv) {
         if (app.got_subcommand("train")) return train();
         if (app.got_subcommand("evaluate")) return evaluate();
         if (app.got_subcommand("predict")) return predict();
+        if (app.got_subcommand("validate")) return validate();
+        if (app.got_subcommand("summary")) return summary();
         return 2;
     } catch (const nnctl::Error& e) {
         std::fflush(stdout);
+        if (json_requested(argc, argv)) {  // scripts asked for JSON: they get the error as JSON too
+            nnctl::JsonWriter j;
+            j.begin_object().key("error").begin_object().key("exit_code").value(e.exit_code());
+            j.key("message").value(std::string(e.what())).end_object().end_object();
+            std::cout << j.str() << std::endl;
+        }
         std::string msg = e.what();  // one problem per line, each prefixed for grep
         size_t start = 0;
         while (start <= msg.size()) {

@@ -142,6 +142,52 @@ head -c 100 "$TMP/iris/model.safetensors" >"$TMP/iris-bad/model.safetensors"
 check "truncated weights exit 3 (got $code)" test $code -eq 3
 check "truncated weights named" grep -q "model.safetensors" "$TMP/e"
 
+# validate: resolved config on stdout (exit 0) or every error (exit 2); --json both ways.
+"$NNCTL" validate configs/iris.yaml --set model.layers.dense_1.units=32 >"$TMP/v.yaml" 2>/dev/null; code=$?
+check "validate exits 0 (got $code)" test $code -eq 0
+check "validate prints the resolved config with the override" grep -q "units: 32" "$TMP/v.yaml"
+check "the resolved config validates again" "$NNCTL" validate "$TMP/v.yaml" -q
+"$NNCTL" validate configs/iris.yaml --json -q >"$TMP/v.json"
+check "validate --json" /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["valid"] and d["config"]["optimizer"]["learning_rate"]==0.01 and d["config"]["training"]["shuffle"] is True' "$TMP/v.json"
+"$NNCTL" validate tests/data/bad_nan.yaml --json >"$TMP/v2.json" 2>/dev/null; code=$?
+check "validate of a bad config exits 2 (got $code)" test $code -eq 2
+check "errors are one JSON document on stdout with --json" /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["error"]["exit_code"]==2 and "bad_nan.yaml:8:39" in d["error"]["message"]' "$TMP/v2.json"
+
+# summary of a config and of a run directory.
+"$NNCTL" summary configs/iris.yaml 2>"$TMP/s.err"; code=$?
+check "summary exits 0 (got $code)" test $code -eq 0
+check "summary lists layers, shapes and params" grep -q "dense_1 (dense) .*(None, 16) .* 80" "$TMP/s.err"
+check "summary totals" grep -q "Total params: 403" "$TMP/s.err"
+"$NNCTL" summary "$TMP/iris" --json -q >"$TMP/s.json"
+check "summary --json of a run dir" /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["total_params"]==403 and len(d["layers"])==3 and d["memory_bytes"]["total"]>0' "$TMP/s.json"
+
+# run.json records how to reproduce the run: version, command, seed, status, data hashes.
+check "run.json: status completed, seed, data SHA-256 (checked against sha256sum)" /usr/bin/python3 - "$TMP/iris/run.json" "$(sha256sum datasets/iris.csv | cut -d' ' -f1)" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["status"] == "completed" and d["seed"] == 7 and d["command"][1] == "train", d
+assert d["data_files"][0]["sha256"] == sys.argv[2] and d["data_files"][0]["bytes"] == 3858, d
+PY
+
+# I/O errors: a file-size limit makes writing the model fail: exit 5 naming the path, the files
+# written before intact, no temporary files left, run.json says failed.
+(ulimit -f 20; trap '' XFSZ; "$NNCTL" train configs/fashion_mnist_mlp.yaml --set training.epochs=1 \
+   --set data.train.max_samples=2000 --out "$TMP/full" -q 2>"$TMP/e"); code=$?
+check "write failure exits 5 (got $code)" test $code -eq 5
+check "write failure names the file" grep -q "cannot write '$TMP/full/model.safetensors': File too large" "$TMP/e"
+check "earlier files intact" "$NNCTL" validate "$TMP/full/config.yaml" -q
+check "no temporary files left" bash -c "! ls '$TMP/full' | grep -q tmp"
+check "run.json records the failure" grep -q '"status":"failed"' "$TMP/full/run.json"
+"$NNCTL" train configs/xor.yaml --out /dev/null/x -q 2>"$TMP/e"; code=$?
+check "an impossible --out exits 5 (got $code)" test $code -eq 5
+
+# extends through the binary; --set by layer name.
+mkdir -p "$TMP/ext" && cp configs/xor.yaml "$TMP/ext/base.yaml" && cp datasets/xor.csv "$TMP/"
+sed -i "s|../datasets/xor.csv|$TMP/xor.csv|" "$TMP/ext/base.yaml"
+printf 'extends: base.yaml\nname: xor-wide\ntraining: {epochs: 5}\n' >"$TMP/ext/child.yaml"
+"$NNCTL" validate "$TMP/ext/child.yaml" --set model.layers.dense_1.units=12 >"$TMP/ext/r.yaml" 2>/dev/null
+check "extends merges the base, --set by layer name" bash -c "grep -q 'name: xor-wide' '$TMP/ext/r.yaml' && grep -q 'units: 12' '$TMP/ext/r.yaml' && grep -q 'epochs: 5' '$TMP/ext/r.yaml' && grep -q 'learning_rate: 0.05' '$TMP/ext/r.yaml'"
+
 # Help and version describe the commands and exit codes.
 check "--version" bash -c "'$NNCTL' --version | grep -q '^nnctl [0-9]'"
 check "--help lists exit codes" bash -c "'$NNCTL' --help | grep -q 'Exit codes'"

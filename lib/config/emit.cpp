@@ -121,7 +121,40 @@ void emit_schedule(YAML::Emitter& e, const ScheduleSpec& s) {
     e << YAML::EndMap;
 }
 
+void to_json(const YAML::Node& n, JsonWriter& j) {
+    if (n.IsMap()) {
+        j.begin_object();
+        for (auto it = n.begin(); it != n.end(); ++it) {
+            j.key(it->first.Scalar());
+            to_json(it->second, j);
+        }
+        j.end_object();
+    } else if (n.IsSequence()) {
+        j.begin_array();
+        for (const auto& x : n) to_json(x, j);
+        j.end_array();
+    } else if (n.IsNull()) {
+        j.null();
+    } else {
+        const std::string& s = n.Scalar();
+        bool b;
+        double d;
+        if (n.Tag() == "!") j.value(s);  // quoted in the YAML: a string
+        else if (s == "true" || s == "false") j.value(s == "true");
+        else if (YAML::convert<double>::decode(n, d) && !s.empty() && s.find_first_of("0123456789") != std::string::npos)
+            j.raw(format_number(d));
+        else if (YAML::convert<bool>::decode(n, b) && (s == "True" || s == "False")) j.value(b);
+        else j.value(s);
+    }
+}
+
 }  // namespace
+
+std::string yaml_to_json(const std::string& yaml) {
+    JsonWriter j;
+    to_json(YAML::Load(yaml), j);
+    return j.str();
+}
 
 std::string emit_config(const ExperimentConfig& c) {
     YAML::Emitter e;

@@ -21,6 +21,9 @@ DataSourceConfig parse_source_spec(const std::string& spec, const std::string& s
 /// The fully resolved config (defaults filled in) as YAML that `load_config` reads back.
 std::string emit_config(const ExperimentConfig& cfg);
 
+/// A YAML document as JSON (scalars that read as booleans or numbers become JSON booleans/numbers).
+std::string yaml_to_json(const std::string& yaml);
+
 /// Edit distance, for did-you-mean hints.
 int edit_distance(const std::string& a, const std::string& b);
 

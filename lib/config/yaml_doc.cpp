@@ -289,11 +289,16 @@ void YamlDoc::apply_set(const std::string& assignment) {
             size_t idx = cur.size();
             if (all_digits(key)) {
                 idx = std::stoul(key);
-            } else {
-                for (size_t j = 0; j < cur.size(); ++j)
-                    if (cur[j].IsMap() && cur[j]["name"] && cur[j]["name"].IsScalar() &&
-                        cur[j]["name"].Scalar() == key)
-                        idx = j;
+            } else {  // by layer name: given, or the default type_N the parser will assign
+                std::map<std::string, int> count;
+                for (size_t j = 0; j < cur.size(); ++j) {
+                    if (!cur[j].IsMap()) continue;
+                    std::string name;
+                    if (cur[j]["name"] && cur[j]["name"].IsScalar()) name = cur[j]["name"].Scalar();
+                    else if (cur[j]["type"] && cur[j]["type"].IsScalar())
+                        name = cur[j]["type"].Scalar() + "_" + std::to_string(++count[cur[j]["type"].Scalar()]);
+                    if (name == key) idx = j;
+                }
             }
             if (idx >= cur.size()) {
                 errors_.push_back(flag + ": " + (norm.empty() ? "" : norm + ": ") + "no item '" + key + "' (the list has " +

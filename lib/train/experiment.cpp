@@ -1,12 +1,15 @@
 #include "train/experiment.hpp"
 
 #include <cmath>
+#include <ctime>
+#include <map>
 
 #include <sys/stat.h>
 
 #include "config/parse.hpp"
 #include "config/registry.hpp"
 #include "core/json_value.hpp"
+#include "core/sha256.hpp"
 #include "core/error.hpp"
 #include "core/fileio.hpp"
 #include "core/json.hpp"
@@ -119,6 +122,61 @@ ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb) {
     if (!r.train.history.empty()) r.final_logs = r.train.history.back().values;
     if (ex.data.test.size() > 0 && !r.train.interrupted) r.test_logs = trainer.evaluate(ex.data.test);
     return r;
+}
+
+std::vector<std::string> data_files(const DataConfig& d) {
+    std::vector<std::string> out;
+    auto add = [&](const DataSourceConfig& s) {
+        for (const auto* p : {&s.path, &s.images, &s.labels, &s.features_path, &s.targets_path})
+            if (!p->empty()) out.push_back(*p);
+    };
+    add(d.train);
+    if (d.validation) add(*d.validation);
+    if (d.test) add(*d.test);
+    return out;
+}
+
+std::string utc_now() {
+    std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+void write_run_info(const std::string& dir, const ExperimentConfig& cfg, const RunInfo& info) {
+    // Hashes are computed once per process and file (the start and the end of a run share them).
+    static std::map<std::string, std::pair<std::string, uint64_t>> cache;
+    JsonWriter j;
+    j.begin_object();
+    j.key("nnctl_version").value(NNCTL_VERSION);
+    j.key("command").begin_array();
+    for (const auto& a : info.command) j.value(a);
+    j.end_array();
+    j.key("seed").value(static_cast<long long>(cfg.seed));
+    j.key("threads").value(info.threads);
+    j.key("status").value(info.status);
+    if (!info.message.empty()) j.key("message").value(info.message);
+    j.key("started").value(info.started);
+    if (!info.finished.empty()) j.key("finished").value(info.finished);
+    j.key("data_files").begin_array();
+    for (const auto& f : data_files(cfg.data)) {
+        auto it = cache.find(f);
+        if (it == cache.end()) {
+            uint64_t size = 0;
+            std::string hash;
+            try {
+                hash = sha256_file(f, &size);
+            } catch (const DataError&) {
+                hash = "";  // unreadable: the data loader reports it properly
+            }
+            it = cache.emplace(f, std::make_pair(hash, size)).first;
+        }
+        j.begin_object().key("path").value(f).key("bytes").value(static_cast<long long>(it->second.second));
+        j.key("sha256").value(it->second.first).end_object();
+    }
+    j.end_array();
+    j.end_object();
+    write_file_atomic(dir + "/run.json", j.str() + "\n");
 }
 
 std::string history_csv(const std::vector<EpochLog>& history) {

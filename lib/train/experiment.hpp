@@ -59,6 +59,22 @@ void save_run(const std::string& dir, const std::string& resolved_config_yaml, E
 /// Logs as one JSON object {"loss": .., "accuracy": .., ...}.
 void write_logs(JsonWriter& j, const Logs& logs);
 
+/// How a run came about, for reproducing it: written to run.json (atomically) when a run starts and
+/// again when it ends.
+struct RunInfo {
+    std::vector<std::string> command;  ///< argv
+    std::string status = "running";    ///< running | completed | interrupted | diverged | failed
+    std::string message;               ///< why it ended, when not completed
+    std::string started, finished;     ///< UTC, ISO 8601
+    int threads = 1;
+};
+/// run.json: nnctl version, command, seed, threads, status, times, and each data file's size and SHA-256.
+void write_run_info(const std::string& dir, const ExperimentConfig& cfg, const RunInfo& info);
+/// Every data file a config reads.
+std::vector<std::string> data_files(const DataConfig& d);
+/// Current UTC time as ISO 8601.
+std::string utc_now();
+
 /// history.csv text: epoch, every logged value, learning_rate, seconds.
 std::string history_csv(const std::vector<EpochLog>& history);
 

@@ -1,0 +1,40 @@
+#include "train/summary.hpp"
+
+namespace nnctl {
+
+int optimizer_slots(const OptimizerSpec& o) {
+    if (o.type == "sgd") return o.momentum > 0 ? 1 : 0;
+    if (o.type == "adam" || o.type == "adamw") return o.amsgrad ? 3 : 2;
+    if (o.type == "rmsprop") return 1 + (o.centered ? 1 : 0) + (o.momentum > 0 ? 1 : 0);
+    if (o.type == "adagrad") return 1;
+    if (o.type == "nadam") return 2;
+    return 2;
+}
+
+ModelSummary summarize(Sequential& model, const ExperimentConfig& cfg, int64_t data_rows) {
+    ModelSummary s;
+    s.name = cfg.name;
+    s.input = model.input_shape();
+    s.batch_size = cfg.training.batch_size;
+    s.optimizer_slots = optimizer_slots(cfg.optimizer);
+    int64_t activations = 0;
+    for (size_t i = 0; i < model.size(); ++i) {
+        Layer& l = model.layer(i);
+        LayerSummary ls;
+        ls.name = l.name();
+        ls.type = l.type();
+        ls.output = l.output_shape();
+        ls.trainable = l.trainable();
+        for (const auto& p : l.params()) ls.params += p.value->size();
+        (ls.trainable ? s.trainable : s.non_trainable) += ls.params;
+        s.total += ls.params;
+        activations += shape_size(ls.output) * 2;  // output and its gradient (dense keeps z as well for some)
+        s.layers.push_back(ls);
+    }
+    s.weights_bytes = 4.0 * double(s.total) + 4.0 * double(s.trainable) * (1 + s.optimizer_slots);
+    s.activations_bytes = 4.0 * double(activations + shape_size(s.input)) * double(s.batch_size);
+    s.data_bytes = 4.0 * double(data_rows) * double(shape_size(s.input));
+    return s;
+}
+
+}  // namespace nnctl
