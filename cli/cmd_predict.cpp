@@ -11,6 +11,9 @@
 #include "common.hpp"
 #include "core/error.hpp"
 #include "core/fileio.hpp"
+#include "core/json.hpp"
+
+#include <iostream>
 #include "train/predict.hpp"
 
 namespace nnctl::cli {
@@ -26,16 +29,27 @@ struct PredictCliOptions {
 
 int run_predict(PredictCliOptions& o) {
     apply_common_options(o.common);
+    if (o.common.json && o.output == "-")
+        throw ConfigError("predict --json needs --output FILE: standard output carries the predictions");
     SavedRun run = load_run(o.run);
+    PredictStats stats;
+    double seconds = 0.0;
     auto timed = [&](const std::function<void(const std::string&)>& write) {
         const auto t0 = std::chrono::steady_clock::now();
-        const PredictStats st = predict_stream(run, o.p, write);
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const double n = double(std::max(1LL, st.rows));
+        stats = predict_stream(run, o.p, write);
+        seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double n = double(std::max(1LL, stats.rows));
         log().debug("predicted {} rows in {:.6f} s: {:.3f} us per row end to end, {:.3f} us per row in the model "
                     "(batch size {})",
-                    st.rows, s, s * 1e6 / n, st.model_seconds * 1e6 / n, o.p.batch_size);
-        return st.rows;
+                    stats.rows, seconds, seconds * 1e6 / n, stats.model_seconds * 1e6 / n, o.p.batch_size);
+        return stats.rows;
+    };
+    auto report = [&] {
+        if (!o.common.json) return;
+        JsonWriter j;
+        j.begin_object().key("output").value(o.output).key("rows").value(stats.rows).key("seconds").value(seconds);
+        j.key("model_seconds").value(stats.model_seconds).end_object();
+        std::cout << j.str() << std::endl;
     };
     auto to_stream = [&](FILE* f, const std::string& name) {
         timed([&](const std::string& s) {
@@ -56,12 +70,14 @@ int run_predict(PredictCliOptions& o) {
         if (!f) throw IoError("cannot open '" + o.output + "': " + std::strerror(errno));
         to_stream(f, "'" + o.output + "'");
         if (std::fclose(f) != 0) throw IoError("cannot write '" + o.output + "': " + std::strerror(errno));
+        report();
         return 0;
     }
     std::string text;
     const long long n = timed([&](const std::string& s) { text += s; });
     write_file_atomic(o.output, text);
     log().info("{} predictions written to {}", n, o.output);
+    report();
     return 0;
 }
 
@@ -78,6 +94,7 @@ std::function<int()> register_predict(CLI::App& app) {
     cmd->add_option("--format", o->p.output_format, "Output format")->check(CLI::IsMember({"csv", "jsonl"}));
     cmd->add_option("--input-format", o->p.input_format, "Input format (default: from the name, or sniffed on stdin)")
         ->check(CLI::IsMember({"auto", "csv", "jsonl", "npy", "idx"}));
+    cmd->add_flag("--json", o->common.json, "With --output FILE: a JSON summary (rows, seconds) on stdout");
     cmd->add_flag("--proba", o->p.proba, "Also write each class's probability, one column per class name");
     cmd->add_option("--batch-size", o->p.batch_size, "Rows per forward pass")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--threads", o->common.threads, "Threads for matrix products (default: all cores)")

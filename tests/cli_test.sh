@@ -5,6 +5,7 @@
 set -u
 NNCTL=$(realpath "$1")
 cd "$2"
+BUILD_KIND=${3:-plain}  # "sanitized" under ASan, where address-space limits cannot be used
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 pass=0
@@ -65,6 +66,25 @@ wait $pid; code=$?
 check "interrupted run exits 130 (got $code)" test $code -eq 130
 check "interrupted run marked in metrics.json" grep -q '"interrupted":true' "$TMP/int/metrics.json"
 check "interrupted run saved a model" test -s "$TMP/int/model.safetensors"
+
+# A second signal leaves at once (exit 130) without corrupting anything already written.
+"$NNCTL" train configs/iris.yaml --set training.epochs=1000000 --out "$TMP/int2" -q &
+pid=$!
+for _ in $(seq 100); do [ -e "$TMP/int2/config.yaml" ] && break; sleep 0.05; done
+sleep 0.2
+kill -INT $pid; kill -INT $pid
+wait $pid; code=$?
+check "second signal exits 130 (got $code)" test $code -eq 130
+check "files intact after a second signal" "$NNCTL" validate "$TMP/int2/config.yaml" -q
+check "no temporary files after a second signal" bash -c "! ls '$TMP/int2' | grep -q tmp"
+
+# Exit 1: a runtime failure (here: out of memory under an address-space limit).
+if [ "$BUILD_KIND" = plain ]; then
+  (ulimit -v 400000; "$NNCTL" train configs/fashion_mnist_mlp.yaml --set data.train.max_samples=60000 \
+     --set 'model.layers.0.units=1000000' --out "$TMP/oom" -q 2>"$TMP/e"); code=$?
+  check "out of memory exits 1 (got $code)" test $code -eq 1
+  check "out of memory says so" grep -q "out of memory" "$TMP/e"
+fi
 
 # Same seed, same bytes; --seed changes them.
 "$NNCTL" train configs/seed/keras_sgd.yaml --out "$TMP/s1" -q --set training.epochs=3
@@ -130,8 +150,9 @@ check "predict error names line and column" grep -q "<stdin>:3:5: column 'sepal_
 printf 'sepal_length,sepal_width\n5.1,3.5\n' | "$NNCTL" predict "$TMP/iris" -i - -o "$TMP/never.csv" 2>"$TMP/e"; code=$?
 check "predict missing columns exits 3 (got $code)" test $code -eq 3
 check "a failed predict leaves no output file" test ! -e "$TMP/never.csv"
-"$NNCTL" predict "$TMP/iris" -i datasets/iris.csv -o "$TMP/out.csv" -q
+"$NNCTL" predict "$TMP/iris" -i datasets/iris.csv -o "$TMP/out.csv" -q --json >"$TMP/pj.json"
 check "predict --output writes the file" test "$(wc -l <"$TMP/out.csv")" -eq 151
+check "predict --json summary" /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["rows"]==150' "$TMP/pj.json"
 "$NNCTL" predict "$TMP/reg" -i - --format jsonl < /dev/null >"$TMP/p4.out" 2>"$TMP/e"; code=$?
 check "predict on empty input of a non-CSV model (exit $code)" test $code -eq 0 -o $code -eq 3
 
@@ -187,6 +208,13 @@ sed -i "s|../datasets/xor.csv|$TMP/xor.csv|" "$TMP/ext/base.yaml"
 printf 'extends: base.yaml\nname: xor-wide\ntraining: {epochs: 5}\n' >"$TMP/ext/child.yaml"
 "$NNCTL" validate "$TMP/ext/child.yaml" --set model.layers.dense_1.units=12 >"$TMP/ext/r.yaml" 2>/dev/null
 check "extends merges the base, --set by layer name" bash -c "grep -q 'name: xor-wide' '$TMP/ext/r.yaml' && grep -q 'units: 12' '$TMP/ext/r.yaml' && grep -q 'epochs: 5' '$TMP/ext/r.yaml' && grep -q 'learning_rate: 0.05' '$TMP/ext/r.yaml'"
+
+# The worked batch example: a learning-rate x seed sweep collected into one CSV; a bad value is a row
+# with its exit code, and the batch goes on.
+NNCTL="$NNCTL" bash scripts/sweep-lr.sh configs/xor.yaml "$TMP/sweep" "0.05 abc" "1 2" 2>/dev/null
+check "sweep CSV: header + 4 rows" test "$(wc -l <"$TMP/sweep/results.csv")" -eq 5
+check "sweep CSV: the good runs trained" grep -q "^0.05,2,0,300," "$TMP/sweep/results.csv"
+check "sweep CSV: the bad value recorded with exit 2" grep -q "^abc,1,2," "$TMP/sweep/results.csv"
 
 # Help and version describe the commands and exit codes.
 check "--version" bash -c "'$NNCTL' --version | grep -q '^nnctl [0-9]'"
