@@ -47,7 +47,6 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
 int run_train(TrainOptions& o) {
     install_signal_handlers();  // first: a signal during set-up stops the run after its first batch
     apply_common_options(o.common);
-    auto& lg = log();
     std::vector<std::string> sets = o.common.sets;
     if (o.seed >= 0) sets.push_back("seed=" + std::to_string(o.seed));
     ExperimentConfig cfg = load_config(o.config, sets);
