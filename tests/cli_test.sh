@@ -216,6 +216,98 @@ check "sweep CSV: header + 4 rows" test "$(wc -l <"$TMP/sweep/results.csv")" -eq
 check "sweep CSV: the good runs trained" grep -q "^0.05,2,0,300," "$TMP/sweep/results.csv"
 check "sweep CSV: the bad value recorded with exit 2" grep -q "^abc,1,2," "$TMP/sweep/results.csv"
 
+# ---------------------------------------------------------------- search
+SS=tests/data/search_small.yaml
+"$NNCTL" grid-search $SS --out "$TMP/ref" -q --json --threads 1 >"$TMP/ref.json"; code=$?
+check "grid-search exits 0 (got $code)" test $code -eq 0
+check "grid-search: 20 trials, leaderboard, trials.jsonl, best.yaml, refitted best model" /usr/bin/python3 - "$TMP/ref" "$TMP/ref.json" <<'PY'
+import json, os, sys
+d, summary = sys.argv[1], json.load(open(sys.argv[2]))
+assert len(summary["trials"]) == 20 and all(t["state"] == "complete" for t in summary["trials"])
+assert summary["best"]["trial"] == summary["trials"][0]["trial"]
+means = [t["mean"] for t in summary["trials"]]
+assert means == sorted(means), "ranked best (lowest val_loss) first"
+assert all(len(t["scores"]) == 3 for t in summary["trials"]), "3 folds each"
+assert len(open(os.path.join(d, "leaderboard.csv")).read().splitlines()) == 21
+assert len(open(os.path.join(d, "trials.jsonl")).read().splitlines()) == 20
+assert summary["refit"]["out"].endswith("best-model") and "accuracy" in summary["refit"]["test"]
+PY
+check "best.yaml trains as it is" "$NNCTL" train "$TMP/ref/best.yaml" --out "$TMP/ref-best" -q --set training.epochs=1
+check "the refitted model evaluates" "$NNCTL" evaluate "$TMP/ref/best-model" -q
+
+# Crash safety: kill -9 the whole search (coordinator and workers) at seeded random moments, resume
+# each time; at the end every trial is complete exactly once, with the uninterrupted results.
+RANDOM=7
+for round in 1 2 3 4; do
+  setsid "$NNCTL" grid-search $SS --out "$TMP/crash" -q --threads 1 --jobs 2 --set search.refit=false &
+  pid=$!
+  sleep "0.$(( (RANDOM % 40) + 5 ))"
+  kill -9 -- -$pid 2>/dev/null; wait $pid 2>/dev/null
+done
+"$NNCTL" grid-search $SS --out "$TMP/crash" -q --threads 1 --json --set search.refit=false >"$TMP/crash.json"; code=$?
+check "resumed search completes (exit $code)" test $code -eq 0
+check "after kills: one completed record per trial, results identical to the uninterrupted run" /usr/bin/python3 - "$TMP/crash.json" "$TMP/ref.json" "$TMP/crash/search.db" <<'PY'
+import json, sqlite3, sys
+a = {t["trial"]: t for t in json.load(open(sys.argv[1]))["trials"]}
+b = {t["trial"]: t for t in json.load(open(sys.argv[2]))["trials"]}
+assert sorted(a) == list(range(20)) and all(t["state"] == "complete" for t in a.values())
+assert all(a[i]["scores"] == b[i]["scores"] for i in range(20)), "same scores as without crashes"
+rows = sqlite3.connect(sys.argv[3]).execute("select idx, state from trials").fetchall()
+assert len(rows) == 20 and {s for _, s in rows} == {"complete"}
+PY
+"$NNCTL" grid-search $SS --out "$TMP/crash" -q --set training.epochs=61 2>"$TMP/e"; code=$?
+check "resuming with a changed config is refused (exit $code)" test $code -eq 2
+check "the refusal shows the change" grep -q "+   epochs: 61" "$TMP/e"
+
+# Shards: two halves run separately and merged equal the unsharded search.
+"$NNCTL" grid-search $SS --out "$TMP/sh0" --shard 0/2 -q --threads 1
+"$NNCTL" grid-search $SS --out "$TMP/sh1" --shard 1/2 -q --threads 1
+"$NNCTL" search merge "$TMP/sh0" "$TMP/sh1" --out "$TMP/merged" --json -q >"$TMP/merged.json"; code=$?
+check "search merge exits 0 (got $code)" test $code -eq 0
+check "merged shards equal the unsharded search" /usr/bin/python3 - "$TMP/merged.json" "$TMP/ref.json" <<'PY'
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert [(t["trial"], t["scores"]) for t in a["trials"]] == [(t["trial"], t["scores"]) for t in b["trials"]]
+assert a["best"]["params"] == b["best"]["params"]
+PY
+
+# A failing trial (diverges at run time) is recorded and the search goes on; --fail-fast stops and
+# leaves the search resumable.
+FAILCFG="$TMP/failing.yaml"
+sed 's/optimizer.learning_rate: \[0.003, 0.01, 0.03, 0.1, 0.3\]/optimizer: [{type: sgd, learning_rate: 0.01}, {type: sgd, learning_rate: 1.0e+12}, {type: adam, learning_rate: 0.01}]/' $SS >"$FAILCFG"
+sed -i "s|^name: search-small|name: search-failing|" "$FAILCFG"
+"$NNCTL" grid-search "$FAILCFG" --out "$TMP/fail" -q --json --threads 1 >"$TMP/fail.json" 2>"$TMP/e"; code=$?
+check "a failing trial does not stop the search (exit $code)" test $code -eq 0
+check "failed trials recorded with their reason" /usr/bin/python3 -c '
+import json,sys; t=json.load(open(sys.argv[1]))["trials"]
+failed=[x for x in t if x["state"]=="failed"]; done=[x for x in t if x["state"]=="complete"]
+assert len(failed)==4 and len(done)==8 and all("diverged" in x["error"] for x in failed), t' "$TMP/fail.json"
+"$NNCTL" grid-search "$FAILCFG" --out "$TMP/ff" -q --fail-fast --threads 1 --jobs 1 2>"$TMP/e"; code=$?
+check "--fail-fast stops with exit 1 (got $code)" test $code -eq 1
+check "--fail-fast leaves trials to resume" grep -q "run the same command to resume" "$TMP/e"
+"$NNCTL" grid-search "$FAILCFG" --out "$TMP/ff" -q --threads 1 --json >"$TMP/ff.json"; code=$?
+check "resuming after --fail-fast runs the rest (exit $code)" /usr/bin/python3 -c '
+import json,sys; t=json.load(open(sys.argv[1]))["trials"]; assert len(t)==12 and all(x["state"] in ("complete","failed") for x in t)' "$TMP/ff.json"
+
+# Spaces that can produce an invalid config, or are too large, are refused before anything runs.
+"$NNCTL" grid-search $SS --out "$TMP/bad-space" --set 'search.space={model.layers.0.units: [8, 0]}' -q 2>"$TMP/e"; code=$?
+check "an invalid value in the space exits 2 (got $code)" test $code -eq 2
+check "the refusal names the trial and path" grep -q "search.space: trial 1 (model.layers.0.units=0) is not a valid config" "$TMP/e"
+check "nothing ran" test ! -e "$TMP/bad-space/search.db"
+"$NNCTL" random-search $SS --out "$TMP/bad-rand" -q --set 'search.space={model.layers.0.units: [8], optimizer.learning_rate: {distribution: uniform, min: 0.0, max: 0.1}}' 2>"$TMP/e"; code=$?
+check "a distribution whose bound is invalid exits 2 (got $code)" bash -c "test $code -eq 2 && grep -q 'optimizer.learning_rate=0' '$TMP/e'"
+"$NNCTL" grid-search $SS --out "$TMP/big" -q --set 'search.max_trials=10' 2>"$TMP/e"; code=$?
+check "a grid over the cap needs --max-trials (exit $code)" bash -c "test $code -eq 2 && grep -q -- '--max-trials 20' '$TMP/e'"
+
+# Random search: the same trials on every run (seeded by search seed and trial index).
+"$NNCTL" random-search configs/iris_random_search.yaml --out "$TMP/rs1" -q --json --set search.trials=4 --set search.repeats=1 --set search.refit=false --set training.epochs=5 >"$TMP/rs1.json"
+"$NNCTL" random-search configs/iris_random_search.yaml --out "$TMP/rs2" -q --json --set search.trials=4 --set search.repeats=1 --set search.refit=false --set training.epochs=5 --jobs 2 >"$TMP/rs2.json"
+check "random search proposes and scores the same trials every time" /usr/bin/python3 -c '
+import json,sys; a=json.load(open(sys.argv[1]))["trials"]; b=json.load(open(sys.argv[2]))["trials"]
+key=lambda t: t["trial"]
+assert [(t["params"],t["scores"]) for t in sorted(a,key=key)]==[(t["params"],t["scores"]) for t in sorted(b,key=key)]
+assert len(a)==4' "$TMP/rs1.json" "$TMP/rs2.json"
+
 # Help and version describe the commands and exit codes.
 check "--version" bash -c "'$NNCTL' --version | grep -q '^nnctl [0-9]'"
 check "--help lists exit codes" bash -c "'$NNCTL' --help | grep -q 'Exit codes'"

@@ -98,6 +98,34 @@ struct TrainingConfig {
     ReduceLrConfig reduce_lr_on_plateau;
 };
 
+/// One searched value: a dotted path into the config and where its values come from.
+struct SearchParam {
+    std::string path;                 ///< e.g. optimizer.learning_rate, model.layers.hidden.units
+    std::string kind;                 ///< values | range | uniform | log_uniform | int_uniform | choice | normal
+    std::vector<std::string> values;  ///< values / choice: each as YAML flow text (any sub-tree)
+    std::vector<double> weights;      ///< choice: relative weights (empty: equal)
+    double min = 0.0, max = 0.0, step = 0.0;  ///< range, uniform, log_uniform, int_uniform (step 0: none)
+    double mean = 0.0, std = 1.0;     ///< normal
+    std::string where;                ///< file:line:col of the entry, for messages
+};
+
+/// The `search:` section (or a --space file).
+struct SearchConfig {
+    bool present = false;
+    std::string strategy = "grid";    ///< grid | random
+    std::vector<SearchParam> params;
+    int cv = 0;                       ///< k-fold cross-validation; 0: hold-out validation data
+    std::string objective = "val_loss";
+    std::string direction = "auto";   ///< auto | minimize | maximize
+    int repeats = 1;                  ///< seeds per configuration
+    bool refit = true;                ///< retrain the best configuration on all training data
+    int64_t trials = 20;              ///< random search
+    uint64_t seed = 0;                ///< default: the config's seed
+    int64_t max_trials = 10000;       ///< a larger grid needs --max-trials
+    int top = 10;                     ///< leaderboard rows shown
+    std::string canonical;            ///< the section as text without `trials`, for resume checks
+};
+
 struct ExperimentConfig {
     std::string name = "experiment";
     uint64_t seed = 42;
@@ -107,6 +135,7 @@ struct ExperimentConfig {
     OptimizerSpec optimizer;
     std::vector<MetricSpec> metrics;
     TrainingConfig training;
+    SearchConfig search;
     std::string source_file;  ///< the config file it came from
 };
 

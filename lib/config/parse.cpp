@@ -610,10 +610,132 @@ TrainingConfig read_training(Reader& r, const YAML::Node& n, const std::string& 
     return t;
 }
 
+std::string flow_text(const YAML::Node& n) {
+    YAML::Emitter e;
+    e << YAML::Flow << n;
+    return e.c_str();
+}
+
+SearchParam read_search_param(Reader& r, const std::string& key, const YAML::Node& n, const std::string& path,
+                              const std::string& strategy) {
+    SearchParam p;
+    p.path = key;
+    p.where = r.doc().where(n, path);
+    static const Keys dists = {"uniform", "log_uniform", "int_uniform", "choice", "normal"};
+    if (n.IsSequence()) {
+        if (n.size() == 0) r.doc().error(n, path, "an empty list of values");
+        p.kind = strategy == "random" ? "choice" : "values";
+        for (const auto& v : n) p.values.push_back(flow_text(v));
+        return p;
+    }
+    if (!n.IsMap()) {
+        r.doc().error(n, path, "expected a list of values, a range {min, max, step} or a distribution {distribution: ...}");
+        return p;
+    }
+    if (!n["distribution"]) {  // a grid range
+        r.check_keys(n, path, {"min", "max", "step"}, "a range");
+        if (strategy != "grid")
+            r.doc().error(n, path, "a random search needs a distribution here (e.g. {distribution: uniform, min: 0, "
+                                   "max: 1}) or a list of choices");
+        if (!n["min"] || !n["max"] || !n["step"]) r.doc().error(n, path, "a range needs min, max and step");
+        p.kind = "range";
+        p.min = r.number(n, "min", path, 0.0);
+        p.max = r.number(n, "max", path, 0.0);
+        p.step = r.number(n, "step", path, 1.0, positive);
+        if (p.max < p.min) r.doc().error(n, path, "max is below min");
+        else if (p.step > 0 && (p.max - p.min) / p.step > 1e6) r.doc().error(n, path, "the range has over a million steps");
+        return p;
+    }
+    p.kind = r.string(n, "distribution", path, "uniform", dists);
+    if (strategy == "grid")
+        r.doc().error(n, path, "a grid search takes lists of values or ranges {min, max, step}; distributions are for "
+                               "strategy: random");
+    if (p.kind == "choice") {
+        r.check_keys(n, path, {"distribution", "values", "weights"}, "a choice");
+        YAML::Node v = n["values"];
+        if (!v || !v.IsSequence() || v.size() == 0) r.doc().error(n, path, "choice needs a non-empty list 'values'");
+        else for (const auto& x : v) p.values.push_back(flow_text(x));
+        if (YAML::Node w = n["weights"]) {
+            if (!w.IsSequence() || !v || w.size() != v.size())
+                r.doc().error(w, child(path, "weights"), "needs one weight per value");
+            else
+                for (size_t i = 0; i < w.size(); ++i) {
+                    double x;
+                    if (!w[i].IsScalar() || !YAML::convert<double>::decode(w[i], x) || !(x >= 0) || !std::isfinite(x))
+                        r.doc().error(w[i], child(path, "weights." + std::to_string(i)), "expected a weight ≥ 0");
+                    else p.weights.push_back(x);
+                }
+        }
+    } else if (p.kind == "normal") {
+        r.check_keys(n, path, {"distribution", "mean", "std"}, "a normal distribution");
+        p.mean = r.number(n, "mean", path, 0.0);
+        p.std = r.number(n, "std", path, 1.0, positive);
+    } else {
+        r.check_keys(n, path, {"distribution", "min", "max", "step"}, "a " + p.kind + " distribution");
+        if (!n["min"] || !n["max"]) r.doc().error(n, path, p.kind + " needs min and max");
+        p.min = r.number(n, "min", path, 0.0);
+        p.max = r.number(n, "max", path, 1.0);
+        p.step = r.number(n, "step", path, 0.0, non_negative);
+        if (p.max < p.min) r.doc().error(n, path, "max is below min");
+        if (p.kind == "log_uniform" && !(p.min > 0)) r.doc().error(n, path, "log_uniform needs min > 0");
+        if (p.kind != "int_uniform" && n["step"]) r.doc().error(n["step"], child(path, "step"), "only int_uniform takes a step");
+        if (p.kind == "int_uniform" && (p.min != std::floor(p.min) || p.max != std::floor(p.max)))
+            r.doc().error(n, path, "int_uniform needs whole-number min and max");
+    }
+    return p;
+}
+
+SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path, uint64_t default_seed) {
+    SearchConfig s;
+    s.present = true;
+    s.seed = default_seed;
+    if (!r.is_map(n, path, "a mapping (strategy, space, cv, objective, ...)")) return s;
+    r.check_keys(n, path,
+                 {"strategy", "space", "cv", "objective", "repeats", "refit", "trials", "seed", "max_trials", "top"},
+                 "the search section");
+    s.strategy = r.string(n, "strategy", path, "grid", {"grid", "random"});
+    s.cv = int(r.integer(n, "cv", path, 0, 2, 100));
+    if (YAML::Node o = n["objective"]) {
+        const std::string p = child(path, "objective");
+        if (o.IsMap()) {
+            r.check_keys(o, p, {"metric", "direction"}, "the objective");
+            s.objective = r.string(o, "metric", p, "val_loss");
+            s.direction = r.string(o, "direction", p, "auto", {"auto", "minimize", "maximize"});
+        } else {
+            s.objective = r.string_value(o, p, "val_loss");
+        }
+    }
+    s.repeats = int(r.integer(n, "repeats", path, 1, 1, 1000));
+    s.refit = r.boolean(n, "refit", path, true);
+    s.trials = r.integer(n, "trials", path, 20, 1, 10'000'000);
+    s.seed = uint64_t(r.integer(n, "seed", path, int64_t(default_seed), 0, kI64Max));
+    s.max_trials = r.integer(n, "max_trials", path, 10000, 1, kI64Max);
+    s.top = int(r.integer(n, "top", path, 10, 1, 1000));
+    YAML::Node space = n["space"];
+    if (!space) r.doc().error(n, path, "missing key 'space' (the values to search, by config path)");
+    else if (!space.IsMap() || space.size() == 0)
+        r.doc().error(space, child(path, "space"), "expected a mapping of config paths to values");
+    else
+        for (auto it = space.begin(); it != space.end(); ++it) {
+            const std::string key = it->first.Scalar();
+            s.params.push_back(read_search_param(r, key, it->second, child(child(path, "space"), key), s.strategy));
+        }
+    // Canonical text for resume checks: everything but `trials` (which a random search may extend).
+    YAML::Node copy(YAML::NodeType::Map);
+    for (auto it = n.begin(); it != n.end(); ++it)
+        if (it->first.Scalar() != "trials") copy[it->first.Scalar()] = it->second;
+    YAML::Emitter e;
+    e << copy;
+    s.canonical = e.c_str();
+    return s;
+}
+
 }  // namespace
 
-ExperimentConfig parse_config(const std::string& text, const std::string& filename, const std::vector<std::string>& sets) {
+ExperimentConfig parse_config(const std::string& text, const std::string& filename, const std::vector<std::string>& sets,
+                              const std::string& space_file) {
     YamlDoc doc(text, filename);
+    if (!space_file.empty()) doc.set_search_space(space_file);
     for (const auto& s : sets) doc.apply_set(s);
     Reader r(doc);
     ExperimentConfig c;
@@ -658,8 +780,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
         else c.optimizer.learning_rate.initial_learning_rate = 0.001;  // adam's default
         if (root["metrics"]) c.metrics = read_metrics(r, root["metrics"], "metrics");
         if (root["training"]) c.training = read_training(r, root["training"], "training");
-        if (YAML::Node s = root["search"]; s && !s.IsMap())
-            r.doc().error(s, "search", "expected a mapping (strategy, space, ...)");
+        if (YAML::Node s = root["search"]) c.search = read_search(r, s, "search", c.seed);
     }
     if (!doc.errors().empty()) {
         std::string msg;
@@ -709,14 +830,14 @@ DataSourceConfig parse_source_spec(const std::string& spec, const std::string& s
     return s;
 }
 
-ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets) {
+ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets, const std::string& space_file) {
     std::string text;
     try {
         text = read_file(path);
     } catch (const DataError&) {
         throw ConfigError(path + ": cannot read the config file");
     }
-    return parse_config(text, path, sets);
+    return parse_config(text, path, sets, space_file);
 }
 
 }  // namespace nnctl

@@ -8,10 +8,11 @@ namespace nnctl {
 
 /// Read, override (`--set PATH=VALUE` strings) and validate a config file. Every problem found is
 /// reported at once in one ConfigError, one line each: `file:line:col: key.path: problem (hint)`.
-ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets = {});
+ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets = {},
+                             const std::string& space_file = "");
 /// The same from text already in memory; `filename` is used in messages and to resolve data paths.
 ExperimentConfig parse_config(const std::string& text, const std::string& filename,
-                              const std::vector<std::string>& sets = {});
+                              const std::vector<std::string>& sets = {}, const std::string& space_file = "");
 
 /// A data source given on the command line: `file.csv[.gz]`, `idx:IMAGES,LABELS`,
 /// `npy:FEATURES,TARGETS`, or a YAML file holding one source mapping ({format: ..., ...}).

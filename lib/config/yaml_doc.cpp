@@ -230,6 +230,29 @@ void YamlDoc::resolve_extends(std::set<std::string> chain) {
                 provenance_[p] = f;
 }
 
+void YamlDoc::set_search_space(const std::string& path) {
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const Error&) {
+        errors_.push_back(path + ": cannot read the search space file");
+        return;
+    }
+    YamlDoc sd(text, path);
+    if (!sd.errors().empty()) {
+        errors_.insert(errors_.end(), sd.errors_.begin(), sd.errors_.end());
+        return;
+    }
+    YAML::Node space = sd.root_["space"] ? sd.root_["space"] : sd.root_;
+    if (!root_["search"]) root_["search"] = YAML::Node(YAML::NodeType::Map);
+    YAML::Node search = root_["search"];
+    if (sd.root_["space"])  // a file with more search settings (strategy, cv, ...) contributes them too
+        for (auto it = sd.root_.begin(); it != sd.root_.end(); ++it) search[it->first.Scalar()] = it->second;
+    else
+        search["space"] = space;
+    provenance_["search.space"] = path;
+}
+
 std::string YamlDoc::file_of(const std::string& path) const {
     std::string best;
     const std::string* file = &filename_;

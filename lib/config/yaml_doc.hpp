@@ -24,6 +24,8 @@ public:
     /// Parse `text`; problems are recorded (with 1-based locations) rather than thrown.
     /// `chain` holds the files already being read by `extends` (cycle detection).
     YamlDoc(const std::string& text, std::string filename, std::set<std::string> chain = {});
+    /// Take the search space from another file (`--space`): its `space:` mapping, or the whole file.
+    void set_search_space(const std::string& path);
     /// Apply one `PATH=VALUE` override; problems are recorded against the flag.
     void apply_set(const std::string& assignment);
 

@@ -55,12 +55,16 @@ Logs evaluate_model(Sequential& model, const Loss& loss, const std::vector<Metri
     const Eigen::Index n = data.size();
     double loss_sum = 0.0;
     Matrix probs;
+    bool need_probs = false;  // argmax metrics read softmax logits as they are
+    if (!model.output_activation().is_linear())
+        for (const auto& m : metrics)
+            need_probs = need_probs || m->needs_probabilities() || model.output_activation().name != "softmax";
     for (Eigen::Index s = 0; s < n; s += batch_size) {
         const Eigen::Index b = std::min<Eigen::Index>(batch_size, n - s);
         const Matrix& out = model.forward(data.x.middleRows(s, b), ForwardContext{});
         loss_sum += loss.compute(out, t.middleRows(s, b), nullptr) * double(b);
-        model.apply_output_activation(out, probs);
-        for (auto& m : metrics) m->update(probs, t.middleRows(s, b));
+        if (need_probs) model.apply_output_activation(out, probs);
+        for (auto& m : metrics) m->update(need_probs ? probs : out, t.middleRows(s, b));
     }
     Logs logs{{"loss", loss_sum / double(n) + model.regularization_penalty()}};
     for (auto& m : metrics) logs.emplace_back(m->name(), m->result());

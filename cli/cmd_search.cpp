@@ -1,0 +1,241 @@
+// nnctl search | grid-search | random-search CONFIG, and nnctl search merge DIR...
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "config/parse.hpp"
+#include "core/error.hpp"
+#include "core/json.hpp"
+#include "search/runner.hpp"
+
+namespace nnctl::cli {
+
+namespace {
+
+struct SearchCliOptions {
+    std::string config;
+    std::string out;
+    std::string shard = "0/1";
+    SearchOptions s;
+    CommonOptions common;
+    std::vector<std::string> merge_dirs;
+};
+
+std::string fmt_eta(double s) {
+    char b[32];
+    if (s < 60) std::snprintf(b, sizeof b, "%.0fs", s);
+    else if (s < 3600) std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
+    else std::snprintf(b, sizeof b, "%dh%02dm", int(s) / 3600, int(s) / 60 % 60);
+    return b;
+}
+
+void print_leaderboard(const SearchResult& r, int top) {
+    auto& lg = log();
+    lg.info("");
+    lg.info("leaderboard ({}: {}, best first)", r.objective, r.direction);
+    int rank = 0;
+    char buf[96];
+    for (const auto& t : r.trials) {
+        if (t.state != "complete") continue;
+        if (++rank > top) break;
+        std::string params;
+        try {
+            for (const auto& m : parse_json(t.params).members)
+                params += (params.empty() ? "" : "  ") + m.first + "=" +
+                          (m.second.is_string() ? m.second.text : m.second.text.empty() ? (m.second.boolean ? "true" : "false")
+                                                                                          : m.second.text);
+        } catch (const std::exception&) {
+        }
+        std::snprintf(buf, sizeof buf, "%3d. trial %-4lld %.4f ± %.4f  %6.2fs  ", rank, static_cast<long long>(t.index),
+                      t.mean, t.std, t.duration);
+        lg.info("{}{}", buf, params);
+    }
+    long long failed = 0, unfinished = 0;
+    for (const auto& t : r.trials) {
+        failed += t.state == "failed";
+        unfinished += t.state == "pending" || t.state == "running";
+    }
+    if (failed) lg.info("{} trial(s) failed (see leaderboard.csv)", failed);
+    if (unfinished) lg.info("{} trial(s) not run yet: run the same command again to resume", unfinished);
+}
+
+void print_json(const SearchResult& r) {
+    JsonWriter j;
+    j.begin_object().key("out").value(r.out).key("objective").value(r.objective).key("direction").value(r.direction);
+    j.key("interrupted").value(r.interrupted);
+    const TrialRecord* best = (!r.trials.empty() && r.trials.front().state == "complete") ? &r.trials.front() : nullptr;
+    if (best) {
+        j.key("best").begin_object().key("trial").value(static_cast<long long>(best->index)).key("params").raw(best->params);
+        j.key("mean").value(best->mean).key("std").value(best->std).key("config").value(r.best_config).end_object();
+    } else {
+        j.key("best").null();
+    }
+    j.key("trials").begin_array();
+    for (const auto& t : r.trials) {
+        j.begin_object().key("trial").value(static_cast<long long>(t.index)).key("state").value(t.state);
+        j.key("params").raw(t.params).key("scores").begin_array();
+        for (double x : t.scores) j.value(x);
+        j.end_array();
+        if (t.state == "complete") j.key("mean").value(t.mean).key("std").value(t.std);
+        j.key("duration").value(t.duration);
+        if (!t.error.empty()) j.key("error").value(t.error);
+        j.end_object();
+    }
+    j.end_array();
+    if (!r.refit_dir.empty()) {
+        j.key("refit").begin_object().key("out").value(r.refit_dir);
+        if (!r.refit_test.empty()) {
+            j.key("test").begin_object();
+            for (const auto& [k, v] : r.refit_test) j.key(k).value(v);
+            j.end_object();
+        }
+        j.end_object();
+    }
+    j.end_object();
+    std::cout << j.str() << std::endl;
+}
+
+int run_search_cmd(SearchCliOptions& o, const std::string& strategy) {
+    install_signal_handlers();
+    apply_common_options(o.common);
+    auto& lg = log();
+    SearchOptions s = o.s;
+    s.config = o.config;
+    s.sets = o.common.sets;
+    s.strategy = strategy;
+    s.threads = effective_threads();
+    s.command = command_line();
+    if (std::sscanf(o.shard.c_str(), "%d/%d", &s.shard, &s.shards) != 2)
+        throw ConfigError("--shard " + o.shard + ": expected i/N, e.g. 0/4");
+    if (o.out.empty()) {
+        ExperimentConfig c = load_config(o.config, o.common.sets, s.space_file);
+        s.out = "sweeps/" + c.name + (s.shards > 1 ? "-shard" + std::to_string(s.shard) : "");
+    } else {
+        s.out = o.out;
+    }
+    const bool tty = stderr_is_tty() && !o.common.quiet;
+    SearchCallbacks cb;
+    cb.stop_requested = [] { return interrupted(); };
+    cb.on_message = [&](const std::string& m) {
+        if (tty) std::fprintf(stderr, "\r\033[K");
+        lg.info("{}", m);
+    };
+    cb.on_progress = [&](const SearchProgress& p) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "[%lld/%lld] ", static_cast<long long>(p.done), static_cast<long long>(p.total));
+        std::string line = buf;
+        if (p.has_best) {
+            std::snprintf(buf, sizeof buf, "best %.4f (%s)", p.best, p.best_params.c_str());
+            line += buf;
+        }
+        if (p.failed) line += "  failed " + std::to_string(p.failed);
+        if (p.done < p.total && p.eta_seconds > 0) line += "  ETA " + fmt_eta(p.eta_seconds);
+        if (tty) {
+            std::fprintf(stderr, "\r\033[K%s", line.c_str());
+            if (p.done == p.total) std::fprintf(stderr, "\n");
+            std::fflush(stderr);
+        } else {
+            lg.info("{}", line);
+        }
+    };
+    lg.debug("sweep directory {}, {} job(s), {} thread(s) per trial", s.out, s.jobs, std::max(1, s.threads / std::max(1, s.jobs)));
+    SearchResult r = run_search(s, cb);
+    print_leaderboard(r, 10);
+    if (!r.best_config.empty()) lg.info("best config: {}", r.best_config);
+    if (!r.refit_dir.empty()) {
+        std::string t;
+        char buf[64];
+        for (const auto& [k, v] : r.refit_test) {
+            std::snprintf(buf, sizeof buf, "  test %s: %.4f", k.c_str(), v);
+            t += buf;
+        }
+        lg.info("refitted model: {}{}", r.refit_dir, t);
+    }
+    if (o.common.json) print_json(r);
+    if (r.interrupted) return 130;
+    if (r.failed_fast) {
+        lg.error("a trial failed and --fail-fast stopped the search; run the same command to resume");
+        return 1;
+    }
+    return 0;
+}
+
+void add_search_options(CLI::App* cmd, SearchCliOptions& o) {
+    cmd->add_option("config", o.config, "Experiment config with a search: section (or give --space)")
+        ->required()
+        ->type_name("CONFIG");
+    cmd->add_option("--space", o.s.space_file, "Search space from another YAML file (its space: mapping, or the file)")
+        ->type_name("FILE");
+    cmd->add_option("--out", o.out, "Sweep directory (default: sweeps/NAME); running the same command again resumes it")
+        ->type_name("DIR");
+    cmd->add_option("-j,--jobs", o.s.jobs, "Trials in parallel; the threads are shared out among them")
+        ->check(CLI::Range(1, 1024));
+    cmd->add_option("--max-trials", o.s.max_trials, "Allow a grid larger than search.max_trials (default 10000)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_flag("--resume", o.s.resume, "Continue the search in --out (an error if there is none)");
+    cmd->add_flag("--fail-fast", o.s.fail_fast, "Stop at the first failing trial (it stays resumable)");
+    cmd->add_option("--shard", o.shard, "Run only trials with index = i (mod N), e.g. for a Slurm job array")
+        ->type_name("i/N");
+    add_common_options(*cmd, o.common);
+    cmd->footer(
+        "\nTrials are validated before any runs; each runs in its own worker process and is recorded in\n"
+        "DIR/search.db as it finishes. DIR gets leaderboard.csv, trials.jsonl, best.yaml and, with\n"
+        "refit (the default), best-model/ (a run directory for evaluate and predict).\n"
+        "Example: nnctl grid-search configs/seed/grid_search.yaml --jobs 2\n" +
+        std::string(kExitCodes));
+}
+
+}  // namespace
+
+std::function<int()> register_search(CLI::App& app) {
+    auto g = std::make_shared<SearchCliOptions>();
+    auto r = std::make_shared<SearchCliOptions>();
+    auto s = std::make_shared<SearchCliOptions>();
+    auto m = std::make_shared<SearchCliOptions>();
+    CLI::App* grid = app.add_subcommand("grid-search", "Hyperparameter grid search (k-fold cross-validation, parallel, "
+                                                       "resumable)");
+    add_search_options(grid, *g);
+    CLI::App* random = app.add_subcommand("random-search", "Hyperparameter random search (seeded; same trials on any "
+                                                           "machine)");
+    add_search_options(random, *r);
+    CLI::App* search = app.add_subcommand("search", "Hyperparameter search with the strategy the config gives");
+    search->require_subcommand(0, 1);
+    CLI::App* merge = search->add_subcommand("merge", "Combine sweep directories of shards into one leaderboard");
+    merge->add_option("dirs", m->merge_dirs, "Sweep directories of the shards")->required()->type_name("DIR...");
+    merge->add_option("--out", m->out, "Directory for the merged results (default: FIRST_DIR-merged)")->type_name("DIR");
+    merge->add_flag("--json", m->common.json, "Print the merged summary as JSON on stdout");
+    merge->add_flag("-q,--quiet", m->common.quiet, "Only errors on stderr");
+    // `search CONFIG` takes the same options; CONFIG is optional here only so that `search merge` parses.
+    search->add_option("config", s->config, "Experiment config with a search: section")->type_name("CONFIG");
+    search->add_option("--space", s->s.space_file, "Search space from another YAML file")->type_name("FILE");
+    search->add_option("--out", s->out, "Sweep directory (default: sweeps/NAME)")->type_name("DIR");
+    search->add_option("-j,--jobs", s->s.jobs, "Trials in parallel")->check(CLI::Range(1, 1024));
+    search->add_option("--max-trials", s->s.max_trials, "Allow a grid larger than search.max_trials")
+        ->check(CLI::PositiveNumber);
+    search->add_flag("--resume", s->s.resume, "Continue the search in --out");
+    search->add_flag("--fail-fast", s->s.fail_fast, "Stop at the first failing trial");
+    search->add_option("--shard", s->shard, "Run only trials with index = i (mod N)")->type_name("i/N");
+    add_common_options(*search, s->common);
+    search->footer("\nnctl search CONFIG runs the strategy in search.strategy (grid or random).\n"
+                   "nnctl search merge DIR... combines the sweep directories of --shard runs.\n" +
+                   std::string(kExitCodes));
+    return [=, &app]() -> int {
+        if (app.got_subcommand("grid-search")) return run_search_cmd(*g, "grid");
+        if (app.got_subcommand("random-search")) return run_search_cmd(*r, "random");
+        if (merge->parsed()) {
+            apply_common_options(m->common);
+            std::string out = m->out.empty() ? m->merge_dirs.front() + "-merged" : m->out;
+            SearchResult res = merge_searches(m->merge_dirs, out);
+            print_leaderboard(res, 10);
+            if (!res.best_config.empty()) log().info("best config: {}", res.best_config);
+            if (m->common.json) print_json(res);
+            return 0;
+        }
+        if (s->config.empty()) throw ConfigError("nnctl search: give a CONFIG (or: nnctl search merge DIR...)");
+        return run_search_cmd(*s, "");
+    };
+}
+
+}  // namespace nnctl::cli

@@ -1,0 +1,490 @@
+#include "search/runner.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "config/parse.hpp"
+#include "config/registry.hpp"
+#include "core/error.hpp"
+#include "core/fileio.hpp"
+#include "core/json.hpp"
+#include "core/json_value.hpp"
+#include "core/parallel.hpp"
+#include "core/rng.hpp"
+#include "search/cv.hpp"
+#include "train/evaluate.hpp"
+#include "train/experiment.hpp"
+
+namespace nnctl {
+
+bool minimize_objective(const std::string& objective, const std::string& direction) {
+    if (direction == "minimize") return true;
+    if (direction == "maximize") return false;
+    auto ends = [&](const char* x) {
+        std::string s(x);
+        return objective.size() >= s.size() && objective.compare(objective.size() - s.size(), s.size(), s) == 0;
+    };
+    return ends("loss") || ends("mse") || ends("mae");
+}
+
+std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s) {
+    DataConfig dc = cfg.data;
+    const std::string pre = dc.preprocess;
+    const double rescale = dc.rescale;
+    dc.preprocess = "none";  // fitted per fold below, on the fold's training rows only
+    if (s.cv > 0) {
+        dc.validation_split = 0.0;
+        dc.validation.reset();
+    }
+    DataSplits data = load_data(dc, cfg.loss.is_classification(), Rng::derive(cfg.seed, 5));
+    const std::string metric = s.objective.rfind("val_", 0) == 0 ? s.objective.substr(4) : s.objective;
+
+    std::vector<std::pair<std::vector<int>, std::vector<int>>> folds;  // (train rows, held-out rows)
+    if (s.cv > 0) {
+        auto held = kfold(data.train, s.cv, Rng::derive(s.seed, 99));
+        for (const auto& h : held) {
+            std::vector<int> tr;
+            std::set<int> out(h.begin(), h.end());
+            for (int i = 0; i < int(data.train.size()); ++i)
+                if (!out.count(i)) tr.push_back(i);
+            folds.emplace_back(tr, h);
+        }
+    } else if (data.validation.size() == 0) {
+        throw ConfigError("search: no held-out data to score trials on: set search.cv (k-fold cross-validation) or "
+                          "data.validation_split");
+    }
+
+    std::vector<double> scores;
+    for (int r = 0; r < s.repeats; ++r) {
+        const uint64_t seed = s.repeats == 1 ? cfg.seed : Rng::derive(cfg.seed, 1000 + uint64_t(r));
+        const size_t nf = folds.empty() ? 1 : folds.size();
+        for (size_t f = 0; f < nf; ++f) {
+            Dataset tr = folds.empty() ? data.train : data.train.subset(folds[f].first);
+            Dataset va = folds.empty() ? data.validation : data.train.subset(folds[f].second);
+            Scaling sc;
+            sc.kind = pre;
+            sc.rescale = rescale;
+            if (sc.active()) {
+                fit_scaling(sc, tr.x);
+                apply_scaling(sc, tr.x);
+                apply_scaling(sc, va.x);
+            }
+            Sequential model = build_model(cfg.layers, Shape{tr.x.cols()}, Rng::derive(seed, 1));
+            Loss loss = cfg.loss;
+            fuse_output(model, loss);
+            auto opt = make_optimizer(cfg.optimizer);
+            Trainer t(model, loss, *opt, cfg.metrics, cfg.training, Rng::derive(seed, 2));
+            t.fit(tr, &va);
+            Logs logs = t.evaluate(va);
+            double v = log_value(logs, metric);
+            if (std::isnan(v)) {
+                std::string have;
+                for (const auto& [k, x] : logs) have += (have.empty() ? "" : ", ") + std::string("val_") + k;
+                throw ConfigError("search.objective: '" + s.objective + "' is not computed (available: " + have +
+                                  "; add the metric to metrics:)");
+            }
+            if (!std::isfinite(v)) throw DivergedError("the objective is not finite");
+            scores.push_back(v);
+        }
+    }
+    return scores;
+}
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+std::string join_lines_diff(const std::string& before, const std::string& after) {
+    auto lines = [](const std::string& t) {
+        std::vector<std::string> v;
+        std::istringstream in(t);
+        for (std::string l; std::getline(in, l);) v.push_back(l);
+        return v;
+    };
+    auto a = lines(before), b = lines(after);
+    std::multiset<std::string> sa(a.begin(), a.end()), sb(b.begin(), b.end());
+    std::string out;
+    for (const auto& l : a)
+        if (!sb.count(l)) out += "\n  - " + l;
+    for (const auto& l : b)
+        if (!sa.count(l)) out += "\n  + " + l;
+    return out;
+}
+
+std::vector<std::string> sets_of(const TrialRecord& r) {
+    std::vector<std::string> v;
+    for (const auto& x : parse_json(r.sets).items) v.push_back(x.text);
+    return v;
+}
+
+std::string sets_json(const std::vector<std::string>& sets) {
+    JsonWriter j;
+    j.begin_array();
+    for (const auto& s : sets) j.value(s);
+    j.end_array();
+    return j.str();
+}
+
+std::string describe(const TrialRecord& r) {
+    std::string d;
+    for (const auto& s : sets_of(r)) d += (d.empty() ? "" : ", ") + s;
+    return d;
+}
+
+/// Complete trials best first (ties by index), then failed, then unfinished.
+std::vector<TrialRecord> ranked(std::vector<TrialRecord> t, bool minimize) {
+    auto rank = [](const TrialRecord& r) { return r.state == "complete" ? 0 : r.state == "failed" ? 1 : 2; };
+    std::stable_sort(t.begin(), t.end(), [&](const TrialRecord& a, const TrialRecord& b) {
+        if (rank(a) != rank(b)) return rank(a) < rank(b);
+        if (rank(a) == 0 && a.mean != b.mean) return minimize ? a.mean < b.mean : a.mean > b.mean;
+        return a.index < b.index;
+    });
+    return t;
+}
+
+std::string csv_cell(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string o = "\"";
+    for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return o + "\"";
+}
+
+/// leaderboard.csv, trials.jsonl and best.yaml of a sweep directory, each written atomically.
+std::string write_outputs(const std::string& out, const SearchStore& store, const std::vector<TrialRecord>& ranked_trials) {
+    std::vector<std::string> paths;
+    if (!ranked_trials.empty())
+        for (const auto& s : sets_of(ranked_trials.front())) paths.push_back(s.substr(0, s.find('=')));
+    std::string csv = "rank,trial,state,mean,std,duration_s";
+    for (const auto& p : paths) csv += "," + csv_cell(p);
+    csv += ",error\n";
+    std::string jsonl;
+    int rank = 0;
+    for (const auto& r : ranked_trials) {
+        const bool done = r.state == "complete";
+        csv += (done ? std::to_string(++rank) : std::string()) + "," + std::to_string(r.index) + "," + r.state + "," +
+               (done ? format_number(r.mean) : "") + "," + (done ? format_number(r.std) : "") + "," +
+               (r.state == "pending" || r.state == "running" ? "" : format_number(std::round(r.duration * 1000) / 1000));
+        for (const auto& s : sets_of(r)) csv += "," + csv_cell(s.substr(s.find('=') + 1));
+        csv += "," + csv_cell(r.error) + "\n";
+        JsonWriter j;
+        j.begin_object().key("trial").value(static_cast<long long>(r.index)).key("state").value(r.state);
+        j.key("params").raw(r.params).key("scores").begin_array();
+        for (double x : r.scores) j.value(x);
+        j.end_array();
+        if (done) j.key("mean").value(r.mean).key("std").value(r.std);
+        if (r.state == "complete" || r.state == "failed") j.key("duration").value(r.duration);
+        if (!r.error.empty()) j.key("error").value(r.error);
+        j.end_object();
+        jsonl += j.str() + "\n";
+    }
+    write_file_atomic(out + "/leaderboard.csv", csv);
+    write_file_atomic(out + "/trials.jsonl", jsonl);
+    if (ranked_trials.empty() || ranked_trials.front().state != "complete") return "";
+    std::vector<std::string> best_sets;
+    for (const auto& x : parse_json(store.meta("base_sets")).items) best_sets.push_back(x.text);
+    for (const auto& x : sets_of(ranked_trials.front())) best_sets.push_back(x);
+    ExperimentConfig best = load_config(store.meta("config_path"), best_sets, store.meta("space_file"));
+    std::string text = "# The best configuration of the search in " + out + " (trial " +
+                       std::to_string(ranked_trials.front().index) + ", " + store.meta("objective") + " " +
+                       format_number(ranked_trials.front().mean) + ").\n# Run it: nnctl train " + out +
+                       "/best.yaml\n" + emit_config(best);
+    write_file_atomic(out + "/best.yaml", text);
+    return out + "/best.yaml";
+}
+
+void check_fingerprint(SearchStore& store, const std::string& fingerprint, const std::string& out) {
+    const std::string old = store.meta("fingerprint");
+    if (old == fingerprint) return;
+    throw ConfigError(out + ": this sweep directory holds a search with a different config or space; resuming it "
+                      "would mix results. Use another --out, or undo these changes:" +
+                      join_lines_diff(old, fingerprint));
+}
+
+}  // namespace
+
+SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
+    std::vector<std::string> sets = o.sets;
+    if (!o.strategy.empty()) sets.push_back("search.strategy=" + o.strategy);
+    ExperimentConfig base = load_config(o.config, sets, o.space_file);
+    if (!base.search.present)
+        throw ConfigError(o.config + ": no search section (add search: {space: ...} or give --space FILE)");
+    const SearchConfig& s = base.search;
+    const int64_t n = trial_count(s);
+    const int64_t cap = o.max_trials > 0 ? o.max_trials : s.max_trials;
+    if (n > cap)
+        throw ConfigError(o.config + ": search.space: the " + s.strategy + " search has " + std::to_string(n) +
+                          " trials, more than the cap of " + std::to_string(cap) + " (pass --max-trials " +
+                          std::to_string(n) + " to run them all)");
+    if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards) throw ConfigError("--shard: expected i/N with 0 <= i < N");
+    const bool minimize = minimize_objective(s.objective, s.direction);
+    const std::string base_text = emit_config(base);
+    std::string fingerprint = base_text + "--- search ---\n" + s.canonical + "\n";
+    if (s.strategy == "grid") fingerprint += "trials: " + std::to_string(n) + "\n";
+
+    // Every trial of this shard must give a valid config before anything runs.
+    std::vector<Trial> trials;
+    for (int64_t i = o.shard; i < n; i += o.shards) trials.push_back(make_trial(s, i));
+    std::map<int64_t, ExperimentConfig> configs;  // validated once here; workers inherit them
+    // A trial is the config file with the user's overrides, then the trial's values, as `--set`s: so a
+    // searched optimizer.type starts from that type's own defaults.
+    auto trial_sets = [&](const Trial& t) {
+        std::vector<std::string> all = sets;
+        for (const auto& x : t.sets()) all.push_back(x);
+        return all;
+    };
+    auto validate = [&](const Trial& t) {
+        try {
+            return load_config(o.config, trial_sets(t), o.space_file);
+        } catch (const ConfigError& e) {
+            std::string vals;
+            for (const auto& [p, v] : t.values) vals += (vals.empty() ? "" : ", ") + p + "=" + v;
+            throw ConfigError(o.config + ": search.space: trial " + std::to_string(t.index) + " (" + vals +
+                              ") is not a valid config:\n" + e.what());
+        }
+    };
+    for (const auto& t : trials) configs.emplace(t.index, validate(t));
+    if (s.strategy == "random" && !trials.empty())  // the space's bounds, not only the values drawn
+        for (size_t k = 0; k < s.params.size(); ++k) {
+            const auto& p = s.params[k];
+            if (p.kind != "uniform" && p.kind != "log_uniform" && p.kind != "int_uniform") continue;
+            for (double bound : {p.min, p.max}) {
+                Trial t = trials.front();
+                t.values[k].second = format_number(bound);
+                validate(t);
+            }
+        }
+
+    make_dirs(o.out);
+    const std::string db = o.out + "/search.db";
+    const bool existed = ::access(db.c_str(), F_OK) == 0;
+    if (o.resume && !existed) throw ConfigError("--resume: " + o.out + " holds no search to resume");
+    SearchStore store(db);
+    if (existed && !store.meta("fingerprint").empty()) {
+        check_fingerprint(store, fingerprint, o.out);
+        if (store.meta("shard") != std::to_string(o.shard) + "/" + std::to_string(o.shards))
+            throw ConfigError(o.out + ": this sweep directory was run as shard " + store.meta("shard"));
+    } else {
+        store.set_meta("fingerprint", fingerprint);
+        store.set_meta("base_config", base_text);
+        store.set_meta("config_path", o.config);
+        store.set_meta("base_sets", sets_json(sets));
+        store.set_meta("space_file", o.space_file);
+        store.set_meta("objective", s.objective);
+        store.set_meta("direction", minimize ? "minimize" : "maximize");
+        store.set_meta("shard", std::to_string(o.shard) + "/" + std::to_string(o.shards));
+        store.set_meta("created", utc_now());
+    }
+    std::vector<TrialRecord> rows;
+    for (const auto& t : trials) {
+        TrialRecord r;
+        r.index = t.index;
+        r.params = t.json();
+        r.sets = sets_json(t.sets());
+        rows.push_back(r);
+    }
+    store.add_trials(rows);
+    if (int k = store.requeue_running(); k > 0 && cb.on_message)
+        cb.on_message("resuming: " + std::to_string(k) + " interrupted trial(s) will run again");
+
+    std::set<int64_t> mine;
+    for (const auto& t : trials) mine.insert(t.index);
+    std::vector<int64_t> pending;
+    for (const auto& r : store.all())
+        if (mine.count(r.index) && r.state == "pending") pending.push_back(r.index);
+    if (cb.on_message && existed && pending.size() < trials.size())
+        cb.on_message("resuming: " + std::to_string(trials.size() - pending.size()) + " of " +
+                      std::to_string(trials.size()) + " trials already done");
+
+    SearchResult res;
+    res.out = o.out;
+    res.objective = s.objective;
+    res.direction = minimize ? "minimize" : "maximize";
+    const int jobs = std::max(1, o.jobs);
+    const int per_trial = std::max(1, o.threads / jobs);
+    struct Running {
+        int64_t index;
+        int attempt;
+        clock_type::time_point start;
+    };
+    std::map<pid_t, Running> running;
+    size_t next = 0;
+    const auto t_start = clock_type::now();
+    int64_t finished_here = 0;
+
+    auto last_write = clock_type::now() - std::chrono::hours(1);
+    auto report = [&] {
+        auto all = store.all();
+        SearchProgress p;
+        p.total = int64_t(trials.size());
+        for (const auto& r : all) {
+            if (!mine.count(r.index)) continue;
+            if (r.state == "complete" || r.state == "failed") ++p.done;
+            if (r.state == "failed") ++p.failed;
+        }
+        auto rk = ranked(all, minimize);
+        if (!rk.empty() && rk.front().state == "complete") {
+            p.has_best = true;
+            p.best = rk.front().mean;
+            p.best_params = describe(rk.front());
+        }
+        const double el = std::chrono::duration<double>(clock_type::now() - t_start).count();
+        if (finished_here > 0) p.eta_seconds = el / double(finished_here) * double(p.total - p.done);
+        if (cb.on_progress) cb.on_progress(p);
+        // The store is the record; the human-readable files are refreshed at most once a second.
+        if (clock_type::now() - last_write > std::chrono::seconds(1)) {
+            write_outputs(o.out, store, rk);
+            last_write = clock_type::now();
+        }
+    };
+
+    while (next < pending.size() || !running.empty()) {
+        const bool stopping = (cb.stop_requested && cb.stop_requested()) || res.failed_fast;
+        while (!stopping && running.size() < size_t(jobs) && next < pending.size()) {
+            const int64_t idx = pending[next++];
+            const int attempt = store.claim(idx);
+            pid_t pid = ::fork();
+            if (pid < 0) throw IoError(std::string("cannot start a trial worker: ") + std::strerror(errno));
+            if (pid == 0) {  // the worker: one trial, its own store connection, then _exit
+                int code = 0;
+                const auto t0 = clock_type::now();
+                try {
+                    set_num_threads(per_trial);
+                    SearchStore st(db);
+                    auto elapsed = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
+                    try {
+                        std::vector<double> sc = evaluate_trial(configs.at(idx), s);
+                        double mean = 0, var = 0;
+                        for (double x : sc) mean += x / double(sc.size());
+                        for (double x : sc) var += (x - mean) * (x - mean) / double(sc.size());
+                        st.complete(idx, attempt, sc, mean, std::sqrt(var), elapsed());
+                    } catch (const Error& e) {
+                        st.fail(idx, attempt, e.what(), elapsed());
+                    } catch (const std::bad_alloc&) {
+                        st.fail(idx, attempt, "out of memory", elapsed());
+                    }
+                } catch (...) {
+                    code = 3;
+                }
+                ::_exit(code);
+            }
+            running[pid] = Running{idx, attempt, clock_type::now()};
+        }
+        if (running.empty()) break;
+        int status = 0;
+        pid_t pid = ::waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            throw IoError(std::string("waiting for trial workers: ") + std::strerror(errno));
+        }
+        auto it = running.find(pid);
+        if (it == running.end()) continue;
+        const Running r = it->second;
+        running.erase(it);
+        ++finished_here;
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            std::string why = WIFSIGNALED(status) ? "the worker was killed by signal " + std::to_string(WTERMSIG(status))
+                                                  : "the worker failed (exit " + std::to_string(WEXITSTATUS(status)) + ")";
+            store.fail(r.index, r.attempt, why, std::chrono::duration<double>(clock_type::now() - r.start).count());
+        }
+        for (const auto& rec : store.all())
+            if (rec.index == r.index && rec.state == "failed") {
+                if (cb.on_message) cb.on_message("trial " + std::to_string(r.index) + " failed: " + rec.error);
+                if (o.fail_fast) res.failed_fast = true;
+            }
+        report();
+    }
+    if (cb.stop_requested && cb.stop_requested()) res.interrupted = true;
+    auto all = ranked(store.all(), minimize);
+    res.best_config = write_outputs(o.out, store, all);
+    res.trials = all;
+
+    if (s.refit && !res.best_config.empty() && !res.interrupted && !res.failed_fast && o.shards == 1) {
+        ExperimentConfig best = configs.count(all.front().index) ? configs.at(all.front().index)
+                                                                 : load_config(res.best_config);
+        if (s.cv > 0 && !best.training.early_stopping.enabled && !best.training.reduce_lr_on_plateau.enabled) {
+            best.data.validation_split = 0.0;  // all training data: nothing is held out for scoring any more
+            best.data.validation.reset();
+        }
+        set_num_threads(std::max(1, o.threads));
+        if (cb.on_message) cb.on_message("refitting the best configuration (trial " + std::to_string(all.front().index) +
+                                         ") on all training data");
+        const std::string dir = o.out + "/best-model";
+        Experiment ex = prepare_experiment(best);
+        RunInfo info;
+        info.command = o.command;
+        info.started = utc_now();
+        info.threads = std::max(1, o.threads);
+        ExperimentResult er = run_experiment(ex);
+        const std::string resolved = emit_config(best);
+        save_run(dir, resolved, ex, er);
+        info.status = "completed";
+        info.finished = utc_now();
+        write_run_info(dir, best, info);
+        res.refit_dir = dir;
+        res.refit_test = er.test_logs;
+    }
+    return res;
+}
+
+SearchResult merge_searches(const std::vector<std::string>& dirs, const std::string& out) {
+    if (dirs.empty()) throw ConfigError("search merge: give the sweep directories of the shards");
+    std::string fingerprint, base, objective, direction, config_path, base_sets, space_file;
+    std::map<int64_t, TrialRecord> merged;
+    for (const auto& d : dirs) {
+        const std::string db = d + "/search.db";
+        if (::access(db.c_str(), F_OK) != 0) throw DataError(db + ": not found (is " + d + " a sweep directory?)");
+        SearchStore st(db);
+        const std::string fp = st.meta("fingerprint");
+        if (fingerprint.empty()) {
+            fingerprint = fp;
+            base = st.meta("base_config");
+            config_path = st.meta("config_path");
+            base_sets = st.meta("base_sets");
+            space_file = st.meta("space_file");
+            objective = st.meta("objective");
+            direction = st.meta("direction");
+        } else if (fp != fingerprint) {
+            throw ConfigError(d + ": a different search from " + dirs.front() + ":" + join_lines_diff(fingerprint, fp));
+        }
+        for (const auto& r : st.all()) {
+            auto it = merged.find(r.index);
+            if (it == merged.end() || (it->second.state != "complete" && r.state == "complete")) merged[r.index] = r;
+        }
+    }
+    make_dirs(out);
+    const std::string db = out + "/search.db";
+    if (::access(db.c_str(), F_OK) == 0) ::unlink(db.c_str());
+    SearchStore store(db);
+    store.set_meta("fingerprint", fingerprint);
+    store.set_meta("base_config", base);
+    store.set_meta("config_path", config_path);
+    store.set_meta("base_sets", base_sets);
+    store.set_meta("space_file", space_file);
+    store.set_meta("objective", objective);
+    store.set_meta("direction", direction);
+    store.set_meta("shard", "merged");
+    store.set_meta("created", utc_now());
+    std::vector<TrialRecord> all;
+    for (auto& [i, r] : merged) {
+        store.put(r);
+        all.push_back(r);
+    }
+    SearchResult res;
+    res.out = out;
+    res.objective = objective;
+    res.direction = direction;
+    res.trials = ranked(all, direction == "minimize");
+    res.best_config = write_outputs(out, store, res.trials);
+    return res;
+}
+
+}  // namespace nnctl

@@ -1,0 +1,67 @@
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "search/space.hpp"
+#include "search/store.hpp"
+#include "train/trainer.hpp"
+
+namespace nnctl {
+
+struct SearchOptions {
+    std::string config;                ///< the base config file
+    std::vector<std::string> sets;     ///< --set overrides of the base
+    std::string space_file;            ///< --space
+    std::string strategy;              ///< "" (from the config), grid or random
+    std::string out;                   ///< sweep directory
+    int jobs = 1;                      ///< trials in parallel
+    int threads = 1;                   ///< total threads; each trial gets threads / jobs
+    int64_t max_trials = -1;           ///< > 0: override the grid cap
+    bool fail_fast = false;
+    bool resume = false;               ///< require an existing store
+    int shard = 0, shards = 1;         ///< run trials with index ≡ shard (mod shards)
+    std::vector<std::string> command;  ///< argv, for run.json of the refit
+};
+
+struct SearchProgress {
+    int64_t done = 0, total = 0, failed = 0;
+    double best = 0.0;
+    bool has_best = false;
+    std::string best_params;
+    double eta_seconds = 0.0;
+};
+
+struct SearchCallbacks {
+    std::function<void(const SearchProgress&)> on_progress;
+    std::function<void(const std::string&)> on_message;
+    std::function<bool()> stop_requested;
+};
+
+struct SearchResult {
+    std::string out;
+    std::string objective, direction;
+    std::vector<TrialRecord> trials;  ///< ranked: complete ones best first, then failed and unfinished
+    bool interrupted = false, failed_fast = false;
+    std::string best_config;          ///< path of best.yaml ("" when no trial completed)
+    std::string refit_dir;            ///< run directory of the refitted best model ("" when none)
+    Logs refit_test;                  ///< its test metrics (when the data has a test split)
+};
+
+/// Scores of one trial: the objective on each held-out fold (cv: k) or on the validation data,
+/// for each repeat. Throws on a failing trial (config, data, divergence).
+std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s);
+
+/// Run (or resume) a search: validate every trial's config first, run pending trials in worker
+/// processes (`jobs` at a time), record each in the store, then write leaderboard.csv,
+/// trials.jsonl and best.yaml, and refit the best configuration when asked.
+SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb);
+
+/// Combine shard stores (same config and space) into `out`: one leaderboard of all their trials.
+SearchResult merge_searches(const std::vector<std::string>& dirs, const std::string& out);
+
+/// Whether a smaller objective value is better.
+bool minimize_objective(const std::string& objective, const std::string& direction);
+
+}  // namespace nnctl

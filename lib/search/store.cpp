@@ -1,0 +1,193 @@
+#include "search/store.hpp"
+
+#include <sqlite3.h>
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/json.hpp"
+#include "core/json_value.hpp"
+
+namespace nnctl {
+
+namespace {
+sqlite3* h(void* p) { return static_cast<sqlite3*>(p); }
+
+/// A prepared statement that finalizes itself.
+class Stmt {
+public:
+    Stmt(void* db, const std::string& sql, const std::string& path) : db_(h(db)), path_(path) {
+        if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s_, nullptr) != SQLITE_OK) fail("prepare");
+    }
+    ~Stmt() { sqlite3_finalize(s_); }
+    Stmt& bind(int i, int64_t v) { return check(sqlite3_bind_int64(s_, i, v)); }
+    Stmt& bind(int i, double v) { return check(sqlite3_bind_double(s_, i, v)); }
+    Stmt& bind(int i, const std::string& v) { return check(sqlite3_bind_text(s_, i, v.c_str(), int(v.size()), SQLITE_TRANSIENT)); }
+    bool step() {
+        int rc = sqlite3_step(s_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc != SQLITE_DONE) fail("step");
+        return false;
+    }
+    int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
+    double dbl(int c) const { return sqlite3_column_double(s_, c); }
+    std::string text(int c) const {
+        const unsigned char* t = sqlite3_column_text(s_, c);
+        return t ? reinterpret_cast<const char*>(t) : "";
+    }
+    int changes() const { return sqlite3_changes(db_); }
+
+private:
+    Stmt& check(int rc) {
+        if (rc != SQLITE_OK) fail("bind");
+        return *this;
+    }
+    [[noreturn]] void fail(const char* what) {
+        throw IoError(path_ + ": results store error (" + what + "): " + sqlite3_errmsg(db_));
+    }
+    sqlite3* db_;
+    sqlite3_stmt* s_ = nullptr;
+    std::string path_;
+};
+
+std::string scores_json(const std::vector<double>& v) {
+    JsonWriter j;
+    j.begin_array();
+    for (double x : v) j.value(x);
+    j.end_array();
+    return j.str();
+}
+}  // namespace
+
+SearchStore::SearchStore(const std::string& path) : path_(path) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+        SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close(db);
+        throw IoError(path + ": cannot open the results store: " + msg);
+    }
+    db_ = db;
+    sqlite3_busy_timeout(db, 60000);
+    exec("PRAGMA journal_mode=WAL");
+    // WAL + NORMAL: every commit survives a crash or kill -9 of any process; a power cut may lose
+    // the last commits but never corrupts the store (those trials simply run again on resume).
+    exec("PRAGMA synchronous=NORMAL");
+    exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    exec("CREATE TABLE IF NOT EXISTS trials (idx INTEGER PRIMARY KEY, params TEXT NOT NULL, sets TEXT NOT NULL, "
+         "state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, scores TEXT NOT NULL DEFAULT '[]', "
+         "mean REAL, std REAL, duration REAL, error TEXT NOT NULL DEFAULT '')");
+}
+
+SearchStore::~SearchStore() { sqlite3_close(h(db_)); }
+
+void SearchStore::exec(const std::string& sql) const {
+    char* err = nullptr;
+    if (sqlite3_exec(h(db_), sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string m = err ? err : "unknown error";
+        sqlite3_free(err);
+        throw IoError(path_ + ": results store error: " + m);
+    }
+}
+
+std::string SearchStore::meta(const std::string& key) const {
+    Stmt s(db_, "SELECT value FROM meta WHERE key = ?", path_);
+    s.bind(1, key);
+    return s.step() ? s.text(0) : "";
+}
+
+void SearchStore::set_meta(const std::string& key, const std::string& value) {
+    Stmt s(db_, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", path_);
+    s.bind(1, key).bind(2, value).step();
+}
+
+void SearchStore::add_trials(const std::vector<TrialRecord>& trials) {
+    exec("BEGIN IMMEDIATE");
+    try {
+        for (const auto& t : trials) {
+            Stmt one(db_, "INSERT OR IGNORE INTO trials(idx, params, sets, state) VALUES(?, ?, ?, 'pending')", path_);
+            one.bind(1, t.index).bind(2, t.params).bind(3, t.sets).step();
+        }
+        exec("COMMIT");
+    } catch (...) {
+        exec("ROLLBACK");
+        throw;
+    }
+}
+
+std::vector<TrialRecord> SearchStore::all() const {
+    std::vector<TrialRecord> out;
+    Stmt s(db_, "SELECT idx, params, sets, state, attempt, scores, mean, std, duration, error FROM trials ORDER BY idx",
+           path_);
+    while (s.step()) {
+        TrialRecord r;
+        r.index = s.i64(0);
+        r.params = s.text(1);
+        r.sets = s.text(2);
+        r.state = s.text(3);
+        r.attempt = int(s.i64(4));
+        try {
+            for (const auto& v : parse_json(s.text(5)).items) r.scores.push_back(v.number);
+        } catch (const std::exception&) {
+        }
+        r.mean = s.dbl(6);
+        r.std = s.dbl(7);
+        r.duration = s.dbl(8);
+        r.error = s.text(9);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+int SearchStore::requeue_running() {
+    Stmt s(db_, "UPDATE trials SET state = 'pending' WHERE state = 'running'", path_);
+    s.step();
+    return s.changes();
+}
+
+int SearchStore::claim(int64_t index) {
+    exec("BEGIN IMMEDIATE");
+    try {
+        Stmt u(db_, "UPDATE trials SET state = 'running', attempt = attempt + 1 WHERE idx = ?", path_);
+        u.bind(1, index).step();
+        Stmt q(db_, "SELECT attempt FROM trials WHERE idx = ?", path_);
+        q.bind(1, index);
+        int attempt = q.step() ? int(q.i64(0)) : 0;
+        exec("COMMIT");
+        return attempt;
+    } catch (...) {
+        exec("ROLLBACK");
+        throw;
+    }
+}
+
+bool SearchStore::complete(int64_t index, int attempt, const std::vector<double>& scores, double mean, double std,
+                           double duration) {
+    Stmt s(db_,
+           "UPDATE trials SET state = 'complete', scores = ?, mean = ?, std = ?, duration = ?, error = '' "
+           "WHERE idx = ? AND attempt = ? AND state = 'running'",
+           path_);
+    s.bind(1, scores_json(scores)).bind(2, mean).bind(3, std).bind(4, duration).bind(5, index).bind(6, int64_t(attempt));
+    s.step();
+    return s.changes() == 1;
+}
+
+bool SearchStore::fail(int64_t index, int attempt, const std::string& error, double duration) {
+    Stmt s(db_,
+           "UPDATE trials SET state = 'failed', error = ?, duration = ? WHERE idx = ? AND attempt = ? AND state = 'running'",
+           path_);
+    s.bind(1, error).bind(2, duration).bind(3, index).bind(4, int64_t(attempt));
+    s.step();
+    return s.changes() == 1;
+}
+
+void SearchStore::put(const TrialRecord& r) {
+    Stmt s(db_,
+           "INSERT OR REPLACE INTO trials(idx, params, sets, state, attempt, scores, mean, std, duration, error) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           path_);
+    s.bind(1, r.index).bind(2, r.params).bind(3, r.sets).bind(4, r.state).bind(5, int64_t(r.attempt));
+    s.bind(6, scores_json(r.scores)).bind(7, r.mean).bind(8, r.std).bind(9, r.duration).bind(10, r.error).step();
+}
+
+}  // namespace nnctl

@@ -1,0 +1,51 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nnctl {
+
+struct TrialRecord {
+    int64_t index = 0;
+    std::string params;         ///< JSON object path → value
+    std::string sets;           ///< JSON array of "PATH=VALUE"
+    std::string state;          ///< pending | running | complete | failed
+    int attempt = 0;
+    std::vector<double> scores; ///< one per fold × repeat
+    double mean = 0.0, std = 0.0, duration = 0.0;
+    std::string error;
+};
+
+/// The results of one search, in an SQLite database inside the sweep directory. Every change is a
+/// transaction (WAL journal), so a kill at any moment leaves the last committed state: completed
+/// trials stay completed. A worker may record a result only for the attempt it
+/// claimed, so a stale worker left over from a crash cannot record a trial twice.
+class SearchStore {
+public:
+    explicit SearchStore(const std::string& path);  ///< opens or creates; throws IoError
+    ~SearchStore();
+    SearchStore(const SearchStore&) = delete;
+    SearchStore& operator=(const SearchStore&) = delete;
+
+    std::string meta(const std::string& key) const;  ///< "" when absent
+    void set_meta(const std::string& key, const std::string& value);
+    /// Insert a pending row for each index not stored yet (one transaction).
+    void add_trials(const std::vector<TrialRecord>& trials);
+    std::vector<TrialRecord> all() const;
+    /// Running trials are requeued (after a crash): their next claim gets a new attempt number.
+    int requeue_running();
+    /// Mark `index` running for a new attempt; returns that attempt number.
+    int claim(int64_t index);
+    /// Record a result; false (nothing written) unless `attempt` is the trial's current running attempt.
+    bool complete(int64_t index, int attempt, const std::vector<double>& scores, double mean, double std, double duration);
+    bool fail(int64_t index, int attempt, const std::string& error, double duration);
+    /// Insert a finished record as is (merging shard stores).
+    void put(const TrialRecord& r);
+
+private:
+    void exec(const std::string& sql) const;
+    void* db_ = nullptr;
+    std::string path_;
+};
+
+}  // namespace nnctl

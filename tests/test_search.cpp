@@ -1,0 +1,178 @@
+// Search spaces, trial proposal and cross-validation folds.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include <map>
+#include <set>
+
+#include "config/parse.hpp"
+#include "data/dataset.hpp"
+#include "search/cv.hpp"
+#include "search/space.hpp"
+#include "search/store.hpp"
+
+using namespace nnctl;
+
+namespace {
+SearchConfig grid() {
+    SearchConfig s;
+    s.strategy = "grid";
+    SearchParam a;
+    a.path = "training.batch_size";
+    a.kind = "values";
+    a.values = {"16", "32", "64"};
+    SearchParam b;
+    b.path = "training.epochs";
+    b.kind = "range";
+    b.min = 5;
+    b.max = 15;
+    b.step = 5;
+    SearchParam c;
+    c.path = "model.layers.0.kernel_regularizer.l2";
+    c.kind = "values";
+    c.values = {"0.0", "0.01", "0.1"};
+    s.params = {a, b, c};
+    return s;
+}
+}  // namespace
+
+TEST_CASE("grid: every combination once, the last path fastest, deterministic") {
+    SearchConfig s = grid();
+    CHECK(grid_values(s.params[1]) == std::vector<std::string>{"5", "10", "15"});
+    REQUIRE(trial_count(s) == 27);
+    std::set<std::vector<std::string>> seen;
+    for (int64_t i = 0; i < 27; ++i) {
+        Trial t = make_trial(s, i);
+        std::vector<std::string> v;
+        for (auto& [p, x] : t.values) v.push_back(x);
+        seen.insert(v);
+        CHECK(t.sets() == make_trial(s, i).sets());
+    }
+    CHECK(seen.size() == 27);
+    CHECK(make_trial(s, 0).sets() ==
+          std::vector<std::string>{"training.batch_size=16", "training.epochs=5", "model.layers.0.kernel_regularizer.l2=0.0"});
+    CHECK(make_trial(s, 1).values[2].second == "0.01");
+    CHECK(make_trial(s, 3).values[1].second == "10");
+    CHECK(make_trial(s, 26).sets().back() == "model.layers.0.kernel_regularizer.l2=0.1");
+}
+
+TEST_CASE("random: each trial depends only on (seed, index); draws stay in their bounds") {
+    SearchConfig s;
+    s.strategy = "random";
+    s.seed = 5;
+    s.trials = 2000;
+    SearchParam lr{"optimizer.learning_rate", "log_uniform"};
+    lr.min = 1e-4;
+    lr.max = 1e-1;
+    SearchParam units{"model.layers.0.units", "int_uniform"};
+    units.min = 8;
+    units.max = 64;
+    units.step = 8;
+    SearchParam opt{"optimizer.type", "choice", {"adam", "sgd"}, {3.0, 1.0}};
+    SearchParam n{"x", "normal"};
+    n.mean = 10;
+    n.std = 2;
+    s.params = {lr, units, opt, n};
+    std::map<std::string, int> picks;
+    double sum_log = 0, sum_n = 0;
+    std::set<std::string> unit_values;
+    for (int64_t i = 0; i < 2000; ++i) {
+        Trial t = make_trial(s, i);
+        double v = std::stod(t.values[0].second);
+        CHECK(v >= 1e-4);
+        CHECK(v <= 1e-1);
+        sum_log += std::log10(v);
+        int u = std::stoi(t.values[1].second);
+        CHECK(u % 8 == 0);
+        unit_values.insert(t.values[1].second);
+        picks[t.values[2].second]++;
+        sum_n += std::stod(t.values[3].second);
+    }
+    CHECK(sum_log / 2000 == doctest::Approx(-2.5).epsilon(0.03));  // uniform in log10 over [-4, -1]
+    CHECK(unit_values.size() == 8);                                  // 8, 16, ..., 64 all reached
+    CHECK(double(picks["adam"]) / 2000 == doctest::Approx(0.75).epsilon(0.05));
+    CHECK(sum_n / 2000 == doctest::Approx(10.0).epsilon(0.02));
+    SearchConfig other = s;
+    other.seed = 6;
+    CHECK(make_trial(s, 7).sets() == make_trial(s, 7).sets());
+    CHECK(make_trial(s, 7).sets() != make_trial(other, 7).sets());
+}
+
+TEST_CASE("k-fold: disjoint, covering, stratified, seeded") {
+    Dataset d;
+    d.x = Matrix::Zero(100, 1);
+    d.num_classes = 3;
+    for (int i = 0; i < 100; ++i) d.labels.push_back(i < 60 ? 0 : i < 90 ? 1 : 2);
+    auto folds = kfold(d, 5, 11);
+    REQUIRE(folds.size() == 5);
+    std::set<int> all;
+    for (const auto& f : folds) {
+        CHECK(f.size() == 20);
+        int c0 = 0, c1 = 0, c2 = 0;
+        for (int i : f) {
+            CHECK(all.insert(i).second);  // disjoint
+            c0 += d.labels[size_t(i)] == 0, c1 += d.labels[size_t(i)] == 1, c2 += d.labels[size_t(i)] == 2;
+        }
+        CHECK(c0 == 12);  // 60 / 5
+        CHECK(c1 == 6);
+        CHECK(c2 == 2);
+    }
+    CHECK(all.size() == 100);  // covering
+    CHECK(kfold(d, 5, 11) == folds);
+    CHECK(kfold(d, 5, 12) != folds);
+    Dataset r;
+    r.x = Matrix::Zero(10, 1);
+    r.y = Matrix::Zero(10, 1);
+    auto rf = kfold(r, 3, 1);
+    CHECK(rf[0].size() + rf[1].size() + rf[2].size() == 10);
+}
+
+TEST_CASE("store: a stale attempt cannot record a result") {
+    std::string db = "/tmp/nnctl_store_" + std::to_string(::getpid()) + ".db";
+    std::remove(db.c_str());
+    {
+        SearchStore s(db);
+        TrialRecord r;
+        r.index = 3;
+        r.params = "{}";
+        r.sets = "[]";
+        s.add_trials({r});
+        int a1 = s.claim(3);
+        CHECK(s.requeue_running() == 1);  // a crash, then resume
+        int a2 = s.claim(3);
+        CHECK(a2 == a1 + 1);
+        CHECK(!s.complete(3, a1, {0.5}, 0.5, 0.0, 1.0));  // the stale worker's result is refused
+        CHECK(s.complete(3, a2, {0.7}, 0.7, 0.0, 1.0));
+        CHECK(!s.complete(3, a2, {0.9}, 0.9, 0.0, 1.0));  // and nothing records twice
+        auto all = s.all();
+        REQUIRE(all.size() == 1);
+        CHECK(all[0].state == "complete");
+        CHECK(all[0].mean == 0.7);
+    }
+    std::remove(db.c_str());
+}
+
+TEST_CASE("search section: parsed, and strategy-specific values checked") {
+    const char* base = R"(name: s
+data: {train: {format: synthetic, samples: 50, features: 4, classes: 2}}
+model: {layers: [{type: dense, units: 2, activation: softmax}]}
+loss: categorical_crossentropy
+)";
+    ExperimentConfig c = parse_config(std::string(base) + "search: {strategy: random, trials: 7, cv: 3, space: {"
+                                                          "optimizer.learning_rate: {distribution: log_uniform, min: "
+                                                          "1.0e-4, max: 0.1}}}\n",
+                                      "cfg.yaml");
+    CHECK(c.search.present);
+    CHECK(c.search.trials == 7);
+    CHECK(c.search.params[0].kind == "log_uniform");
+    try {
+        parse_config(std::string(base) + "search: {space: {a: {distribution: uniform, min: 0, max: 1}}}\n", "cfg.yaml");
+        FAIL("expected an error");
+    } catch (const std::exception& e) {
+        CHECK(std::string(e.what()).find("search.space.a: a grid search takes lists of values or ranges") !=
+              std::string::npos);
+    }
+}
