@@ -48,11 +48,10 @@ void ActivationFn::forward(const ConstView& z, Matrix& y) const {
     } else if (name == "swish") {
         y = z.unaryExpr([](float v) { return v * sigmoidf(v); });
     } else if (name == "softmax") {
-        for (Eigen::Index r = 0; r < z.rows(); ++r) {
-            float m = z.row(r).maxCoeff();
-            y.row(r) = (z.row(r).array() - m).exp().matrix();
-            y.row(r) /= y.row(r).sum();
-        }
+        // Shift each row by its max, then one vectorized exp over the whole contiguous output.
+        for (Eigen::Index r = 0; r < z.rows(); ++r) y.row(r) = z.row(r).array() - z.row(r).maxCoeff();
+        y.array() = y.array().exp();
+        for (Eigen::Index r = 0; r < z.rows(); ++r) y.row(r) *= 1.0f / y.row(r).sum();
     } else {
         throw ConfigError("unknown activation '" + name + "'");
     }

@@ -96,13 +96,19 @@ double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
         // Whole-batch, vectorized: E = exp(z − rowmax), lse = rowmax + log ΣE;
         // loss = Σ_j t_j (lse − z_j); dL/dz = (softmax(z)·Σt − t) / B.
         const bool sparse = sparse_targets();
+        // One exp over the whole contiguous batch (rows of ~10 classes are too short to vectorize alone).
+        rowmax_.resize(B);
         scratch_.resize(B, K);
-        Eigen::Matrix<float, Eigen::Dynamic, 1> mx = p.rowwise().maxCoeff();
-        scratch_ = (p.colwise() - mx).array().exp().matrix();
-        Eigen::Matrix<float, Eigen::Dynamic, 1> sum = scratch_.rowwise().sum();
         for (Eigen::Index i = 0; i < B; ++i) {
-            const double lse = double(mx(i)) + std::log(double(sum(i)));
-            const float inv_sum = 1.0f / sum(i);
+            rowmax_(i) = p.row(i).maxCoeff();
+            scratch_.row(i) = p.row(i).array() - rowmax_(i);
+        }
+        scratch_.array() = scratch_.array().exp();
+        for (Eigen::Index i = 0; i < B; ++i) {
+            const float mx = rowmax_(i);
+            const float sum = scratch_.row(i).sum();
+            const double lse = double(mx) + std::log(double(sum));
+            const float inv_sum = 1.0f / sum;
             if (sparse) {
                 const double c = t(i, 0);
                 if (!(c >= 0 && c < double(K)) || c != std::floor(c))

@@ -25,7 +25,8 @@ struct Loss {
     bool is_classification() const;
 
 private:
-    mutable Matrix scratch_;  // reused per-batch buffer (a Loss is not shared between threads)
+    mutable Matrix scratch_;  // reused per-batch buffers (a Loss is not shared between threads)
+    mutable Eigen::VectorXf rowmax_;
 };
 
 /// Canonical loss names (aliases such as `mse` are resolved by the config layer).

@@ -77,9 +77,13 @@ public:
 
 protected:
     void update(size_t slot, Matrix& w, const Matrix& g, double lr) override {
-        const double t = double(iterations_ + 1);
+        if (corr_step_ != iterations_) {  // bias corrections: once per step, not per tensor
+            const double t = double(iterations_ + 1);
+            corr_ = std::sqrt(1.0 - std::pow(spec_.beta_2, t)) / (1.0 - std::pow(spec_.beta_1, t));
+            corr_step_ = iterations_;
+        }
         const float b1 = float(spec_.beta_1), b2 = float(spec_.beta_2);
-        const float lr_t = float(lr * std::sqrt(1.0 - std::pow(spec_.beta_2, t)) / (1.0 - std::pow(spec_.beta_1, t)));
+        const float lr_t = float(lr * corr_);
         const float eps = float(spec_.epsilon);
         if (decoupled_ && spec_.weight_decay != 0.0) w *= float(1.0 - lr * spec_.weight_decay);
         Matrix& m = state(m_, slot, w);
@@ -117,6 +121,8 @@ protected:
 private:
     bool decoupled_;
     std::vector<Matrix> m_, v_, vhat_;
+    int64_t corr_step_ = -1;
+    double corr_ = 1.0;
 };
 
 /// RMSprop (Keras 3): v ← ρv + (1−ρ)g²; centered: a ← ρa + (1−ρ)g, denom v − a²;
