@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the benchmarks need beyond scripts/setup.sh: Debian's PyTorch and NumPy, and OpenBLAS.
+# What the benchmarks need beyond scripts/setup.sh: Debian's PyTorch, NumPy and scikit-learn, and OpenBLAS.
 # Without libopenblas0-pthread, Debian's torch falls back to the reference BLAS (libblas3) and runs
 # ~10x slower, which would make every ratio meaningless.
 set -euo pipefail
@@ -7,4 +7,5 @@ bash "$(dirname "$0")/setup.sh"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch python3-numpy libopenblas0-pthread
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch python3-numpy python3-sklearn \
+  libopenblas0-pthread
