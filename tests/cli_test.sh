@@ -299,6 +299,14 @@ check "a distribution whose bound is invalid exits 2 (got $code)" bash -c "test 
 "$NNCTL" grid-search $SS --out "$TMP/big" -q --set 'search.max_trials=10' 2>"$TMP/e"; code=$?
 check "a grid over the cap needs --max-trials (exit $code)" bash -c "test $code -eq 2 && grep -q -- '--max-trials 20' '$TMP/e'"
 
+# The brief's grid-search example runs as shipped (27 configurations x 3 folds), and search CONFIG
+# takes the strategy from the config.
+"$NNCTL" grid-search configs/seed/grid_search.yaml --out "$TMP/brief" -q --json --jobs 2 >"$TMP/brief.json"; code=$?
+check "the brief's grid search runs (exit $code)" /usr/bin/python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); assert len(d["trials"])==27 and all(len(t["scores"])==3 for t in d["trials"]) and d["refit"]["out"]' "$TMP/brief.json"
+"$NNCTL" search configs/seed/grid_search.yaml --out "$TMP/brief" -q; code=$?
+check "search CONFIG resumes the finished grid search (exit $code)" test $code -eq 0
+
 # Random search: the same trials on every run (seeded by search seed and trial index).
 "$NNCTL" random-search configs/iris_random_search.yaml --out "$TMP/rs1" -q --json --set search.trials=4 --set search.repeats=1 --set search.refit=false --set training.epochs=5 >"$TMP/rs1.json"
 "$NNCTL" random-search configs/iris_random_search.yaml --out "$TMP/rs2" -q --json --set search.trials=4 --set search.repeats=1 --set search.refit=false --set training.epochs=5 --jobs 2 >"$TMP/rs2.json"
