@@ -320,28 +320,35 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     const auto t_start = clock_type::now();
     int64_t finished_here = 0;
 
-    auto last_write = clock_type::now() - std::chrono::hours(1);
-    auto report = [&] {
-        auto all = store.all();
-        SearchProgress p;
-        p.total = int64_t(trials.size());
-        for (const auto& r : all) {
-            if (!mine.count(r.index)) continue;
-            if (r.state == "complete" || r.state == "failed") ++p.done;
-            if (r.state == "failed") ++p.failed;
+    auto last_write = clock_type::now();
+    // Progress is tracked incrementally (a search may have many thousands of trials); the full
+    // leaderboard files are refreshed from the store at most once a second, and at the end.
+    SearchProgress progress;
+    progress.total = int64_t(trials.size());
+    for (const auto& r : store.all()) {
+        if (!mine.count(r.index)) continue;
+        if (r.state == "complete" || r.state == "failed") ++progress.done;
+        if (r.state == "failed") ++progress.failed;
+        if (r.state == "complete" && (!progress.has_best || (minimize ? r.mean < progress.best : r.mean > progress.best))) {
+            progress.has_best = true;
+            progress.best = r.mean;
+            progress.best_params = describe(r);
         }
-        auto rk = ranked(all, minimize);
-        if (!rk.empty() && rk.front().state == "complete") {
-            p.has_best = true;
-            p.best = rk.front().mean;
-            p.best_params = describe(rk.front());
+    }
+    auto report = [&](const TrialRecord& r) {
+        ++progress.done;
+        if (r.state == "failed") ++progress.failed;
+        if (r.state == "complete" && (!progress.has_best || (minimize ? r.mean < progress.best : r.mean > progress.best))) {
+            progress.has_best = true;
+            progress.best = r.mean;
+            progress.best_params = describe(r);
         }
         const double el = std::chrono::duration<double>(clock_type::now() - t_start).count();
-        if (finished_here > 0) p.eta_seconds = el / double(finished_here) * double(p.total - p.done);
-        if (cb.on_progress) cb.on_progress(p);
-        // The store is the record; the human-readable files are refreshed at most once a second.
+        if (finished_here > 0)
+            progress.eta_seconds = el / double(finished_here) * double(progress.total - progress.done);
+        if (cb.on_progress) cb.on_progress(progress);
         if (clock_type::now() - last_write > std::chrono::seconds(1)) {
-            write_outputs(o.out, store, rk);
+            write_outputs(o.out, store, ranked(store.all(), minimize));
             last_write = clock_type::now();
         }
     };
@@ -395,12 +402,12 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
                                                   : "the worker failed (exit " + std::to_string(WEXITSTATUS(status)) + ")";
             store.fail(r.index, r.attempt, why, std::chrono::duration<double>(clock_type::now() - r.start).count());
         }
-        for (const auto& rec : store.all())
-            if (rec.index == r.index && rec.state == "failed") {
-                if (cb.on_message) cb.on_message("trial " + std::to_string(r.index) + " failed: " + rec.error);
-                if (o.fail_fast) res.failed_fast = true;
-            }
-        report();
+        const TrialRecord rec = store.get(r.index);
+        if (rec.state == "failed") {
+            if (cb.on_message) cb.on_message("trial " + std::to_string(r.index) + " failed: " + rec.error);
+            if (o.fail_fast) res.failed_fast = true;
+        }
+        report(rec);
     }
     if (cb.stop_requested && cb.stop_requested()) res.interrupted = true;
     auto all = ranked(store.all(), minimize);

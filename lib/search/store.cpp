@@ -115,10 +115,28 @@ void SearchStore::add_trials(const std::vector<TrialRecord>& trials) {
     }
 }
 
+namespace {
+constexpr const char* kSelect = "SELECT idx, params, sets, state, attempt, scores, mean, std, duration, error FROM trials";
+}  // namespace
+
+TrialRecord SearchStore::get(int64_t index) const {
+    Stmt s(db_, std::string(kSelect) + " WHERE idx = ?", path_);
+    s.bind(1, index);
+    std::vector<TrialRecord> out;
+    read_rows(&s, out);
+    if (out.empty()) throw IoError(path_ + ": trial " + std::to_string(index) + " is missing from the store");
+    return out.front();
+}
+
 std::vector<TrialRecord> SearchStore::all() const {
     std::vector<TrialRecord> out;
-    Stmt s(db_, "SELECT idx, params, sets, state, attempt, scores, mean, std, duration, error FROM trials ORDER BY idx",
-           path_);
+    Stmt s(db_, std::string(kSelect) + " ORDER BY idx", path_);
+    read_rows(&s, out);
+    return out;
+}
+
+void SearchStore::read_rows(void* stmt, std::vector<TrialRecord>& out) const {
+    Stmt& s = *static_cast<Stmt*>(stmt);
     while (s.step()) {
         TrialRecord r;
         r.index = s.i64(0);
@@ -136,7 +154,6 @@ std::vector<TrialRecord> SearchStore::all() const {
         r.error = s.text(9);
         out.push_back(std::move(r));
     }
-    return out;
 }
 
 int SearchStore::requeue_running() {

@@ -32,6 +32,8 @@ public:
     /// Insert a pending row for each index not stored yet (one transaction).
     void add_trials(const std::vector<TrialRecord>& trials);
     std::vector<TrialRecord> all() const;
+    /// One trial's record (index must exist).
+    TrialRecord get(int64_t index) const;
     /// Running trials are requeued (after a crash): their next claim gets a new attempt number.
     int requeue_running();
     /// Mark `index` running for a new attempt; returns that attempt number.
@@ -44,6 +46,7 @@ public:
 
 private:
     void exec(const std::string& sql) const;
+    void read_rows(void* stmt, std::vector<TrialRecord>& out) const;
     void* db_ = nullptr;
     std::string path_;
 };
