@@ -297,55 +297,55 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
 
     std::set<int64_t> mine;
     for (const auto& t : trials) mine.insert(t.index);
-    std::vector<int64_t> pending;
+    int64_t pending = 0;
     for (const auto& r : store.all())
-        if (mine.count(r.index) && r.state == "pending") pending.push_back(r.index);
-    if (cb.on_message && existed && pending.size() < trials.size())
-        cb.on_message("resuming: " + std::to_string(trials.size() - pending.size()) + " of " +
+        if (mine.count(r.index) && r.state == "pending") ++pending;
+    if (cb.on_message && existed && pending < int64_t(trials.size()))
+        cb.on_message("resuming: " + std::to_string(int64_t(trials.size()) - pending) + " of " +
                       std::to_string(trials.size()) + " trials already done");
+    store.set_meta("stop", "");
 
     SearchResult res;
     res.out = o.out;
     res.objective = s.objective;
     res.direction = minimize ? "minimize" : "maximize";
-    const int jobs = std::max(1, o.jobs);
-    const int per_trial = std::max(1, o.threads / jobs);
-    struct Running {
-        int64_t index;
-        int attempt;
-        clock_type::time_point start;
-    };
-    std::map<pid_t, Running> running;
-    size_t next = 0;
+    const int jobs = int(std::max<int64_t>(1, std::min<int64_t>(o.jobs, std::max<int64_t>(1, pending))));
+    const int per_trial = std::max(1, o.threads / std::max(1, o.jobs));
     const auto t_start = clock_type::now();
     int64_t finished_here = 0;
 
-    auto last_write = clock_type::now();
     // Progress is tracked incrementally (a search may have many thousands of trials); the full
     // leaderboard files are refreshed from the store at most once a second, and at the end.
     SearchProgress progress;
     progress.total = int64_t(trials.size());
+    auto note_best = [&](const TrialRecord& r) {
+        if (r.state == "complete" && (!progress.has_best || (minimize ? r.mean < progress.best : r.mean > progress.best))) {
+            progress.has_best = true;
+            progress.best = r.mean;
+            progress.best_params = describe(r);
+        }
+    };
     for (const auto& r : store.all()) {
         if (!mine.count(r.index)) continue;
         if (r.state == "complete" || r.state == "failed") ++progress.done;
         if (r.state == "failed") ++progress.failed;
-        if (r.state == "complete" && (!progress.has_best || (minimize ? r.mean < progress.best : r.mean > progress.best))) {
-            progress.has_best = true;
-            progress.best = r.mean;
-            progress.best_params = describe(r);
-        }
+        note_best(r);
     }
-    auto report = [&](const TrialRecord& r) {
+    auto last_write = clock_type::now();
+    auto finished = [&](const TrialRecord& r) {
+        ++finished_here;
         ++progress.done;
-        if (r.state == "failed") ++progress.failed;
-        if (r.state == "complete" && (!progress.has_best || (minimize ? r.mean < progress.best : r.mean > progress.best))) {
-            progress.has_best = true;
-            progress.best = r.mean;
-            progress.best_params = describe(r);
+        if (r.state == "failed") {
+            ++progress.failed;
+            if (cb.on_message) cb.on_message("trial " + std::to_string(r.index) + " failed: " + r.error);
+            if (o.fail_fast && !res.failed_fast) {
+                res.failed_fast = true;
+                store.set_meta("stop", "1");  // workers finish their trial and claim no more
+            }
         }
+        note_best(r);
         const double el = std::chrono::duration<double>(clock_type::now() - t_start).count();
-        if (finished_here > 0)
-            progress.eta_seconds = el / double(finished_here) * double(progress.total - progress.done);
+        progress.eta_seconds = el / double(finished_here) * double(progress.total - progress.done);
         if (cb.on_progress) cb.on_progress(progress);
         if (clock_type::now() - last_write > std::chrono::seconds(1)) {
             write_outputs(o.out, store, ranked(store.all(), minimize));
@@ -353,61 +353,95 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         }
     };
 
-    while (next < pending.size() || !running.empty()) {
-        const bool stopping = (cb.stop_requested && cb.stop_requested()) || res.failed_fast;
-        while (!stopping && running.size() < size_t(jobs) && next < pending.size()) {
-            const int64_t idx = pending[next++];
-            const int attempt = store.claim(idx);
-            pid_t pid = ::fork();
-            if (pid < 0) throw IoError(std::string("cannot start a trial worker: ") + std::strerror(errno));
-            if (pid == 0) {  // the worker: one trial, its own store connection, then _exit
-                int code = 0;
-                const auto t0 = clock_type::now();
-                try {
-                    set_num_threads(per_trial);
-                    SearchStore st(db);
-                    auto elapsed = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
-                    try {
-                        std::vector<double> sc = evaluate_trial(configs.at(idx), s);
-                        double mean = 0, var = 0;
-                        for (double x : sc) mean += x / double(sc.size());
-                        for (double x : sc) var += (x - mean) * (x - mean) / double(sc.size());
-                        st.complete(idx, attempt, sc, mean, std::sqrt(var), elapsed());
-                    } catch (const Error& e) {
-                        st.fail(idx, attempt, e.what(), elapsed());
-                    } catch (const std::bad_alloc&) {
-                        st.fail(idx, attempt, "out of memory", elapsed());
-                    }
-                } catch (...) {
-                    code = 3;
-                }
-                ::_exit(code);
-            }
-            running[pid] = Running{idx, attempt, clock_type::now()};
+    // A pool of `jobs` worker processes, started once: each claims the next pending trial from the
+    // store, runs it, records the result, tells the coordinator its index through a pipe, and
+    // claims again. A worker that dies takes only its current trial down (recorded as failed);
+    // the pool is topped up while trials remain.
+    int fds[2];
+    if (::pipe(fds) != 0) throw IoError(std::string("cannot create a pipe: ") + std::strerror(errno));
+    std::set<pid_t> workers;
+    auto start_worker = [&] {
+        pid_t pid = ::fork();
+        if (pid < 0) throw IoError(std::string("cannot start a trial worker: ") + std::strerror(errno));
+        if (pid > 0) {
+            workers.insert(pid);
+            return;
         }
-        if (running.empty()) break;
+        ::close(fds[0]);
+        int code = 0;
+        try {
+            set_num_threads(per_trial);
+            SearchStore st(db);
+            const int self = int(::getpid());
+            for (;;) {
+                if ((cb.stop_requested && cb.stop_requested()) || st.meta("stop") == "1") break;
+                int64_t idx;
+                int attempt;
+                if (!st.claim_next(o.shard, o.shards, self, idx, attempt)) break;
+                const auto t0 = clock_type::now();
+                auto elapsed = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
+                try {
+                    std::vector<double> sc = evaluate_trial(configs.at(idx), s);
+                    double mean = 0, var = 0;
+                    for (double x : sc) mean += x / double(sc.size());
+                    for (double x : sc) var += (x - mean) * (x - mean) / double(sc.size());
+                    st.complete(idx, attempt, sc, mean, std::sqrt(var), elapsed());
+                } catch (const Error& e) {
+                    st.fail(idx, attempt, e.what(), elapsed());
+                } catch (const std::bad_alloc&) {
+                    st.fail(idx, attempt, "out of memory", elapsed());
+                }
+                const std::string line = std::to_string(idx) + "\n";
+                if (::write(fds[1], line.data(), line.size()) < 0) break;
+            }
+        } catch (...) {
+            code = 3;
+        }
+        ::_exit(code);
+    };
+    const bool stop_at_start = cb.stop_requested && cb.stop_requested();
+    for (int w = 0; w < jobs && pending > 0 && !stop_at_start; ++w) start_worker();
+    ::close(fds[1]);
+    fds[1] = -1;
+    std::string buf;
+    char chunk[256];
+    while (!workers.empty()) {
+        ssize_t got = ::read(fds[0], chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR) continue;
+        if (got > 0) {
+            buf.append(chunk, size_t(got));
+            for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
+                const int64_t idx = std::stoll(buf.substr(0, nl));
+                buf.erase(0, nl + 1);
+                finished(store.get(idx));
+            }
+            continue;
+        }
+        // Every worker has closed the pipe: collect them, and account for any that died.
         int status = 0;
         pid_t pid = ::waitpid(-1, &status, 0);
         if (pid < 0) {
             if (errno == EINTR) continue;
-            throw IoError(std::string("waiting for trial workers: ") + std::strerror(errno));
+            break;
         }
-        auto it = running.find(pid);
-        if (it == running.end()) continue;
-        const Running r = it->second;
-        running.erase(it);
-        ++finished_here;
+        workers.erase(pid);
         if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
             std::string why = WIFSIGNALED(status) ? "the worker was killed by signal " + std::to_string(WTERMSIG(status))
                                                   : "the worker failed (exit " + std::to_string(WEXITSTATUS(status)) + ")";
-            store.fail(r.index, r.attempt, why, std::chrono::duration<double>(clock_type::now() - r.start).count());
+            for (int64_t idx : store.fail_running_of(int(pid), why)) finished(store.get(idx));
         }
-        const TrialRecord rec = store.get(r.index);
-        if (rec.state == "failed") {
-            if (cb.on_message) cb.on_message("trial " + std::to_string(r.index) + " failed: " + rec.error);
-            if (o.fail_fast) res.failed_fast = true;
+    }
+    ::close(fds[0]);
+    // Workers that died left trials behind? Run them with a fresh pool (same rules).
+    if (!res.failed_fast && !(cb.stop_requested && cb.stop_requested())) {
+        int64_t left = 0;
+        for (const auto& r : store.all())
+            if (mine.count(r.index) && r.state == "pending") ++left;
+        if (left > 0 && finished_here > 0) {
+            SearchOptions again = o;
+            again.resume = true;
+            return run_search(again, cb);
         }
-        report(rec);
     }
     if (cb.stop_requested && cb.stop_requested()) res.interrupted = true;
     auto all = ranked(store.all(), minimize);

@@ -76,7 +76,7 @@ SearchStore::SearchStore(const std::string& path) : path_(path) {
     exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     exec("CREATE TABLE IF NOT EXISTS trials (idx INTEGER PRIMARY KEY, params TEXT NOT NULL, sets TEXT NOT NULL, "
          "state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, scores TEXT NOT NULL DEFAULT '[]', "
-         "mean REAL, std REAL, duration REAL, error TEXT NOT NULL DEFAULT '')");
+         "mean REAL, std REAL, duration REAL, error TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0)");
 }
 
 SearchStore::~SearchStore() { sqlite3_close(h(db_)); }
@@ -176,6 +176,39 @@ int SearchStore::claim(int64_t index) {
         exec("ROLLBACK");
         throw;
     }
+}
+
+bool SearchStore::claim_next(int shard, int shards, int pid, int64_t& index, int& attempt) {
+    exec("BEGIN IMMEDIATE");
+    try {
+        Stmt q(db_, "SELECT idx FROM trials WHERE state = 'pending' AND idx % ? = ? ORDER BY idx LIMIT 1", path_);
+        q.bind(1, int64_t(shards)).bind(2, int64_t(shard));
+        if (!q.step()) {
+            exec("COMMIT");
+            return false;
+        }
+        index = q.i64(0);
+        Stmt u(db_, "UPDATE trials SET state = 'running', attempt = attempt + 1, pid = ? WHERE idx = ?", path_);
+        u.bind(1, int64_t(pid)).bind(2, index).step();
+        Stmt a(db_, "SELECT attempt FROM trials WHERE idx = ?", path_);
+        a.bind(1, index);
+        attempt = a.step() ? int(a.i64(0)) : 0;
+        exec("COMMIT");
+        return true;
+    } catch (...) {
+        exec("ROLLBACK");
+        throw;
+    }
+}
+
+std::vector<int64_t> SearchStore::fail_running_of(int pid, const std::string& error) {
+    std::vector<int64_t> out;
+    Stmt q(db_, "SELECT idx FROM trials WHERE state = 'running' AND pid = ?", path_);
+    q.bind(1, int64_t(pid));
+    while (q.step()) out.push_back(q.i64(0));
+    Stmt u(db_, "UPDATE trials SET state = 'failed', error = ? WHERE state = 'running' AND pid = ?", path_);
+    u.bind(1, error).bind(2, int64_t(pid)).step();
+    return out;
 }
 
 bool SearchStore::complete(int64_t index, int attempt, const std::vector<double>& scores, double mean, double std,

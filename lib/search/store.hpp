@@ -38,6 +38,11 @@ public:
     int requeue_running();
     /// Mark `index` running for a new attempt; returns that attempt number.
     int claim(int64_t index);
+    /// Claim the lowest pending trial with index ≡ shard (mod shards) for worker `pid`, atomically;
+    /// false when none is left. Sets index and attempt.
+    bool claim_next(int shard, int shards, int pid, int64_t& index, int& attempt);
+    /// Mark the trials that worker `pid` was running as failed; returns their indices.
+    std::vector<int64_t> fail_running_of(int pid, const std::string& error);
     /// Record a result; false (nothing written) unless `attempt` is the trial's current running attempt.
     bool complete(int64_t index, int attempt, const std::vector<double>& scores, double mean, double std, double duration);
     bool fail(int64_t index, int attempt, const std::string& error, double duration);
