@@ -95,8 +95,9 @@ double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
     if ((type == "categorical_crossentropy" || type == "sparse_categorical_crossentropy") && from_logits) {
         // Whole-batch, vectorized: E = exp(z − rowmax), lse = rowmax + log ΣE;
         // loss = Σ_j t_j (lse − z_j); dL/dz = (softmax(z)·Σt − t) / B.
+        // Rows of ~10 classes are shorter than one AVX-512 packet, so shift every row by its max,
+        // then one exp, one log and one scaling over the whole batch.
         const bool sparse = sparse_targets();
-        // One exp over the whole contiguous batch (rows of ~10 classes are too short to vectorize alone).
         rowmax_.resize(B);
         scratch_.resize(B, K);
         for (Eigen::Index i = 0; i < B; ++i) {
@@ -104,26 +105,26 @@ double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
             scratch_.row(i) = p.row(i).array() - rowmax_(i);
         }
         scratch_.array() = scratch_.array().exp();
-        for (Eigen::Index i = 0; i < B; ++i) {
-            const float mx = rowmax_(i);
-            const float sum = scratch_.row(i).sum();
-            const double lse = double(mx) + std::log(double(sum));
-            const float inv_sum = 1.0f / sum;
-            if (sparse) {
+        rowsum_ = scratch_.rowwise().sum();
+        lse_ = rowmax_.array() + rowsum_.array().log();
+        if (sparse) {
+            for (Eigen::Index i = 0; i < B; ++i) {
                 const double c = t(i, 0);
                 if (!(c >= 0 && c < double(K)) || c != std::floor(c))
                     throw DataError("sparse_categorical_crossentropy: label " + std::to_string(c) +
                                     " is not a class index in [0, " + std::to_string(K) + ")");
-                const Eigen::Index ci = Eigen::Index(c);
-                total += lse - double(p(i, ci));
-                if (dp) {
-                    dp->row(i) = scratch_.row(i) * (inv_sum * float(inv_b));
-                    (*dp)(i, ci) -= float(inv_b);
-                }
-            } else {
+                total += double(lse_(i)) - double(p(i, Eigen::Index(c)));
+            }
+            if (dp) {
+                rowsum_ = (float(inv_b) / rowsum_.array()).matrix();  // per-row scale: softmax / B
+                dp->array() = scratch_.array().colwise() * rowsum_.array();
+                for (Eigen::Index i = 0; i < B; ++i) (*dp)(i, Eigen::Index(t(i, 0))) -= float(inv_b);
+            }
+        } else {
+            for (Eigen::Index i = 0; i < B; ++i) {
                 const double tsum = double(t.row(i).sum());
-                total += tsum * lse - double(t.row(i).dot(p.row(i)));
-                if (dp) dp->row(i) = (scratch_.row(i) * (inv_sum * float(tsum)) - t.row(i)) * float(inv_b);
+                total += tsum * double(lse_(i)) - double(t.row(i).dot(p.row(i)));
+                if (dp) dp->row(i) = (scratch_.row(i) * float(tsum / double(rowsum_(i))) - t.row(i)) * float(inv_b);
             }
         }
         return total * inv_b;

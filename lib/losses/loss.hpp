@@ -26,7 +26,7 @@ struct Loss {
 
 private:
     mutable Matrix scratch_;  // reused per-batch buffers (a Loss is not shared between threads)
-    mutable Eigen::VectorXf rowmax_;
+    mutable Eigen::VectorXf rowmax_, rowsum_, lse_;
 };
 
 /// Canonical loss names (aliases such as `mse` are resolved by the config layer).
