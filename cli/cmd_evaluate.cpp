@@ -125,11 +125,7 @@ std::function<int()> register_evaluate(CLI::App& app) {
                     "or a YAML file with one data source")
         ->type_name("SOURCE");
     cmd->add_option("--batch-size", o->batch_size, "Rows per forward pass")->check(CLI::Range(1, 1 << 20));
-    cmd->add_option("--threads", o->common.threads, "Threads for matrix products (default: all cores)")
-        ->check(CLI::Range(1, 1024));
-    cmd->add_flag("--json", o->common.json, "Print one JSON document on stdout; the report goes to stderr");
-    cmd->add_flag("-q,--quiet", o->common.quiet, "Only errors on stderr");
-    cmd->add_flag("-v,--verbose", o->common.verbose, "More detail on stderr");
+    add_common_options(*cmd, o->common, false, "Print one JSON document on stdout; the report goes to stderr");
     cmd->footer(
         "\nPrints the loss and every configured metric; for classifiers also per-class precision, recall,\n"
         "F1 and support and the confusion matrix; for regression MSE, MAE, RMSE and R².\n"

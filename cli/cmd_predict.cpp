@@ -94,13 +94,9 @@ std::function<int()> register_predict(CLI::App& app) {
     cmd->add_option("--format", o->p.output_format, "Output format")->check(CLI::IsMember({"csv", "jsonl"}));
     cmd->add_option("--input-format", o->p.input_format, "Input format (default: from the name, or sniffed on stdin)")
         ->check(CLI::IsMember({"auto", "csv", "jsonl", "npy", "idx"}));
-    cmd->add_flag("--json", o->common.json, "With --output FILE: a JSON summary (rows, seconds) on stdout");
     cmd->add_flag("--proba", o->p.proba, "Also write each class's probability, one column per class name");
     cmd->add_option("--batch-size", o->p.batch_size, "Rows per forward pass")->check(CLI::Range(1, 1 << 20));
-    cmd->add_option("--threads", o->common.threads, "Threads for matrix products (default: all cores)")
-        ->check(CLI::Range(1, 1024));
-    cmd->add_flag("-q,--quiet", o->common.quiet, "Only errors on stderr");
-    cmd->add_flag("-v,--verbose", o->common.verbose, "More detail on stderr");
+    add_common_options(*cmd, o->common, false, "With --output FILE: a JSON summary (rows, seconds) on stdout");
     cmd->footer(
         "\nCSV input needs the columns the model was trained on (by header name; the target column may be\n"
         "left out). JSON lines hold one object per row ({\"column\": value, ...}) or an array of inputs.\n"

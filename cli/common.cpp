@@ -28,13 +28,14 @@ void on_signal(int) {
 }
 }  // namespace
 
-void add_common_options(CLI::App& cmd, CommonOptions& o) {
-    cmd.add_option("--set", o.sets, "Override a config value: PATH=VALUE, e.g. optimizer.learning_rate=0.01 "
-                                    "or model.layers.0.units=128 (repeatable)")
-        ->type_name("PATH=VALUE");
+void add_common_options(CLI::App& cmd, CommonOptions& o, bool with_set, const std::string& json_help) {
+    if (with_set)
+        cmd.add_option("--set", o.sets, "Override a config value: PATH=VALUE, e.g. optimizer.learning_rate=0.01 "
+                                        "or model.layers.0.units=128 (repeatable)")
+            ->type_name("PATH=VALUE");
     cmd.add_option("--threads", o.threads, "Threads for matrix products (default: all cores)")
         ->check(CLI::Range(1, 1024));
-    cmd.add_flag("--json", o.json, "Print one JSON document on stdout; human output goes to stderr");
+    cmd.add_flag("--json", o.json, json_help);
     cmd.add_flag("-q,--quiet", o.quiet, "Only errors on stderr");
     cmd.add_flag("-v,--verbose", o.verbose, "More detail on stderr");
 }

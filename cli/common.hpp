@@ -17,7 +17,9 @@ struct CommonOptions {
     bool verbose = false;
 };
 
-void add_common_options(CLI::App& cmd, CommonOptions& o);
+/// --set (when `with_set`), --threads, --json (with its help text), -q, -v.
+void add_common_options(CLI::App& cmd, CommonOptions& o, bool with_set = true,
+                        const std::string& json_help = "Print one JSON document on stdout; human output goes to stderr");
 /// Set up the stderr logger (colours only on a terminal, never with NO_COLOR) and threads.
 void apply_common_options(const CommonOptions& o);
 /// The process-wide human-output logger (stderr).

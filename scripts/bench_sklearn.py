@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import time
 
 ap = argparse.ArgumentParser()
@@ -26,17 +27,10 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 
 
-def splitmix_stream(seed, n):
-    i = np.arange(1, n + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        z = np.uint64(seed) + i * np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import splitmix  # noqa: E402
 
-
-X = ((splitmix_stream(1, 20000) >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)).reshape(1000, 20)
-y = (((splitmix_stream(2, 1000) >> np.uint64(32)) * np.uint64(10)) >> np.uint64(32)).astype(np.int64)
+X, y = splitmix.synthetic(1000, 20, 10, 1)
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 os.environ["PYTHONWARNINGS"] = "ignore"
 grid = {"batch_size": [16, 32, 64], "max_iter": [5, 10, 15], "alpha": [0.0, 0.01, 0.1]}

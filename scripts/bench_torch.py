@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import statistics
+import sys
 import time
 
 ap = argparse.ArgumentParser()
@@ -38,23 +39,13 @@ try:
 except RuntimeError:
     pass
 
-MASK = (1 << 64) - 1
-
-
-def splitmix_stream(seed, n):
-    """First n SplitMix64 outputs from state `seed`, as uint64 (vectorised)."""
-    i = np.arange(1, n + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        z = np.uint64(seed) + i * np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import splitmix  # noqa: E402
 
 
 def synthetic(samples, features, classes, seed):
-    x = (splitmix_stream(seed, samples * features) >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
-    y = ((splitmix_stream(seed + 1, samples) >> np.uint64(32)) * np.uint64(classes)) >> np.uint64(32)
-    return torch.from_numpy(x.reshape(samples, features)), torch.from_numpy(y.astype(np.int64))
+    x, y = splitmix.synthetic(samples, features, classes, seed)
+    return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def dense(fin, fout):

@@ -1,0 +1,19 @@
+"""SplitMix64 streams exactly as nnctl's `synthetic` source draws them (for the benchmark peers)."""
+import numpy as np
+
+
+def stream(seed, n):
+    """First n SplitMix64 outputs from state `seed`, as uint64 (vectorised)."""
+    i = np.arange(1, n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def synthetic(samples, features, classes, seed):
+    """nnctl's {format: synthetic}: X uniform [0,1) (24-bit) from stream seed, labels from seed + 1."""
+    x = (stream(seed, samples * features) >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
+    y = ((stream(seed + 1, samples) >> np.uint64(32)) * np.uint64(classes)) >> np.uint64(32)
+    return x.reshape(samples, features), y.astype(np.int64)
