@@ -7,33 +7,17 @@
 
 #include "core/error.hpp"
 #include "data/dataset.hpp"
+#include "support/fixtures.hpp"
 
 using namespace nnctl;
 
 namespace {
-std::string temp_csv(const std::string& content) {
-    static int n = 0;
-    std::string path = "/tmp/nnctl_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++) + ".csv";
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-}
-
+std::string temp_csv(const std::string& content) { return test::temp_file(content, ".csv"); }
 DataSourceConfig csv_source(const std::string& path, const std::string& target) {
-    DataSourceConfig s;
-    s.format = "csv";
-    s.path = path;
-    s.target = target;
-    s.where = "cfg.yaml:3:10";
-    return s;
+    return test::csv_source(path, target, "cfg.yaml:3:10");
 }
-
 std::string data_error(const DataSourceConfig& s, bool classes) {
-    try {
-        load_source(s, classes);
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
+    return test::error_of([&] { load_source(s, classes); });
 }
 }  // namespace
 

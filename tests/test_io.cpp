@@ -11,22 +11,15 @@
 #include "core/error.hpp"
 #include "data/dataset.hpp"
 #include "model/safetensors.hpp"
+#include "support/fixtures.hpp"
 #include "train/experiment.hpp"
 
 using namespace nnctl;
 
 namespace {
-std::string tmp_path(const std::string& suffix) {
-    static int n = 0;
-    return "/tmp/nnctl_io_" + std::to_string(::getpid()) + "_" + std::to_string(n++) + suffix;
-}
-std::string write_raw(const std::string& bytes, const std::string& suffix = "") {
-    std::string p = tmp_path(suffix);
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
-}
+std::string write_raw(const std::string& bytes, const std::string& suffix = "") { return test::temp_file(bytes, suffix); }
 std::string gzip(const std::string& bytes) {
-    std::string p = tmp_path(".gz");
+    std::string p = test::temp_file("", ".gz");
     gzFile g = gzopen(p.c_str(), "wb");
     gzwrite(g, bytes.data(), unsigned(bytes.size()));
     gzclose(g);
@@ -48,14 +41,7 @@ std::string idx_labels(const std::vector<int>& l) {
     for (int v : l) s += char(v);
     return s;
 }
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using test::error_of;
 DataSourceConfig idx_src(const std::string& img, const std::string& lab) {
     DataSourceConfig s;
     s.format = "idx";
@@ -153,12 +139,7 @@ TEST_CASE("npy: float32, float64, uint8 features; integer labels and float targe
 
 namespace {
 DataSourceConfig csv_src(const std::string& path, const std::string& target) {
-    DataSourceConfig s;
-    s.format = "csv";
-    s.path = path;
-    s.target = target;
-    s.where = "cfg";
-    return s;
+    return test::csv_source(path, target, "cfg");
 }
 }  // namespace
 

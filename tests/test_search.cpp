@@ -140,10 +140,15 @@ TEST_CASE("store: a stale attempt cannot record a result") {
         r.params = "{}";
         r.sets = "[]";
         s.add_trials({r});
-        int a1 = s.claim(3);
+        int64_t idx = -1;
+        int a1 = 0, a2 = 0;
+        REQUIRE(s.claim_next(0, 1, 100, idx, a1));
+        CHECK(idx == 3);
         CHECK(s.requeue_running() == 1);  // a crash, then resume
-        int a2 = s.claim(3);
+        REQUIRE(s.claim_next(0, 1, 101, idx, a2));
         CHECK(a2 == a1 + 1);
+        CHECK(!s.claim_next(0, 1, 102, idx, a2 /* nothing left */));
+        a2 = a1 + 1;
         CHECK(!s.complete(3, a1, {0.5}, 0.5, 0.0, 1.0));  // the stale worker's result is refused
         CHECK(s.complete(3, a2, {0.7}, 0.7, 0.0, 1.0));
         CHECK(!s.complete(3, a2, {0.9}, 0.9, 0.0, 1.0));  // and nothing records twice

@@ -162,22 +162,6 @@ int SearchStore::requeue_running() {
     return s.changes();
 }
 
-int SearchStore::claim(int64_t index) {
-    exec("BEGIN IMMEDIATE");
-    try {
-        Stmt u(db_, "UPDATE trials SET state = 'running', attempt = attempt + 1 WHERE idx = ?", path_);
-        u.bind(1, index).step();
-        Stmt q(db_, "SELECT attempt FROM trials WHERE idx = ?", path_);
-        q.bind(1, index);
-        int attempt = q.step() ? int(q.i64(0)) : 0;
-        exec("COMMIT");
-        return attempt;
-    } catch (...) {
-        exec("ROLLBACK");
-        throw;
-    }
-}
-
 bool SearchStore::claim_next(int shard, int shards, int pid, int64_t& index, int& attempt) {
     exec("BEGIN IMMEDIATE");
     try {

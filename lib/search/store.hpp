@@ -36,8 +36,6 @@ public:
     TrialRecord get(int64_t index) const;
     /// Running trials are requeued (after a crash): their next claim gets a new attempt number.
     int requeue_running();
-    /// Mark `index` running for a new attempt; returns that attempt number.
-    int claim(int64_t index);
     /// Claim the lowest pending trial with index ≡ shard (mod shards) for worker `pid`, atomically;
     /// false when none is left. Sets index and attempt.
     bool claim_next(int shard, int shards, int pid, int64_t& index, int& attempt);

@@ -46,6 +46,13 @@ AccuracyKind accuracy_kind(const Loss& loss, int64_t outputs) {
     return AccuracyKind::Categorical;
 }
 
+bool metrics_need_probabilities(const Sequential& model, const std::vector<std::unique_ptr<Metric>>& metrics) {
+    if (model.output_activation().is_linear()) return false;
+    for (const auto& m : metrics)
+        if (m->needs_probabilities() || model.output_activation().name != "softmax") return true;
+    return false;
+}
+
 Logs evaluate_model(Sequential& model, const Loss& loss, const std::vector<MetricSpec>& metric_specs,
                     const Dataset& data, int batch_size) {
     const int64_t outputs = shape_size(model.output_shape());
@@ -55,10 +62,7 @@ Logs evaluate_model(Sequential& model, const Loss& loss, const std::vector<Metri
     const Eigen::Index n = data.size();
     double loss_sum = 0.0;
     Matrix probs;
-    bool need_probs = false;  // argmax metrics read softmax logits as they are
-    if (!model.output_activation().is_linear())
-        for (const auto& m : metrics)
-            need_probs = need_probs || m->needs_probabilities() || model.output_activation().name != "softmax";
+    const bool need_probs = metrics_need_probabilities(model, metrics);
     for (Eigen::Index s = 0; s < n; s += batch_size) {
         const Eigen::Index b = std::min<Eigen::Index>(batch_size, n - s);
         const Matrix& out = model.forward(data.x.middleRows(s, b), ForwardContext{});

@@ -20,6 +20,11 @@ Dataset load_evaluation_data(SavedRun& run, const std::string& spec);
 /// What `accuracy` means for this loss and output width (Keras' rule).
 AccuracyKind accuracy_kind(const Loss& loss, int64_t outputs);
 
+/// Whether `metrics` must see probabilities rather than the training path's output: only when an
+/// output activation was fused out and a metric is not argmax-based (argmax of softmax logits is
+/// the argmax of the probabilities).
+bool metrics_need_probabilities(const Sequential& model, const std::vector<std::unique_ptr<Metric>>& metrics);
+
 /// Loss (penalties included, as Keras reports it) and metrics over a whole data set, inference mode.
 Logs evaluate_model(Sequential& model, const Loss& loss, const std::vector<MetricSpec>& metrics, const Dataset& data,
                     int batch_size = 1024);

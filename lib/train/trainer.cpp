@@ -103,10 +103,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
     auto metrics = make_metrics();
     // Probabilities only when the output activation was fused out and a metric needs them
     // (argmax-based metrics read the same answer off softmax logits).
-    bool need_probs = false;
-    if (!model_.output_activation().is_linear())
-        for (const auto& m : metrics) need_probs = need_probs || m->needs_probabilities() ||
-                                                   model_.output_activation().name != "softmax";
+    const bool need_probs = metrics_need_probabilities(model_, metrics);
     std::vector<ParamRef> params = model_.params();
     Rng dropout_rng(Rng::derive(seed_, 3));
     std::vector<int> order(static_cast<size_t>(n));
