@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <cmath>
+
 #include "config/parse.hpp"
 #include "core/error.hpp"
 #include "core/fileio.hpp"
@@ -75,6 +77,43 @@ TEST_CASE("early stopping stops, and restores the best weights") {
     Trainer t(ex.model, ex.loss, *ex.optimizer, ex.cfg.metrics, ex.cfg.training, 1);
     double best = log_value(r.train.history[size_t(r.train.best_epoch - 1)].values, "val_loss");
     CHECK(log_value(t.evaluate(ex.data.validation), "loss") == doctest::Approx(best).epsilon(1e-5));
+}
+
+TEST_CASE("without full logs an epoch computes only what early stopping reads; the weights are the same") {
+    ExperimentConfig c = load_config(kSrc + "/configs/iris.yaml",
+                                     {"training.epochs=30", "training.early_stopping={monitor: val_loss, patience: 3}"});
+    auto fit = [&](bool full) {
+        Experiment ex = prepare_experiment(c);
+        Trainer t(ex.model, ex.loss, *ex.optimizer, c.metrics, c.training, 7);
+        t.set_full_logs(full);
+        TrainResult r = t.fit(ex.data.train, &ex.data.validation);
+        if (!full) {  // the same without anything monitoring the validation data: no validation pass
+            TrainingConfig plain = c.training;
+            plain.early_stopping.enabled = false;
+            Experiment ex2 = prepare_experiment(c);
+            Trainer t2(ex2.model, ex2.loss, *ex2.optimizer, c.metrics, plain, 7);
+            t2.set_full_logs(false);
+            TrainResult r2 = t2.fit(ex2.data.train, &ex2.data.validation);
+            CHECK(std::isnan(log_value(r2.history.back().values, "val_loss")));
+            CHECK(!std::isnan(log_value(r2.history.back().values, "loss")));
+        }
+        std::vector<Matrix> w;
+        for (const auto& p : ex.model.params()) w.push_back(*p.value);
+        return std::make_pair(r, w);
+    };
+    auto [full, wf] = fit(true);
+    auto [lean, wl] = fit(false);
+    REQUIRE(full.history.size() == lean.history.size());
+    CHECK(full.best_epoch == lean.best_epoch);
+    REQUIRE(wf.size() == wl.size());
+    for (size_t i = 0; i < wf.size(); ++i) CHECK(wf[i] == wl[i]);
+    const Logs& f = full.history.back().values;
+    const Logs& l = lean.history.back().values;
+    CHECK(!std::isnan(log_value(f, "accuracy")));
+    CHECK(!std::isnan(log_value(f, "val_accuracy")));
+    CHECK(std::isnan(log_value(l, "accuracy")));  // nobody reads it: not computed
+    CHECK(log_value(l, "val_loss") == log_value(f, "val_loss"));
+    CHECK(log_value(l, "loss") == log_value(f, "loss"));
 }
 
 TEST_CASE("reduce_lr_on_plateau lowers the learning rate") {

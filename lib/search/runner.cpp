@@ -83,6 +83,7 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
             fuse_output(model, loss);
             auto opt = make_optimizer(cfg.optimizer);
             Trainer t(model, loss, *opt, cfg.metrics, cfg.training, Rng::derive(seed, 2));
+            t.set_full_logs(false);  // only the final score is read: no per-epoch validation passes
             t.fit(tr, &va);
             Logs logs = t.evaluate(va);
             double v = log_value(logs, metric);

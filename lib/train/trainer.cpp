@@ -96,11 +96,20 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
     const int64_t outputs = shape_size(model_.output_shape());
     const Matrix targets = encode_targets(train, loss_, outputs);
     if (validation && validation->size() > 0) encode_targets(*validation, loss_, outputs);  // fail early
-    const bool has_val = validation && validation->size() > 0;
+    const auto& es = cfg_.early_stopping;
+    const auto& rp = cfg_.reduce_lr_on_plateau;
+    // Which epoch logs are needed: all of them, or just what early stopping and the plateau read.
+    const bool all_logs = full_logs_ || bool(cb.on_epoch_end);
+    auto monitored = [&](bool val) {
+        auto reads = [&](bool on, const std::string& m) { return on && (m.rfind("val_", 0) == 0) == val; };
+        return reads(es.enabled, es.monitor) || reads(rp.enabled, rp.monitor);
+    };
+    const bool val_given = validation && validation->size() > 0;
+    const bool has_val = val_given && (all_logs || monitored(true));
     const int n = int(train.size());
     const int bs = std::min(cfg_.batch_size, n);
     const int batches = (n + bs - 1) / bs;
-    auto metrics = make_metrics();
+    auto metrics = all_logs || monitored(false) ? make_metrics() : std::vector<std::unique_ptr<Metric>>{};
     // Probabilities only when the output activation was fused out and a metric needs them
     // (argmax-based metrics read the same answer off softmax logits).
     const bool need_probs = metrics_need_probabilities(model_, metrics);
@@ -110,8 +119,6 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
 
     TrainResult result;
     // Early stopping and plateau state.
-    const auto& es = cfg_.early_stopping;
-    const auto& rp = cfg_.reduce_lr_on_plateau;
     const bool es_min = lower_is_better(es.monitor, es.mode);
     const bool rp_min = lower_is_better(rp.monitor, rp.mode);
     double es_best = es_min ? INFINITY : -INFINITY, rp_best = rp_min ? INFINITY : -INFINITY;
@@ -194,7 +201,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
             double cur = log_value(log.values, rp.monitor);
             if (std::isnan(cur))
                 throw ConfigError("training.reduce_lr_on_plateau.monitor: '" + rp.monitor + "' is not logged" +
-                                  (has_val ? "" : " (no validation data)"));
+                                  (val_given ? "" : " (no validation data)"));
             bool in_cooldown = rp_cooldown > 0;
             if (in_cooldown) {
                 --rp_cooldown;
@@ -229,7 +236,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
             double cur = log_value(log.values, es.monitor);
             if (std::isnan(cur))
                 throw ConfigError("training.early_stopping.monitor: '" + es.monitor + "' is not logged" +
-                                  (has_val ? "" : " (no validation data)"));
+                                  (val_given ? "" : " (no validation data)"));
             ++es_wait;
             bool better = es_min ? cur + es.min_delta < es_best : cur - es.min_delta > es_best;
             if (better) {

@@ -61,6 +61,10 @@ public:
     TrainResult fit(const Dataset& train, const Dataset* validation, const TrainCallbacks& cb = {});
     /// Loss (with penalties, as Keras reports it) and metrics over a whole data set, inference mode.
     Logs evaluate(const Dataset& data, int batch_size = 1024);
+    /// With false, an epoch computes only the logs that early stopping or the plateau schedule
+    /// monitor (training metrics and validation passes are skipped otherwise), unless callbacks
+    /// ask for them (on_epoch_end). For callers that only read the final weights, e.g. search folds.
+    void set_full_logs(bool on) { full_logs_ = on; }
 
 private:
     std::vector<std::unique_ptr<Metric>> make_metrics() const;
@@ -72,6 +76,7 @@ private:
     uint64_t seed_;
     AccuracyKind acc_kind_ = AccuracyKind::Categorical;
     bool any_regularizer_ = false;
+    bool full_logs_ = true;
     // Reused per-batch buffers.
     Matrix xb_, tb_, dout_, probs_;
 };
