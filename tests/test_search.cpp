@@ -64,15 +64,23 @@ TEST_CASE("random: each trial depends only on (seed, index); draws stay in their
     s.strategy = "random";
     s.seed = 5;
     s.trials = 2000;
-    SearchParam lr{"optimizer.learning_rate", "log_uniform"};
+    auto param = [](const char* path, const char* kind) {
+        SearchParam p;
+        p.path = path;
+        p.kind = kind;
+        return p;
+    };
+    SearchParam lr = param("optimizer.learning_rate", "log_uniform");
     lr.min = 1e-4;
     lr.max = 1e-1;
-    SearchParam units{"model.layers.0.units", "int_uniform"};
+    SearchParam units = param("model.layers.0.units", "int_uniform");
     units.min = 8;
     units.max = 64;
     units.step = 8;
-    SearchParam opt{"optimizer.type", "choice", {"adam", "sgd"}, {3.0, 1.0}};
-    SearchParam n{"x", "normal"};
+    SearchParam opt = param("optimizer.type", "choice");
+    opt.values = {"adam", "sgd"};
+    opt.weights = {3.0, 1.0};
+    SearchParam n = param("x", "normal");
     n.mean = 10;
     n.std = 2;
     s.params = {lr, units, opt, n};
@@ -180,4 +188,34 @@ loss: categorical_crossentropy
         CHECK(std::string(e.what()).find("search.space.a: a grid search takes lists of values or ranges") !=
               std::string::npos);
     }
+}
+
+#include "search/runner.hpp"
+
+TEST_CASE("trials share one load of the data only when nothing searched can change it") {
+    SearchConfig s = grid();
+    CHECK(trials_share_data(s));
+    for (const char* path : {"seed", "data", "data.preprocess", "data.train.max_samples"}) {
+        SearchConfig t = s;
+        t.params.back().path = path;
+        CHECK_FALSE(trials_share_data(t));
+    }
+    SearchConfig t = s;
+    t.params.back().path = "dataset_notes";  // not under data
+    CHECK(trials_share_data(t));
+
+    // Scores with the shared TrialData equal those loading it afresh, fold for fold.
+    ExperimentConfig c = load_config(std::string(NNCTL_SOURCE_DIR) + "/configs/seed/grid_search.yaml",
+                                     {"training.epochs=2", "data.preprocess=standardize"});
+    const TrialData td = load_trial_data(c, c.search);
+    REQUIRE(td.folds.size() == 3);
+    size_t covered = 0;
+    for (const auto& [tr, held] : td.folds) {
+        CHECK(tr.size() + held.size() == td.data.train.size());
+        covered += held.size();
+    }
+    CHECK(covered == td.data.train.size());
+    const std::vector<double> a = evaluate_trial(c, c.search), b = evaluate_trial(c, c.search, &td);
+    CHECK(a.size() == 3);
+    CHECK(a == b);
 }

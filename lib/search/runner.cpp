@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -36,48 +37,73 @@ bool minimize_objective(const std::string& objective, const std::string& directi
     return ends("loss") || ends("mse") || ends("mae");
 }
 
-std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s) {
+TrialData load_trial_data(const ExperimentConfig& cfg, const SearchConfig& s) {
     DataConfig dc = cfg.data;
-    const std::string pre = dc.preprocess;
-    const double rescale = dc.rescale;
-    dc.preprocess = "none";  // fitted per fold below, on the fold's training rows only
+    dc.preprocess = "none";  // fitted per fold, on the fold's training rows only
     if (s.cv > 0) {
         dc.validation_split = 0.0;
         dc.validation.reset();
     }
-    DataSplits data = load_data(dc, cfg.loss.is_classification(), Rng::derive(cfg.seed, 5));
-    const std::string metric = s.objective.rfind("val_", 0) == 0 ? s.objective.substr(4) : s.objective;
-
-    std::vector<std::pair<std::vector<int>, std::vector<int>>> folds;  // (train rows, held-out rows)
+    TrialData td;
+    td.data = load_data(dc, cfg.loss.is_classification(), Rng::derive(cfg.seed, 5));
     if (s.cv > 0) {
-        auto held = kfold(data.train, s.cv, Rng::derive(s.seed, 99));
-        for (const auto& h : held) {
+        const int n = int(td.data.train.size());
+        for (const auto& held : kfold(td.data.train, s.cv, Rng::derive(s.seed, 99))) {
+            std::vector<char> out(size_t(n), 0);
+            for (int i : held) out[size_t(i)] = 1;
             std::vector<int> tr;
-            std::set<int> out(h.begin(), h.end());
-            for (int i = 0; i < int(data.train.size()); ++i)
-                if (!out.count(i)) tr.push_back(i);
-            folds.emplace_back(tr, h);
+            tr.reserve(size_t(n) - held.size());
+            for (int i = 0; i < n; ++i)
+                if (!out[size_t(i)]) tr.push_back(i);
+            td.folds.emplace_back(std::move(tr), held);
         }
-    } else if (data.validation.size() == 0) {
+    } else if (td.data.validation.size() == 0) {
         throw ConfigError("search: no held-out data to score trials on: set search.cv (k-fold cross-validation) or "
                           "data.validation_split");
     }
+    return td;
+}
+
+bool trials_share_data(const SearchConfig& s) {
+    for (const auto& p : s.params)
+        if (p.path == "seed" || p.path == "data" || p.path.rfind("data.", 0) == 0) return false;
+    return true;
+}
+
+std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s, const TrialData* shared) {
+    std::optional<TrialData> own;
+    if (!shared) own = load_trial_data(cfg, s);
+    const DataSplits& data = shared ? shared->data : own->data;
+    const auto& folds = shared ? shared->folds : own->folds;
+    const std::string& pre = cfg.data.preprocess;
+    const double rescale = cfg.data.rescale;
+    const std::string metric = s.objective.rfind("val_", 0) == 0 ? s.objective.substr(4) : s.objective;
 
     std::vector<double> scores;
     for (int r = 0; r < s.repeats; ++r) {
         const uint64_t seed = s.repeats == 1 ? cfg.seed : Rng::derive(cfg.seed, 1000 + uint64_t(r));
         const size_t nf = folds.empty() ? 1 : folds.size();
         for (size_t f = 0; f < nf; ++f) {
-            Dataset tr = folds.empty() ? data.train : data.train.subset(folds[f].first);
-            Dataset va = folds.empty() ? data.validation : data.train.subset(folds[f].second);
             Scaling sc;
             sc.kind = pre;
             sc.rescale = rescale;
-            if (sc.active()) {
-                fit_scaling(sc, tr.x);
-                apply_scaling(sc, tr.x);
-                apply_scaling(sc, va.x);
+            // The fold's own copies when it is a subset or is scaled; the shared data otherwise.
+            Dataset tr_copy, va_copy;
+            const Dataset* trp = &data.train;
+            const Dataset* vap = &data.validation;
+            if (!folds.empty() || sc.active()) {
+                tr_copy = folds.empty() ? data.train : data.train.subset(folds[f].first);
+                va_copy = folds.empty() ? data.validation : data.train.subset(folds[f].second);
+                if (sc.active()) {
+                    fit_scaling(sc, tr_copy.x);
+                    apply_scaling(sc, tr_copy.x);
+                    apply_scaling(sc, va_copy.x);
+                }
+                trp = &tr_copy;
+                vap = &va_copy;
             }
+            const Dataset& tr = *trp;
+            const Dataset& va = *vap;
             Sequential model = build_model(cfg.layers, Shape{tr.x.cols()}, Rng::derive(seed, 1));
             Loss loss = cfg.loss;
             fuse_output(model, loss);
@@ -372,6 +398,8 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         int code = 0;
         try {
             set_num_threads(per_trial);
+            const bool share = trials_share_data(s);
+            std::optional<TrialData> shared;
             SearchStore st(db);
             const int self = int(::getpid());
             for (;;) {
@@ -382,7 +410,11 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
                 const auto t0 = clock_type::now();
                 auto elapsed = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
                 try {
-                    std::vector<double> sc = evaluate_trial(configs.at(idx), s);
+                    const ExperimentConfig& cfg = configs.at(idx);
+                    // Data shared by every trial is loaded once per worker (the first trial that
+                    // needs it; a failed load is retried by the next).
+                    if (share && !shared) shared = load_trial_data(cfg, s);
+                    std::vector<double> sc = evaluate_trial(cfg, s, share ? &*shared : nullptr);
                     double mean = 0, var = 0;
                     for (double x : sc) mean += x / double(sc.size());
                     for (double x : sc) var += (x - mean) * (x - mean) / double(sc.size());

@@ -49,9 +49,22 @@ struct SearchResult {
     Logs refit_test;                  ///< its test metrics (when the data has a test split)
 };
 
+/// The data a trial trains and scores on, unscaled (scaling is fitted per fold, on its training
+/// rows), and the folds as (training rows, held-out rows) of data.train when cv > 0.
+struct TrialData {
+    DataSplits data;
+    std::vector<std::pair<std::vector<int>, std::vector<int>>> folds;
+};
+TrialData load_trial_data(const ExperimentConfig& cfg, const SearchConfig& s);
+
+/// True when no searched path can change the data or its folds (nothing under `data` or the
+/// config's `seed`): every trial can then share one TrialData.
+bool trials_share_data(const SearchConfig& s);
+
 /// Scores of one trial: the objective on each held-out fold (cv: k) or on the validation data,
-/// for each repeat. Throws on a failing trial (config, data, divergence).
-std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s);
+/// for each repeat. Throws on a failing trial (config, data, divergence). `data`: this trial's
+/// TrialData when already loaded (see trials_share_data), else it is loaded here.
+std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s, const TrialData* data = nullptr);
 
 /// Run (or resume) a search: validate every trial's config first, run pending trials in worker
 /// processes (`jobs` at a time), record each in the store, then write leaderboard.csv,
