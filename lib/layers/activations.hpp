@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "core/strings.hpp"
 #include "core/tensor.hpp"
 
 namespace nnctl {
@@ -11,7 +12,7 @@ struct ActivationFn {
     std::string name = "linear";
     double alpha = 0.3;  ///< leaky_relu slope (Keras default 0.3); elu alpha is 1.0 unless given
 
-    bool is_linear() const { return name == "linear"; }
+    bool is_linear() const { return is(name, "linear"); }
     /// z: (batch × n) → y: (batch × n). `y` may alias nothing; it is resized.
     void forward(const ConstView& z, Matrix& y) const;
     /// dz = dL/dz from the pre-activation z, the output y and dy = dL/dy, all (batch × n).

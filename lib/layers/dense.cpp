@@ -1,3 +1,4 @@
+#include "core/strings.hpp"
 #include "layers/dense.hpp"
 
 #include "core/error.hpp"
@@ -23,7 +24,7 @@ Shape Dense::build(const Shape& input, Rng& rng) {
 bool Dense::needs_z() const {
     const std::string& n = opt_.activation.name;
     // These derivatives need the pre-activation; the rest can be read off the output.
-    return n == "gelu" || n == "softplus" || n == "swish" || (n == "leaky_relu" && opt_.activation.alpha <= 0);
+    return is(n, "gelu") || is(n, "softplus") || is(n, "swish") || (is(n, "leaky_relu") && opt_.activation.alpha <= 0);
 }
 
 void Dense::forward(const ConstView& x, Matrix& y, const ForwardContext&) {

@@ -1,3 +1,4 @@
+#include "core/strings.hpp"
 #include "losses/loss.hpp"
 
 #include <algorithm>
@@ -26,15 +27,15 @@ const std::vector<std::string>& loss_names() {
 }
 
 std::string canonical_loss_name(const std::string& n) {
-    if (n == "mse") return "mean_squared_error";
-    if (n == "mae") return "mean_absolute_error";
-    if (n == "huber_loss") return "huber";
+    if (is(n, "mse")) return "mean_squared_error";
+    if (is(n, "mae")) return "mean_absolute_error";
+    if (is(n, "huber_loss")) return "huber";
     return n;
 }
 
 bool Loss::is_classification() const {
-    return type == "binary_crossentropy" || type == "categorical_crossentropy" ||
-           type == "sparse_categorical_crossentropy";
+    return is(type, "binary_crossentropy") || is(type, "categorical_crossentropy") ||
+           is(type, "sparse_categorical_crossentropy");
 }
 
 double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
@@ -43,9 +44,9 @@ double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
     if (dp) dp->resize(B, K);
     double total = 0.0;
 
-    if (type == "mean_squared_error" || type == "mean_absolute_error" || type == "huber") {
+    if (is(type, "mean_squared_error") || is(type, "mean_absolute_error") || is(type, "huber")) {
         const double scale = inv_b / double(K);
-        const int mode = type == "mean_squared_error" ? 0 : type == "mean_absolute_error" ? 1 : 2;
+        const int mode = is(type, "mean_squared_error") ? 0 : is(type, "mean_absolute_error") ? 1 : 2;
         for (Eigen::Index i = 0; i < B; ++i)
             for (Eigen::Index j = 0; j < K; ++j) {
                 double e = double(p(i, j)) - double(t(i, j));
@@ -72,7 +73,7 @@ double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
         return total * scale;
     }
 
-    if (type == "binary_crossentropy") {
+    if (is(type, "binary_crossentropy")) {
         const double scale = inv_b / double(K);
         for (Eigen::Index i = 0; i < B; ++i)
             for (Eigen::Index j = 0; j < K; ++j) {
@@ -92,7 +93,7 @@ double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
         return total * scale;
     }
 
-    if ((type == "categorical_crossentropy" || type == "sparse_categorical_crossentropy") && from_logits) {
+    if ((is(type, "categorical_crossentropy") || is(type, "sparse_categorical_crossentropy")) && from_logits) {
         // Whole-batch, vectorized: E = exp(z − rowmax), lse = rowmax + log ΣE;
         // loss = Σ_j t_j (lse − z_j); dL/dz = (softmax(z)·Σt − t) / B.
         // Rows of ~10 classes are shorter than one AVX-512 packet, so shift every row by its max,
@@ -130,7 +131,7 @@ double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
         return total * inv_b;
     }
 
-    if (type == "categorical_crossentropy" || type == "sparse_categorical_crossentropy") {
+    if (is(type, "categorical_crossentropy") || is(type, "sparse_categorical_crossentropy")) {
         const bool sparse = sparse_targets();
         for (Eigen::Index i = 0; i < B; ++i) {
             auto target = [&](Eigen::Index j) -> double {

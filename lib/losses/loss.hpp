@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "core/strings.hpp"
 #include "core/tensor.hpp"
 
 namespace nnctl {
@@ -21,7 +22,7 @@ struct Loss {
     /// sparse cross-entropy. Returns the mean loss and writes dp = dL/dp (batch × k) when not null.
     double compute(const ConstView& p, const ConstView& t, Matrix* dp) const;
     /// Whether targets are class indices (sparse) rather than one-hot / values.
-    bool sparse_targets() const { return type == "sparse_categorical_crossentropy"; }
+    bool sparse_targets() const { return is(type, "sparse_categorical_crossentropy"); }
     bool is_classification() const;
 
 private:

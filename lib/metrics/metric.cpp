@@ -1,3 +1,4 @@
+#include "core/strings.hpp"
 #include "metrics/metric.hpp"
 
 #include <cmath>
@@ -78,18 +79,18 @@ const std::vector<std::string>& metric_names() {
 }
 
 std::string canonical_metric_name(const std::string& n) {
-    if (n == "acc") return "accuracy";
-    if (n == "mean_squared_error") return "mse";
-    if (n == "mean_absolute_error") return "mae";
-    if (n == "top_k_categorical_accuracy" || n == "sparse_top_k_categorical_accuracy") return "top_k_accuracy";
+    if (is(n, "acc")) return "accuracy";
+    if (is(n, "mean_squared_error")) return "mse";
+    if (is(n, "mean_absolute_error")) return "mae";
+    if (is(n, "top_k_categorical_accuracy") || is(n, "sparse_top_k_categorical_accuracy")) return "top_k_accuracy";
     return n;
 }
 
 std::unique_ptr<Metric> make_metric(const MetricSpec& spec, AccuracyKind kind) {
-    if (spec.type == "accuracy") return std::make_unique<Accuracy>(kind);
-    if (spec.type == "top_k_accuracy") return std::make_unique<TopK>(spec.k, kind == AccuracyKind::Sparse);
-    if (spec.type == "mse") return std::make_unique<MeanError>(true);
-    if (spec.type == "mae") return std::make_unique<MeanError>(false);
+    if (is(spec.type, "accuracy")) return std::make_unique<Accuracy>(kind);
+    if (is(spec.type, "top_k_accuracy")) return std::make_unique<TopK>(spec.k, kind == AccuracyKind::Sparse);
+    if (is(spec.type, "mse")) return std::make_unique<MeanError>(true);
+    if (is(spec.type, "mae")) return std::make_unique<MeanError>(false);
     throw ConfigError("unknown metric '" + spec.type + "'");
 }
 
