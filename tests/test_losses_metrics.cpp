@@ -95,3 +95,39 @@ TEST_CASE("regularizer penalties follow Keras (no 1/2 on l2)") {
     CHECK(RegularizerSpec{0.0, 0.1}.penalty(w) == doctest::Approx(0.525));
     CHECK(RegularizerSpec{0.1, 0.1}.penalty(w) == doctest::Approx(0.875));
 }
+
+TEST_CASE("softmax cross-entropy from logits on a batch view: value and gradient against double sums") {
+    // 37 rows of 10 logits read through a view with a row stride of 13 (as a block of a wider
+    // matrix), one row with logits far apart (stability), sparse and one-hot targets.
+    const Eigen::Index B = 37, K = 10;
+    Matrix wide(B, 13);
+    for (Eigen::Index i = 0; i < B; ++i)
+        for (Eigen::Index j = 0; j < 13; ++j) wide(i, j) = float(std::sin(double(i * 13 + j)) * 4.0);
+    wide(5, 9) = 95.0f;  // the row max in the last column
+    wide(5, 0) = -80.0f;
+    const ConstView z = wide.leftCols(K);
+    Matrix sparse(B, 1), onehot = Matrix::Zero(B, K);
+    for (Eigen::Index i = 0; i < B; ++i) {
+        sparse(i, 0) = float((i * 7) % K);
+        onehot(i, (i * 7) % K) = 1.0f;
+    }
+    double want = 0.0;
+    Eigen::MatrixXd grad(B, K);
+    for (Eigen::Index i = 0; i < B; ++i) {
+        double m = -1e300, s = 0.0;
+        for (Eigen::Index j = 0; j < K; ++j) m = std::max(m, double(z(i, j)));
+        for (Eigen::Index j = 0; j < K; ++j) s += std::exp(double(z(i, j)) - m);
+        const Eigen::Index c = (i * 7) % K;
+        want += (m + std::log(s) - double(z(i, c))) / double(B);
+        for (Eigen::Index j = 0; j < K; ++j)
+            grad(i, j) = (std::exp(double(z(i, j)) - m) / s - (j == c ? 1.0 : 0.0)) / double(B);
+    }
+    for (const Matrix* t : {&sparse, &onehot}) {
+        Loss l{t == &sparse ? "sparse_categorical_crossentropy" : "categorical_crossentropy", true};
+        Matrix dz;
+        CHECK(l.compute(z, *t, &dz) == doctest::Approx(want).epsilon(1e-6));
+        REQUIRE(dz.rows() == B);
+        REQUIRE(dz.cols() == K);
+        CHECK((dz.cast<double>() - grad).cwiseAbs().maxCoeff() < 1e-7);
+    }
+}

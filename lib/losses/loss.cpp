@@ -101,12 +101,25 @@ double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
         const bool sparse = sparse_targets();
         rowmax_.resize(B);
         scratch_.resize(B, K);
+        rowsum_.resize(B);
+        // Rows are ~10 wide: plain loops over raw rows (Eigen's per-row expressions cost more in
+        // setup than in arithmetic here); exp and log run vectorized over the whole batch.
+        const float* P = p.data();
+        const Eigen::Index lp = p.outerStride();
+        float* S = scratch_.data();
         for (Eigen::Index i = 0; i < B; ++i) {
-            rowmax_(i) = p.row(i).maxCoeff();
-            scratch_.row(i) = p.row(i).array() - rowmax_(i);
+            const float* zi = P + i * lp;
+            float m = zi[0];
+            for (Eigen::Index j = 1; j < K; ++j) m = std::max(m, zi[j]);
+            rowmax_(i) = m;
+            for (Eigen::Index j = 0; j < K; ++j) S[i * K + j] = zi[j] - m;
         }
         scratch_.array() = scratch_.array().exp();
-        rowsum_ = scratch_.rowwise().sum();
+        for (Eigen::Index i = 0; i < B; ++i) {
+            float sum = 0.0f;
+            for (Eigen::Index j = 0; j < K; ++j) sum += S[i * K + j];
+            rowsum_(i) = sum;
+        }
         lse_ = rowmax_.array() + rowsum_.array().log();
         if (sparse) {
             for (Eigen::Index i = 0; i < B; ++i) {
@@ -117,9 +130,12 @@ double Loss::compute(const ConstView& p, const ConstView& t, Matrix* dp) const {
                 total += double(lse_(i)) - double(p(i, Eigen::Index(c)));
             }
             if (dp) {
-                rowsum_ = (float(inv_b) / rowsum_.array()).matrix();  // per-row scale: softmax / B
-                dp->array() = scratch_.array().colwise() * rowsum_.array();
-                for (Eigen::Index i = 0; i < B; ++i) (*dp)(i, Eigen::Index(t(i, 0))) -= float(inv_b);
+                float* D = dp->data();  // (B × K), contiguous
+                for (Eigen::Index i = 0; i < B; ++i) {
+                    const float f = float(inv_b) / rowsum_(i);  // softmax / B
+                    for (Eigen::Index j = 0; j < K; ++j) D[i * K + j] = S[i * K + j] * f;
+                    D[i * K + Eigen::Index(t(i, 0))] -= float(inv_b);
+                }
             }
         } else {
             for (Eigen::Index i = 0; i < B; ++i) {
