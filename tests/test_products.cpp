@@ -2,6 +2,7 @@
 // against a scalar computation written out here.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -14,8 +15,8 @@ using namespace nnctl;
 namespace {
 // c(i, j) = Σ_p a(i, p)·b(p, j) as one float fused multiply-add per p, p in order: the kernel's
 // documented arithmetic, so its result must match bit for bit.
-float fma_chain(const Matrix& a, const Matrix& b, Eigen::Index i, Eigen::Index j) {
-    float acc = 0.0f;
+float fma_chain(const Matrix& a, const Matrix& b, Eigen::Index i, Eigen::Index j, float start = 0.0f) {
+    float acc = start;
     for (Eigen::Index p = 0; p < a.cols(); ++p) acc = std::fma(a(i, p), b(p, j), acc);
     return acc;
 }
@@ -104,6 +105,34 @@ TEST_CASE("matmul, matmul_tn and matmul_nt on views: the scalar sum, equal at 1 
                     wrong += out[1](i, j) != want;
                 }
             CHECK(wrong == 0);
+        }
+    }
+}
+
+TEST_CASE("matmul with bias and relu: the fused sweep equals product, then bias, then max(0)") {
+    uint64_t seed = 500;
+    for (Eigen::Index n : {1, 10, 17, 64, 70, 200}) {
+        CAPTURE(n);
+        const Matrix a = test::random_matrix(13, 21, seed++), b = test::random_matrix(21, n, seed++);
+        const Matrix bias = test::random_matrix(1, n, seed++);
+        for (bool relu : {false, true}) {
+            CAPTURE(relu);
+            Matrix c;
+            matmul(a, b, c, bias.data(), relu);
+            Eigen::MatrixXd want = (a.cast<double>() * b.cast<double>()).rowwise() + bias.cast<double>().row(0);
+            if (relu) want = want.cwiseMax(0.0);
+            CHECK((c.cast<double>() - want).cwiseAbs().maxCoeff() < 1e-4);
+            if (relu) CHECK(c.minCoeff() == 0.0f);  // some entries were negative and are clamped
+            if (small_gemm_available()) {  // exactly: the fused chain starts from the bias
+                int wrong = 0;
+                for (Eigen::Index i = 0; i < a.rows(); ++i)
+                    for (Eigen::Index j = 0; j < n; ++j) {
+                        float v = fma_chain(a, b, i, j, bias(0, j));
+                        if (relu) v = std::max(v, 0.0f);
+                        wrong += c(i, j) != v;
+                    }
+                CHECK(wrong == 0);
+            }
         }
     }
 }

@@ -55,16 +55,20 @@ int num_threads() { return g_threads; }
 // small_gemm sums each c(i, j) over k in order whatever the tiling, so the split into blocks
 // changes no bit of the result either.
 
-void matmul(const ConstView& a, const ConstView& b, Matrix& c) {
+void matmul(const ConstView& a, const ConstView& b, Matrix& c, const float* bias, bool relu) {
     c.resize(a.rows(), b.cols());
     const bool fast = small_gemm_available();
     split_columns(b.cols(), double(a.rows()) * double(a.cols()) * double(b.cols()), double(b.size()),
                   [&](Eigen::Index j, Eigen::Index w) {
-        if (fast)
+        if (fast) {
             small_gemm(a.rows(), a.cols(), w, a.data(), a.outerStride(), 1, b.data() + j, b.outerStride(),
-                       c.data() + j, c.outerStride());
-        else
-            c.middleCols(j, w).noalias() = a * b.middleCols(j, w);
+                       c.data() + j, c.outerStride(), bias ? bias + j : nullptr, relu);
+            return;
+        }
+        auto block = c.middleCols(j, w);
+        block.noalias() = a * b.middleCols(j, w);
+        if (bias) block.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias + j, w);
+        if (relu) block = block.cwiseMax(0.0f);
     });
 }
 

@@ -11,7 +11,9 @@ int num_threads();
 /// is large enough to pay for it (each thread runs a single-threaded Eigen GEMM on its block).
 /// This scales where Eigen's own threading does not for training-sized matrices.
 /// c = a·b.      a: (m × k), b: (k × n) → c: (m × n)
-void matmul(const ConstView& a, const ConstView& b, Matrix& c);
+/// With bias (a row of n): c = a·b + bias; with relu: max(c, 0) — a dense layer's forward pass
+/// in one sweep over c.
+void matmul(const ConstView& a, const ConstView& b, Matrix& c, const float* bias = nullptr, bool relu = false);
 /// c = aᵀ·b.     a: (k × m), b: (k × n) → c: (m × n)
 void matmul_tn(const ConstView& a, const ConstView& b, Matrix& c);
 /// c = a·bᵀ.     a: (m × k), b: (n × k) → c: (m × n)

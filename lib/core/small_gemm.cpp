@@ -17,16 +17,23 @@ namespace {
 // becomes registers (otherwise GCC keeps it in memory and stores every accumulator every step).
 #define NNCTL_UNROLL _Pragma("GCC unroll 16")
 
-using Tile = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, __mmask16);
+using Tile = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, __mmask16,
+                     const float*, bool);
 
 /// An R-row × V-vector block of c (V·16 columns, the last vector cut to `last`), held in registers
 /// for the whole sum over p: per step V loads of b's row, R broadcasts of a and R·V FMAs.
 template <int R, int V>
 void tile(int64_t k, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb, float* c,
-          int64_t ldc, __mmask16 last) {
+          int64_t ldc, __mmask16 last, const float* bias, bool relu) {
+    __m512 init[V];
+    NNCTL_UNROLL for (int v = 0; v < V; ++v) init[v] = _mm512_setzero_ps();
+    if (bias) {
+        NNCTL_UNROLL for (int v = 0; v + 1 < V; ++v) init[v] = _mm512_loadu_ps(bias + 16 * v);
+        init[V - 1] = _mm512_maskz_loadu_ps(last, bias + 16 * (V - 1));
+    }
     __m512 acc[R][V];
     NNCTL_UNROLL for (int r = 0; r < R; ++r)
-        NNCTL_UNROLL for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
+        NNCTL_UNROLL for (int v = 0; v < V; ++v) acc[r][v] = init[v];
     for (int64_t p = 0; p < k; ++p) {
         const float* bp = b + p * ldb;
         __m512 bv[V];
@@ -37,6 +44,11 @@ void tile(int64_t k, const float* a, int64_t a_row, int64_t a_col, const float* 
             const __m512 x = _mm512_set1_ps(ap[r * a_row]);
             NNCTL_UNROLL for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
         }
+    }
+    if (relu) {
+        const __m512 zero = _mm512_setzero_ps();
+        NNCTL_UNROLL for (int r = 0; r < R; ++r)
+            NNCTL_UNROLL for (int v = 0; v < V; ++v) acc[r][v] = _mm512_max_ps(acc[r][v], zero);
     }
     NNCTL_UNROLL for (int r = 0; r < R; ++r) {
         float* cr = c + r * ldc;
@@ -65,7 +77,7 @@ constexpr std::array<std::array<Tile, kWideRows>, 2> kWide = {
 bool small_gemm_available() { return true; }
 
 bool small_gemm(int64_t m, int64_t k, int64_t n, const float* a, int64_t a_row, int64_t a_col, const float* b,
-                int64_t ldb, float* c, int64_t ldc) {
+                int64_t ldb, float* c, int64_t ldc, const float* bias, bool relu) {
     for (int64_t j0 = 0; j0 < n; j0 += 64) {
         const int w = int(std::min<int64_t>(64, n - j0));
         const int vecs = (w + 15) / 16;
@@ -74,7 +86,8 @@ bool small_gemm(int64_t m, int64_t k, int64_t n, const float* a, int64_t a_row, 
         for (int64_t i0 = 0; i0 < m; i0 += rows) {
             const int r = int(std::min<int64_t>(rows, m - i0));
             const Tile f = vecs <= 2 ? kNarrow[size_t(vecs - 1)][size_t(r - 1)] : kWide[size_t(vecs - 3)][size_t(r - 1)];
-            f(k, a + i0 * a_row, a_row, a_col, b + j0, ldb, c + i0 * ldc + j0, ldc, last);
+            f(k, a + i0 * a_row, a_row, a_col, b + j0, ldb, c + i0 * ldc + j0, ldc, last, bias ? bias + j0 : nullptr,
+              relu);
         }
     }
     return true;
@@ -83,7 +96,8 @@ bool small_gemm(int64_t m, int64_t k, int64_t n, const float* a, int64_t a_row, 
 #else
 
 bool small_gemm_available() { return false; }
-bool small_gemm(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t) {
+bool small_gemm(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t,
+                const float*, bool) {
     return false;
 }
 

@@ -28,10 +28,13 @@ bool Dense::needs_z() const {
 }
 
 void Dense::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
-    if (opt_.activation.is_linear() || !needs_z()) {
+    const bool linear = opt_.activation.is_linear(), relu = is(opt_.activation.name, "relu");
+    if (linear || relu) {  // product, bias and relu in one sweep
+        matmul(x, w_, y, opt_.use_bias ? b_.data() : nullptr, relu);
+    } else if (!needs_z()) {
         matmul(x, w_, y);
         if (opt_.use_bias) y.rowwise() += b_.row(0);
-        if (!opt_.activation.is_linear()) opt_.activation.forward(y, y);
+        opt_.activation.forward(y, y);
     } else {
         matmul(x, w_, z_);
         if (opt_.use_bias) z_.rowwise() += b_.row(0);
