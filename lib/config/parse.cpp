@@ -733,9 +733,9 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
 }  // namespace
 
 ExperimentConfig parse_config(const std::string& text, const std::string& filename, const std::vector<std::string>& sets,
-                              const std::string& space_file) {
+                              const std::string& space_file, bool with_search) {
     YamlDoc doc(text, filename);
-    if (!space_file.empty()) doc.set_search_space(space_file);
+    if (with_search && !space_file.empty()) doc.set_search_space(space_file);
     for (const auto& s : sets) doc.apply_set(s);
     Reader r(doc);
     ExperimentConfig c;
@@ -780,7 +780,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
         else c.optimizer.learning_rate.initial_learning_rate = 0.001;  // adam's default
         if (root["metrics"]) c.metrics = read_metrics(r, root["metrics"], "metrics");
         if (root["training"]) c.training = read_training(r, root["training"], "training");
-        if (YAML::Node s = root["search"]) c.search = read_search(r, s, "search", c.seed);
+        if (YAML::Node s = root["search"]; s && with_search) c.search = read_search(r, s, "search", c.seed);
     }
     if (!doc.errors().empty()) {
         std::string msg;

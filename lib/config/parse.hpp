@@ -11,8 +11,11 @@ namespace nnctl {
 ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets = {},
                              const std::string& space_file = "");
 /// The same from text already in memory; `filename` is used in messages and to resolve data paths.
+/// With with_search false the `search:` section is left unread (and space_file ignored): for a
+/// search's own trial configs, whose search section was validated once with the base config.
 ExperimentConfig parse_config(const std::string& text, const std::string& filename,
-                              const std::vector<std::string>& sets = {}, const std::string& space_file = "");
+                              const std::vector<std::string>& sets = {}, const std::string& space_file = "",
+                              bool with_search = true);
 
 /// A data source given on the command line: `file.csv[.gz]`, `idx:IMAGES,LABELS`,
 /// `npy:FEATURES,TARGETS`, or a YAML file holding one source mapping ({format: ..., ...}).

@@ -268,9 +268,10 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         for (const auto& x : t.sets()) all.push_back(x);
         return all;
     };
+    const std::string config_text = read_file(o.config);  // read above: load_config succeeded
     auto validate = [&](const Trial& t) {
-        try {
-            return load_config(o.config, trial_sets(t), o.space_file);
+        try {  // (the search section itself was read and checked with the base config)
+            return parse_config(config_text, o.config, trial_sets(t), "", false);
         } catch (const ConfigError& e) {
             std::string vals;
             for (const auto& [p, v] : t.values) vals += (vals.empty() ? "" : ", ") + p + "=" + v;
