@@ -180,8 +180,8 @@ void add_search_options(CLI::App* cmd, SearchCliOptions& o) {
         ->type_name("i/N");
     add_common_options(*cmd, o.common);
     cmd->footer(
-        "\nTrials are validated before any runs; each runs in its own worker process and is recorded in\n"
-        "DIR/search.db as it finishes. DIR gets leaderboard.csv, trials.jsonl, best.yaml and, with\n"
+        "\nTrials are validated before any runs, then run by a pool of --jobs worker processes; each is\n"
+        "recorded in DIR/search.db as it finishes. DIR gets leaderboard.csv, trials.jsonl, best.yaml and, with\n"
         "refit (the default), best-model/ (a run directory for evaluate and predict).\n"
         "Example: nnctl grid-search configs/seed/grid_search.yaml --jobs 2\n" +
         std::string(kExitCodes));
