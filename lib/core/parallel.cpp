@@ -13,21 +13,21 @@ namespace nnctl {
 
 namespace {
 int g_threads = 1;
-// Below this many multiply-adds a product runs on one thread: waking a second costs more...
+// Below this many multiply-adds a product runs on one thread: waking a second costs more.
+// (A one-row product with a large operand used to be split too, as two cores streaming half the
+// operand each from their own L2 won: batch-1 784x256, 7.5 -> 5.0 us. With small_gemm's one-row
+// tiles one core does it in ~4 us, and splitting made batch-1 prediction slower: 5.4 -> 7.1 us.)
 constexpr double kParallelMacs = 2.0e6;
-// ...unless its right-hand operand is this large (floats): then even a one-row product is bound by
-// streaming that operand from memory, and two cores each streaming half from their own L2 win
-// (batch-1 inference of a 784-256-128-10 MLP: 7.5 -> 5.0 us).
-constexpr double kParallelOperand = 65536.0;
-constexpr Eigen::Index kBlock = 64;
-constexpr Eigen::Index kSmallTransposed = 4096;  // floats of b that matmul_nt transposes itself  // columns per block: 256 bytes, aligned, no false sharing
+constexpr Eigen::Index kBlock = 64;  // columns per block: 256 bytes, aligned, no false sharing
+constexpr Eigen::Index kSmallTransposed = 4096;  // floats of b that matmul_nt transposes itself
 
-/// Calls f(col_begin, col_count) for column blocks of an n-column result. Large products are cut
-/// into blocks of a fixed width whatever the thread count, and threads share out the blocks: each
-/// block's arithmetic (and so every bit of the result) is the same with 1 thread or 16.
+/// Calls f(col_begin, col_count) for column ranges of an n-column result: the whole of it for a
+/// small product, else one contiguous run of 64-column blocks per thread. small_gemm's result does
+/// not depend on the ranges; the Eigen fallback computes each fixed 64-column block on its own
+/// (each_block), so every bit of the result is the same with 1 thread or 16 there too.
 template <class F>
-void split_columns(Eigen::Index n, double macs, double operand, F&& f) {
-    if ((macs < kParallelMacs && operand < kParallelOperand) || n < 2 * kBlock) {
+void split_columns(Eigen::Index n, double macs, F&& f) {
+    if (macs < kParallelMacs || n < 2 * kBlock) {
         f(Eigen::Index(0), n);
         return;
     }
@@ -36,10 +36,17 @@ void split_columns(Eigen::Index n, double macs, double operand, F&& f) {
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
 #endif
-    for (int i = 0; i < blocks; ++i) {
-        Eigen::Index begin = Eigen::Index(i) * kBlock;
-        f(begin, std::min(kBlock, n - begin));
+    for (int i = 0; i < t; ++i) {
+        const Eigen::Index begin = Eigen::Index(blocks * i / t) * kBlock;
+        const Eigen::Index end = std::min(n, Eigen::Index(blocks * (i + 1) / t) * kBlock);
+        f(begin, end - begin);
     }
+}
+
+/// g(col_begin, col_count) for each fixed 64-column block of the range [j, j + w).
+template <class G>
+void each_block(Eigen::Index j, Eigen::Index w, G&& g) {
+    for (Eigen::Index b = j; b < j + w; b += kBlock) g(b, std::min(kBlock, j + w - b));
 }
 }  // namespace
 
@@ -50,38 +57,41 @@ void set_num_threads(int n) {
 int num_threads() { return g_threads; }
 
 // Every product below goes to small_gemm when the build has it: its register tiles beat Eigen's
-// GEMM by 1.4-2.4x at the shapes the layers produce (a block of at most 64 columns of c, any
-// batch; measured for m 1-1024, k 10-1024), because Eigen packs both operands on every call.
-// small_gemm sums each c(i, j) over k in order whatever the tiling, so the split into blocks
-// changes no bit of the result either.
+// GEMM by 1.3-2.4x at the shapes the layers produce (measured for m 1-1024, k 10-1024, blocks of
+// 64 columns and whole products), because Eigen packs both operands on every call. small_gemm
+// sums each c(i, j) over k in order whatever the tiling, so the split changes no bit of the result.
 
 void matmul(const ConstView& a, const ConstView& b, Matrix& c, const float* bias, bool relu) {
     c.resize(a.rows(), b.cols());
     const bool fast = small_gemm_available();
-    split_columns(b.cols(), double(a.rows()) * double(a.cols()) * double(b.cols()), double(b.size()),
+    split_columns(b.cols(), double(a.rows()) * double(a.cols()) * double(b.cols()),
                   [&](Eigen::Index j, Eigen::Index w) {
         if (fast) {
             small_gemm(a.rows(), a.cols(), w, a.data(), a.outerStride(), 1, b.data() + j, b.outerStride(),
                        c.data() + j, c.outerStride(), bias ? bias + j : nullptr, relu);
             return;
         }
-        auto block = c.middleCols(j, w);
-        block.noalias() = a * b.middleCols(j, w);
-        if (bias) block.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias + j, w);
-        if (relu) block = block.cwiseMax(0.0f);
+        each_block(j, w, [&](Eigen::Index j0, Eigen::Index w0) {
+            auto block = c.middleCols(j0, w0);
+            block.noalias() = a * b.middleCols(j0, w0);
+            if (bias) block.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias + j0, w0);
+            if (relu) block = block.cwiseMax(0.0f);
+        });
     });
 }
 
 void matmul_tn(const ConstView& a, const ConstView& b, Matrix& c) {
     c.resize(a.cols(), b.cols());
     const bool fast = small_gemm_available();
-    split_columns(b.cols(), double(a.rows()) * double(a.cols()) * double(b.cols()), double(b.size()),
+    split_columns(b.cols(), double(a.rows()) * double(a.cols()) * double(b.cols()),
                   [&](Eigen::Index j, Eigen::Index w) {
         if (fast)  // aᵀ(i, p) = a(p, i): the same kernel with a's strides swapped
             small_gemm(a.cols(), a.rows(), w, a.data(), 1, a.outerStride(), b.data() + j, b.outerStride(),
                        c.data() + j, c.outerStride());
         else
-            c.middleCols(j, w).noalias() = a.transpose() * b.middleCols(j, w);
+            each_block(j, w, [&](Eigen::Index j0, Eigen::Index w0) {
+                c.middleCols(j0, w0).noalias() = a.transpose() * b.middleCols(j0, w0);
+            });
     });
 }
 
@@ -90,7 +100,7 @@ void matmul_nt(const ConstView& a, const ConstView& b, Matrix& c) {
     // Transposing b costs little while it stays in L1 (the 10-class output layer's weights: 2x
     // faster than Eigen); a larger b is faster through Eigen, which never transposes it whole.
     const bool fast = small_gemm_available() && b.size() <= kSmallTransposed;
-    split_columns(b.rows(), double(a.rows()) * double(a.cols()) * double(b.rows()), double(b.size()),
+    split_columns(b.rows(), double(a.rows()) * double(a.cols()) * double(b.rows()),
                   [&](Eigen::Index j, Eigen::Index w) {
         if (fast) {
             // bᵀ's columns are rows of b: transpose 64 of them at a time, then the plain kernel.
@@ -107,7 +117,9 @@ void matmul_nt(const ConstView& a, const ConstView& b, Matrix& c) {
                            c.outerStride());
             }
         } else {
-            c.middleCols(j, w).noalias() = a * b.middleRows(j, w).transpose();
+            each_block(j, w, [&](Eigen::Index j0, Eigen::Index w0) {
+                c.middleCols(j0, w0).noalias() = a * b.middleRows(j0, w0).transpose();
+            });
         }
     });
 }
