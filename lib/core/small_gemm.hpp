@@ -3,7 +3,7 @@
 
 namespace nnctl {
 
-/// True when this build has the register-blocked kernel below (AVX-512 builds).
+/// True when this build has the register-blocked kernel below (AVX-512, or AVX2 with FMA).
 bool small_gemm_available();
 
 /// c = a·b for small products, without the packing and blocking a general GEMM pays for on every
