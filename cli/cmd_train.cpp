@@ -145,12 +145,7 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
             j.end_object();
         }
         j.end_array();
-        j.key("final");
-        write_logs(j, res.final_logs);
-        if (!res.test_logs.empty()) {
-            j.key("test");
-            write_logs(j, res.test_logs);
-        }
+        write_result_logs(j, res);
         j.end_object();
         std::cout << j.str() << std::endl;
     }

@@ -198,6 +198,15 @@ void write_logs(JsonWriter& j, const Logs& logs) {
     j.end_object();
 }
 
+void write_result_logs(JsonWriter& j, const ExperimentResult& res) {
+    j.key("final");
+    write_logs(j, res.final_logs);
+    if (!res.test_logs.empty()) {
+        j.key("test");
+        write_logs(j, res.test_logs);
+    }
+}
+
 void save_run(const std::string& dir, const std::string& resolved_yaml, Experiment& ex, const ExperimentResult& res,
               bool save_model) {
     make_dirs(dir);
@@ -236,12 +245,7 @@ void save_run(const std::string& dir, const std::string& resolved_yaml, Experime
     j.key("stopped_early").value(res.train.stopped_early);
     j.key("interrupted").value(res.train.interrupted);
     if (res.train.best_epoch > 0) j.key("best_epoch").value(res.train.best_epoch);
-    j.key("final");
-    write_logs(j, res.final_logs);
-    if (!res.test_logs.empty()) {
-        j.key("test");
-        write_logs(j, res.test_logs);
-    }
+    write_result_logs(j, res);
     j.end_object();
     write_file_atomic(dir + "/metrics.json", j.str() + "\n");
 }

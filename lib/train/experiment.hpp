@@ -58,6 +58,8 @@ void save_run(const std::string& dir, const std::string& resolved_config_yaml, E
 
 /// Logs as one JSON object {"loss": .., "accuracy": .., ...}.
 void write_logs(JsonWriter& j, const Logs& logs);
+/// The keys "final" (the last epoch's logs) and, with test data, "test", as in metrics.json.
+void write_result_logs(JsonWriter& j, const ExperimentResult& res);
 
 /// How a run came about, for reproducing it: written to run.json (atomically) when a run starts and
 /// again when it ends.
