@@ -294,6 +294,10 @@ import json,sys; t=json.load(open(sys.argv[1]))["trials"]; assert len(t)==12 and
 check "an invalid value in the space exits 2 (got $code)" test $code -eq 2
 check "the refusal names the trial and path" grep -q "search.space: trial 1 (model.layers.0.units=0) is not a valid config" "$TMP/e"
 check "nothing ran" test ! -e "$TMP/bad-space/search.db"
+printf 'space:\n  model.layers.0.units: [8, 0]\n' >"$TMP/bad-space.yaml"
+"$NNCTL" grid-search $SS --space "$TMP/bad-space.yaml" --out "$TMP/bad-space2" -q 2>"$TMP/e"; code=$?
+check "the refusal points at the space entry, file and line (exit $code)" bash -c \
+  "test $code -eq 2 && grep -q '$TMP/bad-space.yaml:2:[0-9]*: search.space: model.layers.0.units = 0: model.layers.0.units: must be' '$TMP/e'"
 "$NNCTL" random-search $SS --out "$TMP/bad-rand" -q --set 'search.space={model.layers.0.units: [8], optimizer.learning_rate: {distribution: uniform, min: 0.0, max: 0.1}}' 2>"$TMP/e"; code=$?
 check "a distribution whose bound is invalid exits 2 (got $code)" bash -c "test $code -eq 2 && grep -q 'optimizer.learning_rate=0' '$TMP/e'"
 "$NNCTL" grid-search $SS --out "$TMP/big" -q --set 'search.max_trials=10' 2>"$TMP/e"; code=$?

@@ -94,7 +94,7 @@ TEST_CASE("all errors are reported at once, one per line") {
     t = replace(t, "momentum: 0.9", "momentum: 0.9, beta_1: 0.5");
     std::string e = error_of(t);
     CHECK(e.find("model.layers.0.activation: unknown value 'rellu' (did you mean 'relu'?") != std::string::npos);
-    CHECK(e.find("optimizer.beta_1: unknown key 'beta_1' in a sgd optimizer") != std::string::npos);
+    CHECK(e.find("optimizer.beta_1: unknown key 'beta_1' in the sgd optimizer") != std::string::npos);
     CHECK(e.find("training.epochs: must be between 1 and 1000000, got 0") != std::string::npos);
     CHECK(std::count(e.begin(), e.end(), '\n') == 2);
 }

@@ -518,7 +518,7 @@ OptimizerSpec read_optimizer(Reader& r, const YAML::Node& n, const std::string& 
     else if (o.type == "nadam") extra = {"beta_1", "beta_2", "epsilon"};
     Keys allowed = common;
     allowed.insert(allowed.end(), extra.begin(), extra.end());
-    r.check_keys(n, path, allowed, "a " + o.type + " optimizer");
+    r.check_keys(n, path, allowed, "the " + o.type + " optimizer");
     o.learning_rate = read_learning_rate(r, n, path, o.type == "sgd" ? 0.01 : 0.001);
     o.beta_1 = r.number(n, "beta_1", path, 0.9, unit_open);
     o.beta_2 = r.number(n, "beta_2", path, 0.999, unit_open);
@@ -671,7 +671,7 @@ SearchParam read_search_param(Reader& r, const std::string& key, const YAML::Nod
         p.mean = r.number(n, "mean", path, 0.0);
         p.std = r.number(n, "std", path, 1.0, positive);
     } else {
-        r.check_keys(n, path, {"distribution", "min", "max", "step"}, "a " + p.kind + " distribution");
+        r.check_keys(n, path, {"distribution", "min", "max", "step"}, "the " + p.kind + " distribution");
         if (!n["min"] || !n["max"]) r.doc().error(n, path, p.kind + " needs min and max");
         p.min = r.number(n, "min", path, 0.0);
         p.max = r.number(n, "max", path, 1.0);
@@ -733,10 +733,11 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
 }  // namespace
 
 ExperimentConfig parse_config(const std::string& text, const std::string& filename, const std::vector<std::string>& sets,
-                              const std::string& space_file, bool with_search) {
+                              const std::string& space_file, bool with_search,
+                              const std::vector<std::string>& set_labels) {
     YamlDoc doc(text, filename);
     if (with_search && !space_file.empty()) doc.set_search_space(space_file);
-    for (const auto& s : sets) doc.apply_set(s);
+    for (size_t i = 0; i < sets.size(); ++i) doc.apply_set(sets[i], i < set_labels.size() ? set_labels[i] : "");
     Reader r(doc);
     ExperimentConfig c;
     c.source_file = filename;

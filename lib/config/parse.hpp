@@ -13,9 +13,10 @@ ExperimentConfig load_config(const std::string& path, const std::vector<std::str
 /// The same from text already in memory; `filename` is used in messages and to resolve data paths.
 /// With with_search false the `search:` section is left unread (and space_file ignored): for a
 /// search's own trial configs, whose search section was validated once with the base config.
+/// set_labels (empty, or one per set): how each set is named in messages instead of the flag.
 ExperimentConfig parse_config(const std::string& text, const std::string& filename,
                               const std::vector<std::string>& sets = {}, const std::string& space_file = "",
-                              bool with_search = true);
+                              bool with_search = true, const std::vector<std::string>& set_labels = {});
 
 /// A data source given on the command line: `file.csv[.gz]`, `idx:IMAGES,LABELS`,
 /// `npy:FEATURES,TARGETS`, or a YAML file holding one source mapping ({format: ..., ...}).

@@ -274,8 +274,8 @@ bool all_digits(const std::string& s) {
 }
 }  // namespace
 
-void YamlDoc::apply_set(const std::string& assignment) {
-    const std::string flag = "--set " + assignment;
+void YamlDoc::apply_set(const std::string& assignment, const std::string& label) {
+    const std::string flag = label.empty() ? "--set " + assignment : label;
     auto eq = assignment.find('=');
     if (eq == std::string::npos || eq == 0) {
         errors_.push_back(flag + ": expected PATH=VALUE (e.g. --set optimizer.learning_rate=0.01)");

@@ -26,8 +26,9 @@ public:
     YamlDoc(const std::string& text, std::string filename, std::set<std::string> chain = {});
     /// Take the search space from another file (`--space`): its `space:` mapping, or the whole file.
     void set_search_space(const std::string& path);
-    /// Apply one `PATH=VALUE` override; problems are recorded against the flag.
-    void apply_set(const std::string& assignment);
+    /// Apply one `PATH=VALUE` override; problems (with it, and with the values it sets) are
+    /// recorded against `label`, by default the flag as given (`--set PATH=VALUE`).
+    void apply_set(const std::string& assignment, const std::string& label = "");
 
     YAML::Node& root() { return root_; }
     const std::string& filename() const { return filename_; }

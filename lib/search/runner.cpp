@@ -268,10 +268,17 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         for (const auto& x : t.sets()) all.push_back(x);
         return all;
     };
+    // A problem a trial's value causes is reported at its entry in the space, not as a --set.
+    auto trial_labels = [&](const Trial& t) {
+        std::vector<std::string> labels(sets.size());
+        for (size_t k = 0; k < t.values.size(); ++k)
+            labels.push_back(s.params[k].where + ": search.space: " + t.values[k].first + " = " + t.values[k].second);
+        return labels;
+    };
     const std::string config_text = read_file(o.config);  // read above: load_config succeeded
     auto validate = [&](const Trial& t) {
         try {  // (the search section itself was read and checked with the base config)
-            return parse_config(config_text, o.config, trial_sets(t), "", false);
+            return parse_config(config_text, o.config, trial_sets(t), "", false, trial_labels(t));
         } catch (const ConfigError& e) {
             std::string vals;
             for (const auto& [p, v] : t.values) vals += (vals.empty() ? "" : ", ") + p + "=" + v;
