@@ -1,5 +1,6 @@
 #include "train/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -147,12 +148,13 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
         const ForwardContext ctx{true, &dropout_rng};
         for (int b = 0; b < batches; ++b) {
             const int start = b * bs, rows = std::min(bs, n - start);
-            xb_.resize(rows, train.x.cols());
-            tb_.resize(rows, targets.cols());
-            for (int i = 0; i < rows; ++i) {
+            const Eigen::Index xc = train.x.cols(), tc = targets.cols();
+            xb_.resize(rows, xc);
+            tb_.resize(rows, tc);
+            for (int i = 0; i < rows; ++i) {  // raw row copies: rows are short, Eigen's per-row setup is not
                 const int src = order[size_t(start + i)];
-                xb_.row(i) = train.x.row(src);
-                tb_.row(i) = targets.row(src);
+                std::copy_n(train.x.data() + src * train.x.outerStride(), xc, xb_.data() + i * xc);
+                std::copy_n(targets.data() + src * targets.outerStride(), tc, tb_.data() + i * tc);
             }
             const Matrix& out = model_.forward(xb_, ctx);
             double batch_loss = loss_.compute(out, tb_, &dout_);
