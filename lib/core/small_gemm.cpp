@@ -33,6 +33,7 @@ struct Isa {
 };
 // 32 registers: a chunk of 4 vectors (64 columns); 8 rows of up to 2 vectors or 4 rows of 3-4.
 constexpr int kChunkVecs = 4, kNarrowRows = 8, kWideRows = 4, kOneRowVecs = 16, kTwoRowVecs = 8;
+constexpr bool kPlainLoadsWhenFull = false;
 #else
 struct Isa {
     using Vec = __m256;
@@ -51,10 +52,11 @@ struct Isa {
     static Vec max(Vec a, Vec b) { return _mm256_max_ps(a, b); }
 };
 // 16 registers: a chunk of 2 vectors (16 columns); 8 rows of 1 vector or 6 rows of 2. Measured on
-// this project's machine built with -mavx2 -mfma: 1.2-1.45x Eigen at the 16-64 x 10-64 shapes of
-// small networks, level with it on large products, 0.86x for one row (Eigen's GEMV path wins
-// there; wider one-row tiles did not help).
+// this project's machine built with -mavx2 -mfma: 1.2-1.5x Eigen at the 16-64 x 10-64 shapes of
+// small networks, 1.08-1.15x on large products, 0.8x for one row (Eigen's GEMV path wins there;
+// wider one-row tiles did not help).
 constexpr int kChunkVecs = 2, kNarrowRows = 8, kWideRows = 6, kOneRowVecs = 8, kTwoRowVecs = 4;
+constexpr bool kPlainLoadsWhenFull = true;
 #endif
 constexpr int kW = Isa::kWidth;
 constexpr int rows_for(int vecs) { return vecs <= kChunkVecs / 2 ? kNarrowRows : kWideRows; }
@@ -68,9 +70,12 @@ using Tile = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int
 
 /// An R-row × V-vector block of c (V·kW columns, of which the last vector's first last_w), held in
 /// registers for the whole sum over p: per step V loads of b's row, R broadcasts of a, R·V FMAs.
-template <int R, int V>
-void tile(int64_t k, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb, float* c,
-          int64_t ldc, int last_w, const float* bias, bool relu) {
+/// Full: the last vector is whole, so b's row is read without a mask. Worth it with AVX2, whose
+/// masked loads are slow (1.07-1.15x on 64-column blocks); with AVX-512 the plain loads get folded
+/// into every FMA that uses them and the tile is 15% slower, so there it is not used.
+template <int R, int V, bool Full>
+void tile_body(int64_t k, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb, float* c,
+               int64_t ldc, int last_w, const float* bias, bool relu) {
     const Isa::Mask last = Isa::mask(last_w);
     Isa::Vec init[V];
     NNCTL_UNROLL for (int v = 0; v < V; ++v) init[v] = Isa::zero();
@@ -85,7 +90,7 @@ void tile(int64_t k, const float* a, int64_t a_row, int64_t a_col, const float* 
         const float* bp = b + p * ldb;
         Isa::Vec bv[V];
         NNCTL_UNROLL for (int v = 0; v + 1 < V; ++v) bv[v] = Isa::load(bp + kW * v);
-        bv[V - 1] = Isa::load(last, bp + kW * (V - 1));
+        bv[V - 1] = Full ? Isa::load(bp + kW * (V - 1)) : Isa::load(last, bp + kW * (V - 1));
         const float* ap = a + p * a_col;
         NNCTL_UNROLL for (int r = 0; r < R; ++r) {
             const Isa::Vec x = Isa::broadcast(ap[r * a_row]);
@@ -101,6 +106,13 @@ void tile(int64_t k, const float* a, int64_t a_row, int64_t a_col, const float* 
         NNCTL_UNROLL for (int v = 0; v + 1 < V; ++v) Isa::store(cr + kW * v, acc[r][v]);
         Isa::store(cr + kW * (V - 1), last, acc[r][V - 1]);
     }
+}
+
+template <int R, int V>
+void tile(int64_t k, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb, float* c,
+          int64_t ldc, int last_w, const float* bias, bool relu) {
+    if (kPlainLoadsWhenFull && last_w == kW) tile_body<R, V, true>(k, a, a_row, a_col, b, ldb, c, ldc, last_w, bias, relu);
+    else tile_body<R, V, false>(k, a, a_row, a_col, b, ldb, c, ldc, last_w, bias, relu);
 }
 
 // Tables of tiles. kTiles[V-1][R-1]: the tiles of a chunk (rows_for(V) rows at most; no tile that
