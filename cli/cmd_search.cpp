@@ -141,6 +141,10 @@ int run_search_cmd(SearchCliOptions& o, const std::string& strategy) {
         }
     };
     lg.debug("sweep directory {}, {} job(s), {} thread(s) per trial", s.out, s.jobs, std::max(1, s.threads / std::max(1, s.jobs)));
+    if (s.jobs > s.threads)  // each trial needs at least one thread: more jobs than threads share cores
+        lg.warn("warning: --jobs {} runs more trials at once than the {} thread(s) available (--threads, default: all "
+                "cores): they will share cores, which is slower than --jobs {}",
+                s.jobs, s.threads, s.threads);
     SearchResult r = run_search(s, cb);
     print_leaderboard(r, 10);
     if (!r.best_config.empty()) lg.info("best config: {}", r.best_config);

@@ -289,6 +289,11 @@ check "--fail-fast leaves trials to resume" grep -q "run the same command to res
 check "resuming after --fail-fast runs the rest (exit $code)" /usr/bin/python3 -c '
 import json,sys; t=json.load(open(sys.argv[1]))["trials"]; assert len(t)==12 and all(x["state"] in ("complete","failed") for x in t)' "$TMP/ff.json"
 
+# More jobs than threads: a warning (each trial needs a thread, so they would share cores).
+"$NNCTL" grid-search $SS --out "$TMP/jobs3" --jobs 3 --threads 2 --set search.refit=false 2>"$TMP/e" >/dev/null; code=$?
+check "--jobs above --threads warns and still runs (exit $code)" bash -c \
+  "test $code -eq 0 && grep -q 'warning: --jobs 3 runs more trials at once than the 2 thread' '$TMP/e'"
+
 # Spaces that can produce an invalid config, or are too large, are refused before anything runs.
 "$NNCTL" grid-search $SS --out "$TMP/bad-space" --set 'search.space={model.layers.0.units: [8, 0]}' -q 2>"$TMP/e"; code=$?
 check "an invalid value in the space exits 2 (got $code)" test $code -eq 2
