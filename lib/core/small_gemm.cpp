@@ -34,6 +34,7 @@ struct Isa {
 // 32 registers: a chunk of 4 vectors (64 columns); 8 rows of up to 2 vectors or 4 rows of 3-4.
 constexpr int kChunkVecs = 4, kNarrowRows = 8, kWideRows = 4, kOneRowVecs = 16, kTwoRowVecs = 8;
 constexpr bool kPlainLoadsWhenFull = false;
+constexpr bool kStreamWideRow = false;  // a one-row tile covers 256 columns; it beats row_stream
 #else
 struct Isa {
     using Vec = __m256;
@@ -53,10 +54,14 @@ struct Isa {
 };
 // 16 registers: a chunk of 2 vectors (16 columns); 8 rows of 1 vector or 6 rows of 2. Measured on
 // this project's machine built with -mavx2 -mfma: 1.2-1.5x Eigen at the 16-64 x 10-64 shapes of
-// small networks, 1.08-1.15x on large products, 0.8x for one row (Eigen's GEMV path wins there;
+// small networks, 1.08-1.15x on large products, 1.0x for one wide row (with row_stream below;
 // wider one-row tiles did not help).
 constexpr int kChunkVecs = 2, kNarrowRows = 8, kWideRows = 6, kOneRowVecs = 8, kTwoRowVecs = 4;
 constexpr bool kPlainLoadsWhenFull = true;
+// One row wider than a one-row tile (64 columns): row_stream (below) reads b in order, 1.0x Eigen's
+// GEMV on 784 x 256 where 64-column strips ran at 0.8x; narrower rows and two rows: the tiles
+// (row_stream measured 0.4x and 0.75x of them there).
+constexpr bool kStreamWideRow = true;
 #endif
 constexpr int kW = Isa::kWidth;
 constexpr int rows_for(int vecs) { return vecs <= kChunkVecs / 2 ? kNarrowRows : kWideRows; }
@@ -142,12 +147,54 @@ constexpr auto kTiles = chunk_table(std::make_integer_sequence<int, kChunkVecs>{
 constexpr auto kOneRow = row_table<1>(std::make_integer_sequence<int, kOneRowVecs>{});
 constexpr auto kTwoRows = row_table<2>(std::make_integer_sequence<int, kTwoRowVecs>{});
 
+/// One row of c against whole rows of b, four rows of b a pass: c(j) ← fma(a_p, b(p, j), c(j)) for
+/// p in order, the same chain as the tiles, but with c in memory. With too few registers to hold
+/// a whole row of c (AVX2), the tiles would walk b in narrow column strips; this reads b's rows
+/// end to end instead.
+void row_stream(int64_t k, const float* a, int64_t a_col, const float* b, int64_t ldb, float* c, int64_t n,
+                const float* bias, bool relu) {
+    for (int64_t j = 0; j < n; ++j) c[j] = bias ? bias[j] : 0.0f;
+    const int64_t whole = n / kW * kW;
+    const int tail = int(n - whole);
+    const Isa::Mask mask = Isa::mask(tail);
+    int64_t p = 0;
+    for (; p + 4 <= k; p += 4) {
+        const Isa::Vec x0 = Isa::broadcast(a[p * a_col]), x1 = Isa::broadcast(a[(p + 1) * a_col]);
+        const Isa::Vec x2 = Isa::broadcast(a[(p + 2) * a_col]), x3 = Isa::broadcast(a[(p + 3) * a_col]);
+        const float *b0 = b + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+        for (int64_t j = 0; j < whole; j += kW) {
+            Isa::Vec v = Isa::fma(x0, Isa::load(b0 + j), Isa::load(c + j));
+            v = Isa::fma(x1, Isa::load(b1 + j), v);
+            v = Isa::fma(x2, Isa::load(b2 + j), v);
+            Isa::store(c + j, Isa::fma(x3, Isa::load(b3 + j), v));
+        }
+        if (tail) {
+            Isa::Vec v = Isa::fma(x0, Isa::load(mask, b0 + whole), Isa::load(mask, c + whole));
+            v = Isa::fma(x1, Isa::load(mask, b1 + whole), v);
+            v = Isa::fma(x2, Isa::load(mask, b2 + whole), v);
+            Isa::store(c + whole, mask, Isa::fma(x3, Isa::load(mask, b3 + whole), v));
+        }
+    }
+    for (; p < k; ++p) {
+        const Isa::Vec x = Isa::broadcast(a[p * a_col]);
+        const float* bp = b + p * ldb;
+        for (int64_t j = 0; j < whole; j += kW) Isa::store(c + j, Isa::fma(x, Isa::load(bp + j), Isa::load(c + j)));
+        if (tail) Isa::store(c + whole, mask, Isa::fma(x, Isa::load(mask, bp + whole), Isa::load(mask, c + whole)));
+    }
+    if (relu)
+        for (int64_t j = 0; j < n; ++j) c[j] = std::max(c[j], 0.0f);
+}
+
 }  // namespace
 
 bool small_gemm_available() { return true; }
 
 bool small_gemm(int64_t m, int64_t k, int64_t n, const float* a, int64_t a_row, int64_t a_col, const float* b,
                 int64_t ldb, float* c, int64_t ldc, const float* bias, bool relu) {
+    if (kStreamWideRow && m == 1 && n > kW * kOneRowVecs) {
+        row_stream(k, a, a_col, b, ldb, c, n, bias, relu);
+        return true;
+    }
     if (m <= 2) {
         const int vecs_max = m == 1 ? kOneRowVecs : kTwoRowVecs;
         for (int64_t j0 = 0; j0 < n; j0 += kW * vecs_max) {
