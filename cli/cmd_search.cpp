@@ -222,7 +222,7 @@ std::function<int()> register_search(CLI::App& app) {
     search->add_flag("--fail-fast", s->s.fail_fast, "Stop at the first failing trial");
     search->add_option("--shard", s->shard, "Run only trials with index = i (mod N)")->type_name("i/N");
     add_common_options(*search, s->common);
-    search->footer("\nnctl search CONFIG runs the strategy in search.strategy (grid or random).\n"
+    search->footer("\nnnctl search CONFIG runs the strategy in search.strategy (grid or random).\n"
                    "nnctl search merge DIR... combines the sweep directories of --shard runs.\n" +
                    std::string(kExitCodes));
     return [=, &app]() -> int {

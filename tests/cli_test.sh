@@ -329,6 +329,11 @@ assert len(a)==4' "$TMP/rs1.json" "$TMP/rs2.json"
 check "--version" bash -c "'$NNCTL' --version | grep -q '^nnctl [0-9]'"
 check "--help lists exit codes" bash -c "'$NNCTL' --help | grep -q 'Exit codes'"
 check "train --help lists --set" bash -c "'$NNCTL' train --help | grep -q -- '--set'"
+for sub in train evaluate predict validate summary grid-search random-search search "search merge"; do
+  # Every subcommand's help ends with the exit codes, and its prose spells the program's name right.
+  check "$sub --help lists exit codes" bash -c "'$NNCTL' $sub --help | grep -q 'Exit codes'"
+  check "$sub --help has no mangled 'nctl'" bash -c "! '$NNCTL' $sub --help | grep -q '\(^\|[^n]\)nctl'"
+done
 # Human output goes to stderr, JSON alone to stdout.
 "$NNCTL" train configs/xor.yaml --set training.epochs=3 --out "$TMP/j" --json >"$TMP/j.out" 2>"$TMP/j.err"
 check "epoch lines on stderr" grep -q "^Epoch 3/3" "$TMP/j.err"
