@@ -80,11 +80,7 @@ TEST_CASE("csv errors name file, line and column") {
 }
 
 TEST_CASE("splits: validation and test fractions are disjoint, seeded and cover the data") {
-    DataConfig c;
-    c.train.format = "synthetic";
-    c.train.samples = 100;
-    c.train.features = 3;
-    c.train.classes = 2;
+    DataConfig c = test::synthetic_data(100, 3, 2);
     c.validation_split = 0.2;
     c.test_split = 0.1;
     DataSplits s = load_data(c, true, 9);

@@ -211,11 +211,7 @@ TEST_CASE("max_samples keeps a prefix; take a seeded subset") {
 }
 
 TEST_CASE("preprocessing is fitted on the training rows only") {
-    DataConfig c;
-    c.train.format = "synthetic";
-    c.train.samples = 200;
-    c.train.features = 3;
-    c.train.classes = 2;
+    DataConfig c = test::synthetic_data(200, 3, 2);
     c.test_split = 0.25;
     c.preprocess = "standardize";
     DataSplits s = load_data(c, true, 3);

@@ -831,14 +831,16 @@ DataSourceConfig parse_source_spec(const std::string& spec, const std::string& s
     return s;
 }
 
-ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets, const std::string& space_file) {
-    std::string text;
+std::string read_config_text(const std::string& path) {
     try {
-        text = read_file(path);
+        return read_file(path);
     } catch (const DataError&) {
         throw ConfigError(path + ": cannot read the config file");
     }
-    return parse_config(text, path, sets, space_file);
+}
+
+ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets, const std::string& space_file) {
+    return parse_config(read_config_text(path), path, sets, space_file);
 }
 
 }  // namespace nnctl

@@ -10,6 +10,8 @@ namespace nnctl {
 /// reported at once in one ConfigError, one line each: `file:line:col: key.path: problem (hint)`.
 ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& sets = {},
                              const std::string& space_file = "");
+/// The text of a config file; a ConfigError naming it when it cannot be read.
+std::string read_config_text(const std::string& path);
 /// The same from text already in memory; `filename` is used in messages and to resolve data paths.
 /// With with_search false the `search:` section is left unread (and space_file ignored): for a
 /// search's own trial configs, whose search section was validated once with the base config.

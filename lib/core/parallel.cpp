@@ -102,25 +102,20 @@ void matmul_nt(const ConstView& a, const ConstView& b, Matrix& c) {
     const bool fast = small_gemm_available() && b.size() <= kSmallTransposed;
     split_columns(b.rows(), double(a.rows()) * double(a.cols()) * double(b.rows()),
                   [&](Eigen::Index j, Eigen::Index w) {
-        if (fast) {
-            // bᵀ's columns are rows of b: transpose 64 of them at a time, then the plain kernel.
-            thread_local std::vector<float> bt;
-            const Eigen::Index k = b.cols();
-            for (Eigen::Index j0 = j; j0 < j + w; j0 += kBlock) {
-                const Eigen::Index cw = std::min(kBlock, j + w - j0);
-                bt.resize(size_t(k * cw));
-                const float* b0 = b.data() + j0 * b.outerStride();
-                const Eigen::Index ldb = b.outerStride();
-                for (Eigen::Index p = 0; p < k; ++p)
-                    for (Eigen::Index jj = 0; jj < cw; ++jj) bt[size_t(p * cw + jj)] = b0[jj * ldb + p];
-                small_gemm(a.rows(), k, cw, a.data(), a.outerStride(), 1, bt.data(), cw, c.data() + j0,
-                           c.outerStride());
-            }
-        } else {
-            each_block(j, w, [&](Eigen::Index j0, Eigen::Index w0) {
+        each_block(j, w, [&](Eigen::Index j0, Eigen::Index w0) {
+            if (!fast) {
                 c.middleCols(j0, w0).noalias() = a * b.middleRows(j0, w0).transpose();
-            });
-        }
+                return;
+            }
+            // bᵀ's columns are rows of b: transpose this block's, then the plain kernel.
+            thread_local std::vector<float> bt;
+            const Eigen::Index k = b.cols(), ldb = b.outerStride();
+            const float* b0 = b.data() + j0 * ldb;
+            bt.resize(size_t(k * w0));
+            for (Eigen::Index p = 0; p < k; ++p)
+                for (Eigen::Index jj = 0; jj < w0; ++jj) bt[size_t(p * w0 + jj)] = b0[jj * ldb + p];
+            small_gemm(a.rows(), k, w0, a.data(), a.outerStride(), 1, bt.data(), w0, c.data() + j0, c.outerStride());
+        });
     });
 }
 

@@ -1,4 +1,3 @@
-#include "core/strings.hpp"
 #include "layers/activations.hpp"
 
 #include <cmath>

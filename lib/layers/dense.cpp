@@ -1,4 +1,3 @@
-#include "core/strings.hpp"
 #include "layers/dense.hpp"
 
 #include "core/error.hpp"
@@ -28,18 +27,12 @@ bool Dense::needs_z() const {
 }
 
 void Dense::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
-    const bool linear = opt_.activation.is_linear(), relu = is(opt_.activation.name, "relu");
-    if (linear || relu) {  // product, bias and relu in one sweep
-        matmul(x, w_, y, opt_.use_bias ? b_.data() : nullptr, relu);
-    } else if (!needs_z()) {
-        matmul(x, w_, y);
-        if (opt_.use_bias) y.rowwise() += b_.row(0);
-        opt_.activation.forward(y, y);
-    } else {
-        matmul(x, w_, z_);
-        if (opt_.use_bias) z_.rowwise() += b_.row(0);
-        opt_.activation.forward(z_, y);
-    }
+    // Product and bias in one sweep (relu too); other activations then run on the result, in
+    // place unless the backward pass needs the pre-activation z kept.
+    const bool relu = is(opt_.activation.name, "relu");
+    Matrix& pre = needs_z() ? z_ : y;
+    matmul(x, w_, pre, opt_.use_bias ? b_.data() : nullptr, relu);
+    if (!relu && !opt_.activation.is_linear()) opt_.activation.forward(pre, y);
 }
 
 void Dense::backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) {

@@ -1,4 +1,3 @@
-#include "core/strings.hpp"
 #include "losses/loss.hpp"
 
 #include <algorithm>

@@ -1,9 +1,9 @@
-#include "core/strings.hpp"
 #include "metrics/metric.hpp"
 
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/strings.hpp"
 
 namespace nnctl {
 

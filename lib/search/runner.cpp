@@ -241,7 +241,8 @@ void check_fingerprint(SearchStore& store, const std::string& fingerprint, const
 SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     std::vector<std::string> sets = o.sets;
     if (!o.strategy.empty()) sets.push_back("search.strategy=" + o.strategy);
-    ExperimentConfig base = load_config(o.config, sets, o.space_file);
+    const std::string config_text = read_config_text(o.config);  // read once: the base and every trial
+    ExperimentConfig base = parse_config(config_text, o.config, sets, o.space_file);
     if (!base.search.present)
         throw ConfigError(o.config + ": no search section (add search: {space: ...} or give --space FILE)");
     const SearchConfig& s = base.search;
@@ -275,7 +276,6 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
             labels.push_back(s.params[k].where + ": search.space: " + t.values[k].first + " = " + t.values[k].second);
         return labels;
     };
-    const std::string config_text = read_file(o.config);  // read above: load_config succeeded
     auto validate = [&](const Trial& t) {
         try {  // (the search section itself was read and checked with the base config)
             return parse_config(config_text, o.config, trial_sets(t), "", false, trial_labels(t));

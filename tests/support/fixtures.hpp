@@ -38,4 +38,14 @@ inline DataSourceConfig csv_source(const std::string& path, const std::string& t
     return s;
 }
 
+/// A data section with a synthetic classification training source of the given size.
+inline DataConfig synthetic_data(int64_t samples, int64_t features, int64_t classes) {
+    DataConfig c;
+    c.train.format = "synthetic";
+    c.train.samples = samples;
+    c.train.features = features;
+    c.train.classes = classes;
+    return c;
+}
+
 }  // namespace nnctl::test
