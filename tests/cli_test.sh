@@ -81,7 +81,7 @@ check "no temporary files after a second signal" bash -c "! ls '$TMP/int2' | gre
 # Exit 1: a runtime failure (here: out of memory under an address-space limit).
 if [ "$BUILD_KIND" = plain ]; then
   (ulimit -v 400000; "$NNCTL" train configs/fashion_mnist_mlp.yaml --set data.train.max_samples=60000 \
-     --set 'model.layers.0.units=1000000' --out "$TMP/oom" -q 2>"$TMP/e"); code=$?
+     --set 'model.layers.1.units=1000000' --out "$TMP/oom" -q 2>"$TMP/e"); code=$?
   check "out of memory exits 1 (got $code)" test $code -eq 1
   check "out of memory says so" grep -q "out of memory" "$TMP/e"
 fi
@@ -329,7 +329,7 @@ assert len(a)==4' "$TMP/rs1.json" "$TMP/rs2.json"
 check "--version" bash -c "'$NNCTL' --version | grep -q '^nnctl [0-9]'"
 check "--help lists exit codes" bash -c "'$NNCTL' --help | grep -q 'Exit codes'"
 check "train --help lists --set" bash -c "'$NNCTL' train --help | grep -q -- '--set'"
-for sub in train evaluate predict validate summary grid-search random-search search "search merge"; do
+for sub in train evaluate predict validate summary layers grid-search random-search search "search merge"; do
   # Every subcommand's help ends with the exit codes, and its prose spells the program's name right.
   check "$sub --help lists exit codes" bash -c "'$NNCTL' $sub --help | grep -q 'Exit codes'"
   check "$sub --help has no mangled 'nctl'" bash -c "! '$NNCTL' $sub --help | grep -q '\(^\|[^n]\)nctl'"

@@ -46,8 +46,8 @@ TEST_CASE("a valid config parses with Keras defaults filled in") {
     REQUIRE(c.layers.size() == 2);
     CHECK(c.layers[0].name == "hidden");
     CHECK(c.layers[1].name == "dense_1");  // explicit names do not consume the counter (as Keras)
-    CHECK(c.layers[0].kernel_initializer.type == "glorot_uniform");
-    CHECK(c.layers[0].bias_initializer.type == "zeros");
+    CHECK(c.layers[0].options.initializer("kernel_initializer").type == "glorot_uniform");
+    CHECK(c.layers[0].options.initializer("bias_initializer").type == "zeros");
     CHECK(c.optimizer.type == "sgd");
     CHECK(c.optimizer.momentum == 0.9);
     CHECK(c.optimizer.learning_rate.initial_learning_rate == 0.1);
@@ -122,8 +122,8 @@ TEST_CASE("--set overrides by path, list index and layer name") {
                                       {"optimizer.learning_rate=0.05", "model.layers.hidden.units=32",
                                        "model.layers.1.activation=sigmoid", "training.early_stopping={patience: 2}"});
     CHECK(c.optimizer.learning_rate.initial_learning_rate == 0.05);
-    CHECK(c.layers[0].units == 32);
-    CHECK(c.layers[1].activation.name == "sigmoid");
+    CHECK(c.layers[0].options.integer("units") == 32);
+    CHECK(c.layers[1].options.activation("activation").name == "sigmoid");
     CHECK(c.training.early_stopping.enabled);
     CHECK(c.training.early_stopping.patience == 2);
 }
@@ -187,7 +187,7 @@ TEST_CASE("extends: deep merge over a base, lists replaced, chains, errors point
     CHECK(c.training.epochs == 7);                                 // mid
     CHECK(c.training.batch_size == 16);                            // base, merged under mid
     REQUIRE(c.layers.size() == 1);                                 // the child's list replaces the base's
-    CHECK(c.layers[0].units == 3);
+    CHECK(c.layers[0].options.integer("units") == 3);
     // An error in an inherited value names the file it came from.
     std::string bad_base = write_tmp("bad_base.yaml", replace(kBase, "epochs: 2", "epochs: -2"));
     std::string c2 = write_tmp("c2.yaml", "extends: bad_base.yaml\nname: c2\n");

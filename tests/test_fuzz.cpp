@@ -98,7 +98,10 @@ TEST_CASE("fuzz: mutated configs never crash and always fail with located errors
                 double params = 0;
                 int64_t width = 8;
                 for (const auto& l : c.layers) {
-                    if (l.type == "dense") params += double(width + 1) * double(l.units), width = l.units;
+                    if (l.type == "dense") {
+                        const int64_t units = l.options.integer("units");
+                        params += double(width + 1) * double(units), width = units;
+                    }
                 }
                 if (params < 5e6) {
                     try {

@@ -9,6 +9,7 @@
 #include "layers/activation_layer.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/reshape.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace nnctl;
@@ -62,6 +63,18 @@ const std::map<std::string, std::function<void()>>& layer_cases() {
              expect_ok(check_layer(d, 4, {6}, 31, true), "dropout (training)");
              Dropout e(0.4);
              expect_ok(check_layer(e, 4, {6}, 32, false), "dropout (inference)");
+         }},
+        {"flatten",
+         [] {
+             Reshape f({});
+             expect_ok(check_layer(f, 2, {3, 2, 2}, 33), "flatten");
+             CHECK(f.output_shape() == Shape{12});
+         }},
+        {"reshape",
+         [] {
+             Reshape r({-1, 3});
+             expect_ok(check_layer(r, 2, {2, 3, 1}, 34), "reshape");
+             CHECK(r.output_shape() == Shape{2, 3});
          }},
     };
     return cases;

@@ -326,10 +326,11 @@ TEST_CASE("weights trained elsewhere load by name; mismatches are listed") {
     LayerConfig l1;
     l1.type = "dense";
     l1.name = "hidden";
-    l1.units = 3;
+    l1.options = find_layer_schema("dense")->defaults();
+    l1.options.get("units").number = 3;
     LayerConfig l2 = l1;
     l2.name = "out";
-    l2.units = 2;
+    l2.options.get("units").number = 2;
     Sequential m = build_model({l1, l2}, {4}, 1);
     std::vector<LoadedTensor> t = {{"hidden.kernel", {4, 3}, std::vector<float>(12, 0.5f)},
                                    {"hidden.bias", {3}, std::vector<float>(3, 0.1f)},

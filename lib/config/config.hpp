@@ -6,6 +6,7 @@
 
 #include "core/initializers.hpp"
 #include "layers/activations.hpp"
+#include "layers/options.hpp"
 #include "losses/loss.hpp"
 #include "metrics/metric.hpp"
 #include "optim/optimizer.hpp"
@@ -16,17 +17,11 @@ namespace nnctl {
 /// Plain structs for a whole experiment, filled and validated by lib/config/parse.cpp.
 
 struct LayerConfig {
-    std::string type;  ///< dense | activation | dropout
-    std::string name;  ///< unique; defaulted to type_N
-    int64_t units = 0;
-    ActivationFn activation;
-    bool use_bias = true;
-    InitializerSpec kernel_initializer{"glorot_uniform"};
-    InitializerSpec bias_initializer{"zeros"};
-    RegularizerSpec kernel_regularizer;
-    RegularizerSpec bias_regularizer;
-    double rate = 0.0;  ///< dropout
+    std::string type;      ///< a registered layer type (layers/registry.hpp)
+    std::string name;      ///< unique; defaulted to type_N
     bool trainable = true;
+    LayerOptions options;  ///< every key of the type's schema, defaults filled in
+    std::string where;     ///< "file:line:col: model.layers.N" of the entry, for build-time messages
 };
 
 struct DataSourceConfig {
@@ -131,6 +126,7 @@ struct ExperimentConfig {
     uint64_t seed = 42;
     DataConfig data;
     std::vector<LayerConfig> layers;
+    Shape input_shape;  ///< model.input_shape; empty: the data's per-sample shape
     Loss loss;
     OptimizerSpec optimizer;
     std::vector<MetricSpec> metrics;

@@ -1,6 +1,10 @@
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
+
 #include "config/parse.hpp"
+#include "core/json.hpp"
+#include "layers/registry.hpp"
 #include "core/json.hpp"
 
 namespace nnctl {
@@ -121,6 +125,41 @@ void emit_schedule(YAML::Emitter& e, const ScheduleSpec& s) {
     e << YAML::EndMap;
 }
 
+/// One layer option, as its kind is written (regularizers only when active).
+void emit_option(YAML::Emitter& e, const OptionSpec& o, const OptionValue& v) {
+    if (o.kind == OptionKind::Regularizer) return emit_regularizer(e, o.key.c_str(), v.regularizer);
+    e << YAML::Key << o.key << YAML::Value;
+    if (v.null) {
+        e << YAML::Null;
+        return;
+    }
+    switch (o.kind) {
+        case OptionKind::Integer: e << static_cast<long long>(std::llround(v.number)); break;
+        case OptionKind::Number: num(e, v.number); break;
+        case OptionKind::Boolean: e << (v.number != 0); break;
+        case OptionKind::Choice:
+        case OptionKind::Text: e << v.text; break;
+        case OptionKind::Activation: emit_activation(e, v.activation); break;
+        case OptionKind::Initializer: emit_initializer(e, v.initializer); break;
+        case OptionKind::Regularizer: break;
+        case OptionKind::NumberTuple:
+            if (v.list.size() == 1) {
+                num(e, v.list[0]);
+                break;
+            }
+            [[fallthrough]];
+        case OptionKind::IntTuple:
+        case OptionKind::IntList:
+            e << YAML::Flow << YAML::BeginSeq;
+            for (double x : v.list) {
+                if (o.kind == OptionKind::NumberTuple) num(e, x);
+                else e << static_cast<long long>(std::llround(x));
+            }
+            e << YAML::EndSeq;
+            break;
+    }
+}
+
 void to_json(const YAML::Node& n, JsonWriter& j) {
     if (n.IsMap()) {
         j.begin_object();
@@ -187,28 +226,15 @@ std::string emit_config(const ExperimentConfig& c) {
     }
     e << YAML::EndMap;
 
-    e << YAML::Key << "model" << YAML::Value << YAML::BeginMap << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
+    e << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
+    if (!c.input_shape.empty()) e << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << c.input_shape;
+    e << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
     for (const auto& l : c.layers) {
         e << YAML::BeginMap;
         e << YAML::Key << "type" << YAML::Value << l.type;
         e << YAML::Key << "name" << YAML::Value << l.name;
-        if (l.type == "dense") {
-            e << YAML::Key << "units" << YAML::Value << l.units;
-            e << YAML::Key << "activation" << YAML::Value;
-            emit_activation(e, l.activation);
-            e << YAML::Key << "use_bias" << YAML::Value << l.use_bias;
-            e << YAML::Key << "kernel_initializer" << YAML::Value;
-            emit_initializer(e, l.kernel_initializer);
-            e << YAML::Key << "bias_initializer" << YAML::Value;
-            emit_initializer(e, l.bias_initializer);
-            emit_regularizer(e, "kernel_regularizer", l.kernel_regularizer);
-            emit_regularizer(e, "bias_regularizer", l.bias_regularizer);
-        } else if (l.type == "activation") {
-            e << YAML::Key << "activation" << YAML::Value;
-            emit_activation(e, l.activation);
-        } else if (l.type == "dropout") {
-            emit_kv(e, "rate", l.rate);
-        }
+        if (const LayerSchema* schema = find_layer_schema(l.type))
+            for (const auto& o : schema->options) emit_option(e, o, l.options.get(o.key));
         if (!l.trainable) e << YAML::Key << "trainable" << YAML::Value << false;
         e << YAML::EndMap;
     }

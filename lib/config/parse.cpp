@@ -11,6 +11,7 @@
 #include <set>
 
 #include "config/registry.hpp"
+#include "layers/registry.hpp"
 #include "config/yaml_doc.hpp"
 #include "core/error.hpp"
 #include "core/fileio.hpp"
@@ -91,7 +92,11 @@ public:
                   const std::function<const char*(double)>& check = nullptr) {
         YAML::Node n = map[key];
         if (!n) return def;
-        const std::string p = child(path, key);
+        return number_value(n, child(path, key), def, check);
+    }
+
+    double number_value(const YAML::Node& n, const std::string& p, double def,
+                        const std::function<const char*(double)>& check = nullptr) {
         if (!scalar(n, p, "a number")) return def;
         double v;
         if (!YAML::convert<double>::decode(n, v)) {
@@ -114,7 +119,10 @@ public:
                     int64_t hi) {
         YAML::Node n = map[key];
         if (!n) return def;
-        const std::string p = child(path, key);
+        return integer_value(n, child(path, key), def, lo, hi);
+    }
+
+    int64_t integer_value(const YAML::Node& n, const std::string& p, int64_t def, int64_t lo, int64_t hi) {
         if (!scalar(n, p, "an integer")) return def;
         const std::string& s = n.Scalar();
         long long v;
@@ -125,8 +133,11 @@ public:
         if (v < lo || v > hi) {
             std::string range = hi == std::numeric_limits<int64_t>::max()
                                     ? "at least " + std::to_string(lo)
-                                    : "between " + std::to_string(lo) + " and " + std::to_string(hi);
+                                    : lo == std::numeric_limits<int64_t>::min()
+                                          ? "at most " + std::to_string(hi)
+                                          : "between " + std::to_string(lo) + " and " + std::to_string(hi);
             std::string hint;
+            const std::string key = p.substr(p.find_last_of('.') + 1);
             if (key == "units" && v > hi) {  // say what it would have cost, before allocating anything
                 double gb = double(v) * 4.0 * 2.0 / 1e9;
                 char buf[96];
@@ -143,7 +154,10 @@ public:
     bool boolean(const YAML::Node& map, const std::string& key, const std::string& path, bool def) {
         YAML::Node n = map[key];
         if (!n) return def;
-        const std::string p = child(path, key);
+        return boolean_value(n, child(path, key), def);
+    }
+
+    bool boolean_value(const YAML::Node& n, const std::string& p, bool def) {
         if (!scalar(n, p, "true or false")) return def;
         bool v;
         if (!YAML::convert<bool>::decode(n, v)) {
@@ -242,8 +256,82 @@ RegularizerSpec read_regularizer(Reader& r, const YAML::Node& n, const std::stri
     return s;
 }
 
+std::string article(const std::string& word) {
+    return (!word.empty() && std::string("aeio").find(word[0]) != std::string::npos ? "an " : "a ") + word;
+}
+
+int64_t int_bound(double v, bool low) {
+    if (!std::isfinite(v)) return low ? std::numeric_limits<int64_t>::min() : kI64Max;
+    return static_cast<int64_t>(v);
+}
+
+/// One layer option of any kind, checked against its spec.
+OptionValue read_option(Reader& r, const OptionSpec& o, const YAML::Node& n, const std::string& path) {
+    OptionValue v = o.def;
+    if (n.IsNull() && o.nullable) {
+        v.null = true;
+        return v;
+    }
+    v.null = false;
+    YamlDoc& doc = r.doc();
+    const size_t before = doc.errors().size();
+    auto in_range = [&](double x) { return !(x < o.min || x > o.max || (o.min_open && x == o.min) || (o.max_open && x == o.max)); };
+    auto range_error = [&](const YAML::Node& at, const std::string& p) {
+        doc.error(at, p, "must be " + o.range_text() + ", got " + at.Scalar());
+    };
+    auto one_int = [&](const YAML::Node& x, const std::string& p) {
+        return double(r.integer_value(x, p, 0, int_bound(o.min, true), int_bound(o.max, false)));
+    };
+    auto one_number = [&](const YAML::Node& x, const std::string& p) {
+        const size_t b = doc.errors().size();
+        double d = r.number_value(x, p, 0.0);
+        if (doc.errors().size() == b && !in_range(d)) range_error(x, p);
+        return d;
+    };
+    auto list_of = [&](auto one, bool tuple) {
+        std::vector<double> out;
+        if (n.IsScalar() && tuple) {
+            double x = one(n, path);
+            if (o.kind == OptionKind::IntTuple) out.assign(size_t(o.tuple), x);
+            else out.push_back(x);
+            return out;
+        }
+        const std::string want = tuple ? "a number or a list of " + std::to_string(o.tuple) : "a list of integers";
+        if (!n.IsSequence()) {
+            doc.error(n, path, "expected " + (o.kind == OptionKind::IntTuple ? "an integer or a list of " + std::to_string(o.tuple) + " integers" : want) + ", got " + Reader::describe(n));
+            return out;
+        }
+        if (tuple && int(n.size()) != o.tuple) {
+            doc.error(n, path, "expected " + std::to_string(o.tuple) + " values, got " + std::to_string(n.size()));
+            return out;
+        }
+        if (!tuple && n.size() == 0) {
+            doc.error(n, path, "expected a non-empty list");
+            return out;
+        }
+        for (size_t i = 0; i < n.size(); ++i) out.push_back(one(n[i], child(path, std::to_string(i))));
+        return out;
+    };
+    switch (o.kind) {
+        case OptionKind::Integer: v.number = one_int(n, path); break;
+        case OptionKind::Number: v.number = one_number(n, path); break;
+        case OptionKind::Boolean: v.number = r.boolean_value(n, path, o.def.number != 0) ? 1 : 0; break;
+        case OptionKind::Choice: v.text = r.string_value(n, path, o.def.text, o.choices); break;
+        case OptionKind::Text: v.text = r.string_value(n, path, o.def.text); break;
+        case OptionKind::Activation: v.activation = read_activation(r, n, path); break;
+        case OptionKind::Initializer: v.initializer = read_initializer(r, n, path, o.def.initializer.type); break;
+        case OptionKind::Regularizer: v.regularizer = read_regularizer(r, n, path); break;
+        case OptionKind::IntTuple: v.list = list_of(one_int, true); break;
+        case OptionKind::NumberTuple: v.list = list_of(one_number, true); break;
+        case OptionKind::IntList: v.list = list_of(one_int, false); break;
+    }
+    if (doc.errors().size() != before) return o.def;
+    return v;
+}
+
 LayerConfig read_layer(Reader& r, const YAML::Node& n, const std::string& path) {
     LayerConfig l;
+    l.where = r.doc().where(n, path) + ": " + path;
     if (!r.is_map(n, path, "a layer mapping such as {type: dense, units: 64}")) return l;
     if (!n["type"]) {
         r.doc().error(n, path, "missing key 'type' (known layer types: " + join(layer_types()) + ")");
@@ -252,29 +340,27 @@ LayerConfig read_layer(Reader& r, const YAML::Node& n, const std::string& path) 
     l.type = r.string_value(n["type"], child(path, "type"), "", layer_types(), "layer type");
     l.name = r.string(n, "name", path, "");
     l.trainable = r.boolean(n, "trainable", path, true);
-    if (l.type == "dense") {
-        r.check_keys(n, path,
-                     {"type", "name", "units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
-                      "kernel_regularizer", "bias_regularizer", "trainable"},
-                     "a dense layer");
-        if (!n["units"]) r.doc().error(n, path, "missing key 'units' (the layer's width)");
-        l.units = r.integer(n, "units", path, 1, 1, kMaxUnits);
-        if (n["activation"]) l.activation = read_activation(r, n["activation"], child(path, "activation"));
-        l.use_bias = r.boolean(n, "use_bias", path, true);
-        l.kernel_initializer =
-            read_initializer(r, n["kernel_initializer"], child(path, "kernel_initializer"), "glorot_uniform");
-        l.bias_initializer = read_initializer(r, n["bias_initializer"], child(path, "bias_initializer"), "zeros");
-        l.kernel_regularizer = read_regularizer(r, n["kernel_regularizer"], child(path, "kernel_regularizer"));
-        l.bias_regularizer = read_regularizer(r, n["bias_regularizer"], child(path, "bias_regularizer"));
-    } else if (l.type == "activation") {
-        r.check_keys(n, path, {"type", "name", "activation", "trainable"}, "an activation layer");
-        if (!n["activation"]) r.doc().error(n, path, "missing key 'activation' (e.g. relu)");
-        else l.activation = read_activation(r, n["activation"], child(path, "activation"));
-    } else if (l.type == "dropout") {
-        r.check_keys(n, path, {"type", "name", "rate", "trainable"}, "a dropout layer");
-        if (!n["rate"]) r.doc().error(n, path, "missing key 'rate' (the fraction of inputs to drop)");
-        l.rate = r.number(n, "rate", path, 0.0, unit_open);
+    const LayerSchema* schema = find_layer_schema(l.type);
+    if (!schema) return l;
+    Keys allowed = {"type", "name"};
+    for (const auto& o : schema->options) allowed.push_back(o.key);
+    allowed.push_back("trainable");
+    r.check_keys(n, path, allowed, article(l.type) + " layer");
+    const size_t before = r.doc().errors().size();
+    for (const auto& o : schema->options) {
+        YAML::Node v = n[o.key];
+        if (!v) {
+            if (o.required) r.doc().error(n, path, "missing key '" + o.key + "' (" + o.required_hint + ")");
+            l.options.set(o.key, o.def);
+        } else {
+            l.options.set(o.key, read_option(r, o, v, child(path, o.key)));
+        }
     }
+    if (schema->check && r.doc().errors().size() == before)
+        for (const auto& p : schema->check(l.options)) {
+            if (!p.key.empty() && n[p.key]) r.doc().error(n[p.key], child(path, p.key), p.problem);
+            else r.doc().error(n, path, p.problem);
+        }
     return l;
 }
 
@@ -756,7 +842,11 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
             r.doc().error(root, "", "missing key 'model' (with a list of layers)");
         } else if (r.is_map(root["model"], "model", "a mapping with 'layers'")) {
             YAML::Node m = root["model"];
-            r.check_keys(m, "model", {"layers"}, "the model section");
+            r.check_keys(m, "model", {"input_shape", "layers"}, "the model section");
+            if (YAML::Node is = m["input_shape"]) {
+                OptionSpec spec = opt_int_list("input_shape", "");
+                for (double d : read_option(r, spec, is, "model.input_shape").list) c.input_shape.push_back(int64_t(d));
+            }
             YAML::Node layers = m["layers"];
             if (!layers) r.doc().error(m, "model", "missing key 'layers'");
             else if (!layers.IsSequence() || layers.size() == 0)

@@ -5,15 +5,16 @@
 
 #include "config/config.hpp"
 #include "layers/layer.hpp"
+#include "layers/registry.hpp"
 #include "model/sequential.hpp"
 
 namespace nnctl {
 
-/// The one table of layer types: name → factory from a LayerConfig.
-const std::vector<std::string>& layer_types();
+/// A layer from its config entry (its type's factory in layers/registry.hpp).
 std::unique_ptr<Layer> make_layer(const LayerConfig& cfg);
 
-/// The model a config describes, built for `input` (weights initialised from `seed`).
+/// The model a config describes, built for `input` (weights initialised from `seed`). A layer that
+/// cannot take its input's shape is a ConfigError naming the layer and its place in the config.
 Sequential build_model(const std::vector<LayerConfig>& layers, const Shape& input, uint64_t seed);
 
 }  // namespace nnctl

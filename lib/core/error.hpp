@@ -18,6 +18,13 @@ public:
     int exit_code() const override { return 2; }
 };
 
+/// A layer that cannot take the shape its input has (exit 2); `layer` is its index in the model.
+class LayerBuildError : public ConfigError {
+public:
+    LayerBuildError(size_t index, const std::string& msg) : ConfigError(msg), layer(index) {}
+    size_t layer;
+};
+
 /// Bad or unreadable input data (exit 3).
 class DataError : public Error {
 public:

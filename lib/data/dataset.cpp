@@ -14,6 +14,7 @@ Dataset Dataset::subset(const std::vector<int>& idx) const {
     d.num_classes = num_classes;
     d.class_names = class_names;
     d.feature_names = feature_names;
+    d.shape = shape;
     d.x.resize(Eigen::Index(idx.size()), x.cols());
     for (size_t i = 0; i < idx.size(); ++i) d.x.row(Eigen::Index(i)) = x.row(idx[i]);
     if (is_classification()) {

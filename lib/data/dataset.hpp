@@ -16,6 +16,10 @@ struct Dataset {
     int num_classes = 0;                    ///< > 0 for classification
     std::vector<std::string> class_names;   ///< label index → name
     std::vector<std::string> feature_names;
+    Shape shape;                            ///< per-sample shape, e.g. (28, 28, 1); empty: flat
+
+    /// The per-sample shape a model sees: `shape`, or (features) when the data is flat.
+    Shape sample_shape() const { return shape.empty() ? Shape{x.cols()} : shape; }
 
     Eigen::Index size() const { return x.rows(); }
     bool is_classification() const { return num_classes > 0; }

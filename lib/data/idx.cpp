@@ -118,6 +118,9 @@ Dataset load_idx(const DataSourceConfig& src, bool want_classes) {
                         std::to_string(lab.dims[0]) + " labels");
     Dataset d;
     d.x = std::move(img.matrix);
+    // Images keep their shape, channels last as in Keras: (rows, cols) → (rows, cols, 1).
+    if (img.dims.size() == 3) d.shape = {int64_t(img.dims[1]), int64_t(img.dims[2]), 1};
+    else if (img.dims.size() > 3) d.shape.assign(img.dims.begin() + 1, img.dims.end());
     for (Eigen::Index j = 0; j < d.x.cols(); ++j) d.feature_names.push_back("pixel" + std::to_string(j));
     (void)want_classes;  // IDX labels are always class indices
     labels_from_integers(d, lab.values, src.class_names, src.labels);

@@ -172,6 +172,8 @@ Dataset load_npy(const DataSourceConfig& src, bool want_classes) {
     d.x.resize(n, width);
     for (size_t i = 0; i < f.count; ++i) d.x.data()[i] = float(f.at(i));
     for (int64_t j = 0; j < width; ++j) d.feature_names.push_back("x" + std::to_string(j));
+    // (n, T, F) sequences and (n, H, W, C) images keep their per-sample shape.
+    if (f.shape.size() > 2) d.shape.assign(f.shape.begin() + 1, f.shape.end());
     const bool integral = t.kind != 'f';
     if (want_classes || (integral && t.shape.size() == 1 && !src.class_names.empty())) {
         if (t.shape.size() != 1)

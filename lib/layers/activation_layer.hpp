@@ -1,6 +1,7 @@
 #pragma once
 #include "layers/activations.hpp"
 #include "layers/layer.hpp"
+#include "layers/options.hpp"
 
 namespace nnctl {
 
@@ -8,6 +9,7 @@ namespace nnctl {
 class ActivationLayer : public Layer {
 public:
     explicit ActivationLayer(ActivationFn fn) : fn_(std::move(fn)) {}
+    static LayerSchema schema();
     std::string type() const override { return "activation"; }
     Shape build(const Shape& input, Rng&) override { shape_ = input; return input; }
     Shape output_shape() const override { return shape_; }

@@ -7,7 +7,8 @@ namespace nnctl {
 
 Shape Dense::build(const Shape& input, Rng& rng) {
     if (input.size() != 1)
-        throw ConfigError("dense expects a flat input, got " + shape_str(input) + " (add a flatten layer)");
+        throw ConfigError("dense expects a flat input, got " + shape_str(input) + " (add {type: flatten} before it, as "
+                          "in Keras)");
     const int64_t in = input[0], out = opt_.units;
     w_.resize(in, out);
     initialize(w_, opt_.kernel_initializer, in, out, rng);
@@ -51,6 +52,37 @@ std::vector<ParamRef> Dense::params() {
     p.push_back({name() + ".kernel", &w_, &gw_, &opt_.kernel_regularizer, trainable()});
     if (opt_.use_bias) p.push_back({name() + ".bias", &b_, &gb_, &opt_.bias_regularizer, trainable()});
     return p;
+}
+
+}  // namespace nnctl
+
+namespace nnctl {
+
+LayerSchema Dense::schema() {
+    LayerSchema s;
+    s.type = "dense";
+    s.doc = "Fully connected layer: act(x·kernel + bias) on a flat input";
+    s.options = {
+        opt_int("units", 0, "output width").needed("the layer's width").range(1, 10'000'000),
+        opt_activation("activation", "linear", "applied to x·kernel + bias"),
+        opt_bool("use_bias", true, "add a bias vector"),
+        opt_initializer("kernel_initializer", "glorot_uniform", "initial kernel, shape (in, units)"),
+        opt_initializer("bias_initializer", "zeros", "initial bias"),
+        opt_regularizer("kernel_regularizer", "penalty on the kernel"),
+        opt_regularizer("bias_regularizer", "penalty on the bias"),
+    };
+    s.make = [](const LayerOptions& o) -> std::unique_ptr<Layer> {
+        Options d;
+        d.units = o.integer("units");
+        d.activation = o.activation("activation");
+        d.use_bias = o.flag("use_bias");
+        d.kernel_initializer = o.initializer("kernel_initializer");
+        d.bias_initializer = o.initializer("bias_initializer");
+        d.kernel_regularizer = o.regularizer("kernel_regularizer");
+        d.bias_regularizer = o.regularizer("bias_regularizer");
+        return std::make_unique<Dense>(d);
+    };
+    return s;
 }
 
 }  // namespace nnctl

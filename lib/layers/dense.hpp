@@ -2,6 +2,7 @@
 #include "core/initializers.hpp"
 #include "layers/activations.hpp"
 #include "layers/layer.hpp"
+#include "layers/options.hpp"
 
 namespace nnctl {
 
@@ -18,6 +19,8 @@ public:
         RegularizerSpec bias_regularizer;
     };
     explicit Dense(Options o) : opt_(std::move(o)) {}
+    /// The `dense` config keys (Keras' names and defaults) and factory.
+    static LayerSchema schema();
     std::string type() const override { return "dense"; }
     Shape build(const Shape& input, Rng& rng) override;
     Shape output_shape() const override { return {opt_.units}; }

@@ -31,3 +31,18 @@ void Dropout::backward(const ConstView&, const ConstView&, const ConstView& dy, 
 }
 
 }  // namespace nnctl
+
+namespace nnctl {
+
+LayerSchema Dropout::schema() {
+    LayerSchema s;
+    s.type = "dropout";
+    s.doc = "Zeroes a fraction of inputs in training (scaling the rest); identity at inference";
+    s.options = {opt_number("rate", 0.0, "fraction of inputs dropped")
+                     .needed("the fraction of inputs to drop")
+                     .range(0, 1, false, true)};
+    s.make = [](const LayerOptions& o) -> std::unique_ptr<Layer> { return std::make_unique<Dropout>(o.number("rate")); };
+    return s;
+}
+
+}  // namespace nnctl

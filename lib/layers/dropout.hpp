@@ -1,5 +1,6 @@
 #pragma once
 #include "layers/layer.hpp"
+#include "layers/options.hpp"
 
 namespace nnctl {
 
@@ -8,6 +9,7 @@ namespace nnctl {
 class Dropout : public Layer {
 public:
     explicit Dropout(double rate) : rate_(rate) {}
+    static LayerSchema schema();
     std::string type() const override { return "dropout"; }
     Shape build(const Shape& input, Rng&) override { shape_ = input; return input; }
     Shape output_shape() const override { return shape_; }

@@ -28,7 +28,13 @@ void Sequential::build(const Shape& input, uint64_t seed) {
     Shape s = input;
     for (size_t i = 0; i < layers_.size(); ++i) {
         Rng rng(Rng::derive(seed, 1000 + i));
-        s = layers_[i]->build(s, rng);
+        try {
+            s = layers_[i]->build(s, rng);
+        } catch (const LayerBuildError&) {
+            throw;
+        } catch (const ConfigError& e) {
+            throw LayerBuildError(i, e.what());
+        }
     }
     outs_.assign(layers_.size(), Matrix());
     grads_.assign(layers_.size(), Matrix());

@@ -22,10 +22,20 @@ Experiment prepare_experiment(const ExperimentConfig& cfg) {
     ex.cfg = cfg;
     ex.loss = cfg.loss;
     ex.data = load_data(cfg.data, cfg.loss.is_classification(), Rng::derive(cfg.seed, 5));
-    ex.model = build_model(cfg.layers, Shape{ex.data.train.x.cols()}, Rng::derive(cfg.seed, 1));
+    ex.model = build_model(cfg.layers, model_input_shape(cfg, ex.data.train), Rng::derive(cfg.seed, 1));
     fuse_output(ex.model, ex.loss);
     ex.optimizer = make_optimizer(cfg.optimizer);
     return ex;
+}
+
+Shape model_input_shape(const ExperimentConfig& cfg, const Dataset& train) {
+    if (cfg.input_shape.empty()) return train.sample_shape();
+    if (shape_size(cfg.input_shape) != train.x.cols())
+        throw ConfigError(cfg.source_file + ": model.input_shape " + shape_str(cfg.input_shape) + " holds " +
+                          std::to_string(shape_size(cfg.input_shape)) + " values per sample, but the training data has " +
+                          std::to_string(train.x.cols()) + " features" +
+                          (train.shape.empty() ? "" : " in the shape " + shape_str(train.shape)));
+    return cfg.input_shape;
 }
 
 void fuse_output(Sequential& model, Loss& loss) {
@@ -109,7 +119,20 @@ SavedRun load_run(const std::string& dir) {
     if (!schema) throw DataError(json_path + ": no 'data' schema (written by an older nnctl?)");
     r.schema = DataSchema::from_json(*schema);
     r.loss = r.cfg.loss;
-    r.model = build_model(r.cfg.layers, Shape{r.schema.width}, 0);
+    Shape input{r.schema.width};  // runs saved before shapes were kept are flat
+    if (const JsonValue* is = meta.find("input_shape"); is && is->is_array() && !!is->items.empty()) {
+        Shape s;
+        for (const auto& d : is->items) {
+            uint64_t v = 0;
+            if (!d.as_uint64(v) || v == 0) throw DataError(json_path + ": input_shape entries must be whole numbers ≥ 1");
+            s.push_back(int64_t(v));
+        }
+        if (shape_size(s) != r.schema.width)
+            throw DataError(json_path + ": input_shape " + shape_str(s) + " does not match the data's " +
+                            std::to_string(r.schema.width) + " features");
+        input = s;
+    }
+    r.model = build_model(r.cfg.layers, input, 0);
     fuse_output(r.model, r.loss);
     load_weights(r.model, read_safetensors(read_file(weights_path), weights_path), weights_path);
     return r;

@@ -30,6 +30,10 @@ struct ExperimentResult {
 /// Load the data and build the model, loss and optimizer a config describes.
 Experiment prepare_experiment(const ExperimentConfig& cfg);
 
+/// The per-sample input shape of the model: model.input_shape when given (it must hold as many values
+/// as the data has features), else the training data's own shape (IDX images: (rows, cols, 1)).
+Shape model_input_shape(const ExperimentConfig& cfg, const Dataset& train);
+
 /// Fuse a final softmax/sigmoid into the matching cross-entropy (stable gradients, same
 /// predictions), or give a logits-output model the activation its predictions need.
 void fuse_output(Sequential& model, Loss& loss);
