@@ -79,9 +79,9 @@ TEST_CASE("golden errors: unknown key, with suggestion, location and valid keys"
 TEST_CASE("golden errors: wrong type, unknown layer, negative learning rate") {
     CHECK(error_of(replace(kBase, "epochs: 2", "epochs: ten")) ==
           "cfg.yaml:12:20: training.epochs: expected an integer, got 'ten'");
-    CHECK(error_of(replace(kBase, "{type: dense, units: 8", "{type: dens, units: 8")) ==
-          "cfg.yaml:7:14: model.layers.0.type: unknown layer type 'dens' (did you mean 'dense'? known: dense, activation, "
-          "dropout)");
+    CHECK(error_of(replace(kBase, "{type: dense, units: 8", "{type: dens, units: 8"))
+              .rfind("cfg.yaml:7:14: model.layers.0.type: unknown layer type 'dens' (did you mean 'dense'? known: dense, "
+                     "activation, dropout, ", 0) == 0);
     CHECK(error_of(replace(kBase, "learning_rate: 0.1", "learning_rate: -0.1")) ==
           "cfg.yaml:10:39: optimizer.learning_rate: must be greater than 0, got -0.1");
     CHECK(error_of(replace(kBase, "units: 8,", "units: [8],")) ==
@@ -203,6 +203,9 @@ TEST_CASE("extends: deep merge over a base, lists replaced, chains, errors point
 
 TEST_CASE("YAML hazards are refused with locations") {
     CHECK(error_of("a: 1\n---\nb: 2\n").find("cfg.yaml:3:1: more than one YAML document") == 0);
+    // yaml-cpp's LoadAll never returns on these (found by the fuzz test): refused at once instead.
+    CHECK(error_of("   , a few seconds)") == "cfg.yaml:1:4: invalid YAML: unexpected ',' outside a [list] or {mapping}");
+    CHECK(error_of("ses) x\n# c\n   , y\n").find("cfg.yaml:3:4: invalid YAML: unexpected ','") == 0);
     CHECK(error_of(std::string(kBase) + "seed: 4\n") == "cfg.yaml:13:1: seed: duplicate key 'seed' (first at line 2)");
     CHECK(error_of("x: &a [*a]\n").find("a recursive alias") != std::string::npos);
     CHECK(error_of("a:\n\tb: 1\n") == "cfg.yaml:2:1: a tab in indentation: YAML indents with spaces only (replace the "

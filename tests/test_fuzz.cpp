@@ -92,7 +92,12 @@ TEST_CASE("fuzz: mutated configs never crash and always fail with located errors
             const int rounds = 1 + rng.below(3);
             for (int r = 0; r < rounds; ++r) text = mutate(text, rng);
             try {
-                ExperimentConfig c = parse_config(text, "fuzz.yaml");
+                ExperimentConfig c;
+                try {
+                    c = parse_config(text, "fuzz.yaml");
+                } catch (const std::bad_alloc&) {
+                    FAIL("bad_alloc parsing: " << text);
+                }
                 ++parsed;
                 // Build what was accepted (small enough to allocate), as training would.
                 double params = 0;
@@ -107,6 +112,8 @@ TEST_CASE("fuzz: mutated configs never crash and always fail with located errors
                     try {
                         build_model(c.layers, {8}, c.seed);
                     } catch (const ConfigError&) {
+                    } catch (const std::bad_alloc&) {
+                        FAIL("bad_alloc building: " << text);
                     }
                 }
             } catch (const ConfigError& e) {

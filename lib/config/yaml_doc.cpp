@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "core/error.hpp"
 #include "core/fileio.hpp"
@@ -16,15 +19,56 @@ std::string at(const std::string& file, long line, long col) {
     return file + ":" + std::to_string(line) + ":" + std::to_string(col);
 }
 std::string mark_of(const std::string& file, const YAML::Mark& m) { return at(file, m.line + 1, m.column + 1); }
+
+/// Counts documents and where each starts (its first node), building nothing.
+struct DocumentCounter : YAML::EventHandler {
+    std::vector<YAML::Mark> starts;  ///< document starts
+    std::vector<YAML::Mark> nodes;   ///< each document's first node
+    void node(const YAML::Mark& m) {
+        if (nodes.size() < starts.size()) nodes.push_back(m);
+    }
+    void OnDocumentStart(const YAML::Mark& m) override { starts.push_back(m); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { node(m); }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node(m);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node(m);
+    }
+    void OnMapEnd() override {}
+};
 }  // namespace
 
 YamlDoc::YamlDoc(const std::string& text, std::string filename, std::set<std::string> chain)
     : filename_(std::move(filename)) {
     root_ = YAML::Node(YAML::NodeType::Map);
     if (!prescan(text)) return;
-    std::vector<YAML::Node> docs;
+    // Documents are counted with the event parser first: yaml-cpp 0.7's LoadAll never returns on a
+    // stray ',' ']' or '}' at the top level (it yields the same empty document forever).
+    YAML::Node doc;
     try {
-        docs = YAML::LoadAll(text);
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        DocumentCounter counter;
+        while (counter.starts.size() < 2 && parser.HandleNextDocument(counter)) {
+            const auto& st = counter.starts;
+            if (st.size() == 2 && (st[1].pos == st[0].pos || std::string(",]}").find(text[size_t(st[1].pos)]) != std::string::npos)) {
+                errors_.push_back(mark_of(filename_, st[1]) + ": invalid YAML: unexpected '" +
+                                  std::string(1, text[size_t(st[1].pos)]) + "' outside a [list] or {mapping}");
+                return;
+            }
+        }
+        if (counter.starts.size() > 1) {
+            const YAML::Mark& m = counter.nodes.size() > 1 ? counter.nodes[1] : counter.starts[1];
+            errors_.push_back(mark_of(filename_, m) + ": more than one YAML document ('---'): a config "
+                              "is one document");
+            return;
+        }
+        doc = YAML::Load(text);
     } catch (const YAML::Exception& e) {
         std::string loc = e.mark.is_null() ? filename_ : mark_of(filename_, e.mark);
         // yaml-cpp says only "bad file" when its own recursion limit trips.
@@ -32,13 +76,9 @@ YamlDoc::YamlDoc(const std::string& text, std::string filename, std::set<std::st
         errors_.push_back(loc + ": invalid YAML: " + msg);
         return;
     }
-    if (docs.empty() || docs[0].IsNull()) {
+    std::vector<YAML::Node> docs = {doc};
+    if (docs[0].IsNull()) {
         errors_.push_back(filename_ + ":1:1: the config is empty (expected a mapping with at least data and model)");
-        return;
-    }
-    if (docs.size() > 1) {
-        errors_.push_back(mark_of(filename_, docs[1].Mark()) + ": more than one YAML document ('---'): a config is "
-                          "one document");
         return;
     }
     if (!docs[0].IsMap()) {
