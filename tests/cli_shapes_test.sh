@@ -65,5 +65,28 @@ check "the run's model predicts from its directory" bash -c "'$NNCTL' evaluate '
 check "reshape that cannot fit exits 2 (got $code)" test $code -eq 2
 check "the reshape message names the layer" grep -q "model.layers.0 (reshape_1): reshape: cannot fit the input (None, 28, 28, 1) (784 values) into target_shape \[5, -1\]" "$TMP/e"
 
+# A small CNN end to end: Keras' shapes and parameter counts, Keras-layout kernels in the
+# safetensors file, and the saved run evaluates and predicts.
+CNN='model.layers=[{type: conv2d, filters: 32, kernel_size: 3, activation: relu, name: conv}, {type: max_pooling2d}, {type: conv2d, filters: 4, kernel_size: [3, 2], strides: 2, padding: same}, {type: global_average_pooling2d}, {type: dense, units: 10, activation: softmax}]'
+"$NNCTL" summary "$TMP/img.yaml" --set "$CNN" --json -q >"$TMP/cnn.json"
+check "summary: conv and pooling shapes and parameters as Keras prints them" /usr/bin/python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); L=d["layers"]
+assert [l["output_shape"] for l in L]==[[26,26,32],[13,13,32],[7,7,4],[4],[10]], L
+assert [l["params"] for l in L]==[320,0,32*6*4+4,0,50], L' "$TMP/cnn.json"
+"$NNCTL" train "$TMP/img.yaml" --set "$CNN" --set training.epochs=2 --out "$TMP/cnn" -q; code=$?
+check "a CNN trains on IDX images (exit $code)" test $code -eq 0
+check "conv kernels are stored as (kh, kw, in, out)" /usr/bin/python3 -c '
+import json,struct,sys; b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]; h=json.loads(b[8:8+n])
+assert h["conv.kernel"]["shape"]==[3,3,1,32] and h["conv.bias"]["shape"]==[32], h
+assert h["conv2d_1.kernel"]["shape"]==[3,2,32,4]' "$TMP/cnn/model.safetensors"
+check "the CNN run evaluates" bash -c "'$NNCTL' evaluate '$TMP/cnn' --data idx:$FM/t10k-images-idx3-ubyte.gz,$FM/t10k-labels-idx1-ubyte.gz -q --json >/dev/null"
+"$NNCTL" train "$TMP/img.yaml" --set 'model.layers=[{type: conv2d, filters: 2, kernel_size: 30}]' --out "$TMP/cnn2" -q 2>"$TMP/e"; code=$?
+check "a kernel larger than the image exits 2 (got $code)" test $code -eq 2
+check "the message names the layer and the fix" grep -q "model.layers.0 (conv2d_1): conv2d: the window spans 30 along the height axis but the input has only 28 (use padding: same" "$TMP/e"
+"$NNCTL" validate "$TMP/img.yaml" --set 'model.layers=[{type: conv2d, filters: 2, kernel_size: [3, 3, 3], strides: 2, dilation_rate: 2, padding: full}]' 2>"$TMP/e"; code=$?
+check "bad conv options exit 2 (got $code)" test $code -eq 2
+check "a wrong-length kernel_size is named" grep -q "model.layers.0.kernel_size: expected 2 values, got 3" "$TMP/e"
+check "an unknown padding gets the choices" grep -q "model.layers.0.padding: unknown value 'full' (known: valid, same)" "$TMP/e"
+
 echo "cli_shapes: $pass passed, $fail failed"
 test "$fail" -eq 0

@@ -9,6 +9,8 @@
 #include "layers/activation_layer.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/conv.hpp"
+#include "layers/pool.hpp"
 #include "layers/reshape.hpp"
 #include "support/gradcheck.hpp"
 
@@ -28,6 +30,68 @@ ActivationFn act(const std::string& name) {
 void expect_ok(const GradReport& r, const std::string& what) {
     INFO(what << ": worst relative error " << r.worst << " at " << r.where);
     CHECK(r.worst < kTol);
+}
+
+// Every padding × stride × dilation combination a convolution supports, at rank 1 or 2.
+void conv_cases(int rank) {
+    const std::vector<std::string> pads = rank == 2 ? std::vector<std::string>{"valid", "same"}
+                                                    : std::vector<std::string>{"valid", "same", "causal"};
+    const std::vector<std::pair<int64_t, int64_t>> stride_dilation = {{1, 1}, {2, 1}, {1, 2}};
+    uint64_t seed = 100 + uint64_t(rank) * 50;
+    for (const auto& pad : pads)
+        for (auto [s, d] : stride_dilation)
+            for (const char* a : {"linear", "tanh"}) {  // relu's fused path: checked against linear + relu
+                Conv::Options o;
+                o.rank = rank;
+                o.filters = 3;
+                o.kernel_size = rank == 2 ? std::vector<int64_t>{3, 2} : std::vector<int64_t>{3};
+                o.strides.assign(size_t(rank), s);
+                o.dilation_rate.assign(size_t(rank), d);
+                o.padding = pad;
+                o.activation = act(a);
+                o.bias_initializer.type = "random_uniform";
+                Conv c(o);
+                c.set_name("conv");
+                const Shape in = rank == 2 ? Shape{6, 5, 2} : Shape{7, 2};
+                expect_ok(check_layer(c, 3, in, ++seed),
+                          "conv" + std::to_string(rank) + "d " + pad + " strides " + std::to_string(s) + " dilation " +
+                              std::to_string(d) + " " + a);
+            }
+    Conv::Options nb;  // no bias, 1×1 (the pointwise path that skips im2col)
+    nb.rank = rank;
+    nb.filters = 2;
+    nb.kernel_size.assign(size_t(rank), 1);
+    nb.strides.assign(size_t(rank), 1);
+    nb.dilation_rate.assign(size_t(rank), 1);
+    nb.use_bias = false;
+    Conv c(nb);
+    expect_ok(check_layer(c, 2, rank == 2 ? Shape{3, 3, 4} : Shape{4, 3}, seed + 7), "pointwise conv without bias");
+}
+
+void pool_cases(bool max, int rank) {
+    // Seeds whose random inputs have no two values within the finite-difference step in a window
+    // (a near-tie makes the numeric gradient of a max meaningless).
+    uint64_t seed = 500 + (max ? 0 : 40) + uint64_t(rank) * 10;
+    for (const char* pad : {"valid", "same"})
+        for (int64_t s : {0, 1, 2}) {  // 0: strides = pool_size
+            Pool::Options o;
+            o.max = max;
+            o.rank = rank;
+            o.pool_size = rank == 2 ? std::vector<int64_t>{2, 3} : std::vector<int64_t>{3};
+            if (s) o.strides.assign(size_t(rank), s);
+            o.padding = pad;
+            Pool p(o);
+            expect_ok(check_layer(p, 2, rank == 2 ? Shape{5, 7, 2} : Shape{8, 3}, ++seed),
+                      p.type() + " " + pad + " strides " + std::to_string(s));
+        }
+}
+
+void global_pool_cases(bool max, int rank) {
+    for (bool keep : {false, true}) {
+        GlobalPool g(max, rank, keep);
+        expect_ok(check_layer(g, 3, rank == 2 ? Shape{3, 4, 2} : Shape{5, 3}, 400 + uint64_t(rank) + (keep ? 9 : 0)),
+                  g.type() + (keep ? " keepdims" : ""));
+    }
 }
 
 // One case per layer type.
@@ -70,6 +134,16 @@ const std::map<std::string, std::function<void()>>& layer_cases() {
              expect_ok(check_layer(f, 2, {3, 2, 2}, 33), "flatten");
              CHECK(f.output_shape() == Shape{12});
          }},
+        {"conv2d", [] { conv_cases(2); }},
+        {"conv1d", [] { conv_cases(1); }},
+        {"max_pooling2d", [] { pool_cases(true, 2); }},
+        {"average_pooling2d", [] { pool_cases(false, 2); }},
+        {"max_pooling1d", [] { pool_cases(true, 1); }},
+        {"average_pooling1d", [] { pool_cases(false, 1); }},
+        {"global_average_pooling2d", [] { global_pool_cases(false, 2); }},
+        {"global_max_pooling2d", [] { global_pool_cases(true, 2); }},
+        {"global_average_pooling1d", [] { global_pool_cases(false, 1); }},
+        {"global_max_pooling1d", [] { global_pool_cases(true, 1); }},
         {"reshape",
          [] {
              Reshape r({-1, 3});

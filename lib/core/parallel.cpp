@@ -80,6 +80,28 @@ void matmul(const ConstView& a, const ConstView& b, Matrix& c, const float* bias
     });
 }
 
+void gemm(int64_t m, int64_t k, int64_t n, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb,
+          float* c, int64_t ldc, const float* bias, bool relu) {
+    if (m == 0 || n == 0) return;
+    if (small_gemm(m, k, n, a, a_row, a_col, b, ldb, c, ldc, bias, relu)) return;
+    using Strided = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
+    Eigen::Map<const Matrix, 0, Strided> A(a, m, k, Strided(a_row, a_col));
+    Eigen::Map<const Matrix, 0, Eigen::OuterStride<>> B(b, k, n, Eigen::OuterStride<>(ldb));
+    Eigen::Map<Matrix, 0, Eigen::OuterStride<>> C(c, m, n, Eigen::OuterStride<>(ldc));
+    if (k == 0) C.setZero();
+    else C.noalias() = A * B;
+    if (bias) C.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias, n);
+    if (relu) C = C.cwiseMax(0.0f);
+}
+
+void parallel_for(int64_t n, const std::function<void(int64_t)>& f) {
+    const int t = int(std::min<int64_t>(g_threads, n));
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
+#endif
+    for (int64_t i = 0; i < n; ++i) f(i);
+}
+
 void matmul_tn(const ConstView& a, const ConstView& b, Matrix& c) {
     c.resize(a.cols(), b.cols());
     const bool fast = small_gemm_available();

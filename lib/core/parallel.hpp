@@ -1,4 +1,6 @@
 #pragma once
+#include <functional>
+
 #include "core/tensor.hpp"
 
 namespace nnctl {
@@ -18,5 +20,15 @@ void matmul(const ConstView& a, const ConstView& b, Matrix& c, const float* bias
 void matmul_tn(const ConstView& a, const ConstView& b, Matrix& c);
 /// c = a·bᵀ.     a: (m × k), b: (n × k) → c: (m × n)
 void matmul_nt(const ConstView& a, const ConstView& b, Matrix& c);
+
+/// c = a·b on raw strided buffers, on the calling thread: small_gemm's contract (a(i, p) =
+/// a[i·a_row + p·a_col], b(p, j) = b[p·ldb + j], c(i, j) = c[i·ldc + j] overwritten, optional bias row
+/// and relu), computed by small_gemm when the build has it and by Eigen otherwise.
+void gemm(int64_t m, int64_t k, int64_t n, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb,
+          float* c, int64_t ldc, const float* bias = nullptr, bool relu = false);
+
+/// f(i) for i in [0, n) spread over the library's threads (static schedule). Work that must give
+/// the same bits for any thread count splits into chunks that depend only on the shapes.
+void parallel_for(int64_t n, const std::function<void(int64_t)>& f);
 
 }  // namespace nnctl

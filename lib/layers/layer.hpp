@@ -16,7 +16,13 @@ struct ParamRef {
     Matrix* grad;
     const RegularizerSpec* regularizer;  ///< never null
     bool trainable;
+    /// The tensor's shape as stored (Keras' layout, e.g. a conv kernel (kh, kw, in, out)); empty:
+    /// (rows, cols) of `value`, or (cols) for a bias row.
+    Shape shape = {};
 };
+
+/// The stored shape of a parameter (ParamRef::shape, or the default for its matrix).
+Shape stored_shape(const ParamRef& p);
 
 struct ForwardContext {
     bool training = false;

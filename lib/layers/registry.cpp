@@ -1,6 +1,8 @@
 #include "layers/registry.hpp"
 
 #include "layers/activation_layer.hpp"
+#include "layers/conv.hpp"
+#include "layers/pool.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/reshape.hpp"
@@ -14,6 +16,16 @@ const std::vector<LayerSchema>& layer_schemas() {
         Dropout::schema(),
         Reshape::flatten_schema(),
         Reshape::schema(),
+        Conv::schema2d(),
+        Conv::schema1d(),
+        Pool::schema(true, 2),
+        Pool::schema(false, 2),
+        Pool::schema(true, 1),
+        Pool::schema(false, 1),
+        GlobalPool::schema(false, 2),
+        GlobalPool::schema(true, 2),
+        GlobalPool::schema(false, 1),
+        GlobalPool::schema(true, 1),
     };
     return t;
 }

@@ -93,6 +93,13 @@ void Sequential::predict(const ConstView& x, Matrix& out) {
 
 std::vector<ParamRef> Sequential::params() { return params_; }
 
+Shape stored_shape(const ParamRef& p) {
+    if (!p.shape.empty()) return p.shape;
+    if (p.value->rows() == 1 && p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0)
+        return {p.value->cols()};
+    return {p.value->rows(), p.value->cols()};
+}
+
 double Sequential::regularization_penalty() {
     double p = 0.0;
     for (const auto& r : params_)

@@ -62,9 +62,9 @@ void load_weights(Sequential& model, const std::vector<LoadedTensor>& tensors, c
         return t + "]";
     };
     for (auto& p : model.params()) {
-        const bool bias = p.value->rows() == 1 && p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
-        std::vector<int64_t> want = bias ? std::vector<int64_t>{p.value->cols()}
-                                         : std::vector<int64_t>{p.value->rows(), p.value->cols()};
+        const bool bias = p.shape.empty() && p.value->rows() == 1 && p.name.size() > 5 &&
+                          p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
+        const std::vector<int64_t> want = stored_shape(p);
         size_t k = 0;
         while (k < tensors.size() && tensors[k].name != p.name) ++k;
         if (k == tensors.size()) {
@@ -120,7 +120,7 @@ SavedRun load_run(const std::string& dir) {
     r.schema = DataSchema::from_json(*schema);
     r.loss = r.cfg.loss;
     Shape input{r.schema.width};  // runs saved before shapes were kept are flat
-    if (const JsonValue* is = meta.find("input_shape"); is && is->is_array() && !!is->items.empty()) {
+    if (const JsonValue* is = meta.find("input_shape"); is && is->is_array() && !is->items.empty()) {
         Shape s;
         for (const auto& d : is->items) {
             uint64_t v = 0;
@@ -240,12 +240,7 @@ void save_run(const std::string& dir, const std::string& resolved_yaml, Experime
             for (Eigen::Index i = 0; i < p.value->size(); ++i)
                 if (!std::isfinite(p.value->data()[i]))
                     throw DivergedError("refusing to save non-finite weights in " + p.name);
-            std::vector<int64_t> shape;
-            if (p.value->rows() == 1 && p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0)
-                shape = {p.value->cols()};
-            else
-                shape = {p.value->rows(), p.value->cols()};
-            tensors.push_back({p.name, shape, p.value->data()});
+            tensors.push_back({p.name, stored_shape(p), p.value->data()});
         }
         write_file_atomic(dir + "/model.safetensors",
                           safetensors_bytes(tensors, {{"format", "nnctl"}, {"nnctl_version", NNCTL_VERSION}}));

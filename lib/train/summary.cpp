@@ -25,8 +25,10 @@ ModelSummary summarize(Sequential& model, const ExperimentConfig& cfg, int64_t d
         ls.type = l.type();
         ls.output = l.output_shape();
         ls.trainable = l.trainable();
-        for (const auto& p : l.params()) ls.params += p.value->size();
-        (ls.trainable ? s.trainable : s.non_trainable) += ls.params;
+        for (const auto& p : l.params()) {
+            ls.params += p.value->size();
+            (p.trainable ? s.trainable : s.non_trainable) += p.value->size();  // e.g. moving statistics
+        }
         s.total += ls.params;
         activations += shape_size(ls.output) * 2;  // output and its gradient (dense keeps z as well for some)
         s.layers.push_back(ls);

@@ -1,0 +1,194 @@
+#include "layers/conv.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "core/parallel.hpp"
+
+namespace nnctl {
+
+Shape Conv::build(const Shape& input, Rng& rng) {
+    int64_t h, w, c;
+    spatial_dims(type(), input, opt_.rank, h, w, c);
+    auto two = [&](const std::vector<int64_t>& v) {
+        return opt_.rank == 2 ? v : std::vector<int64_t>{1, v[0]};
+    };
+    win_ = make_window(type(), h, w, c, two(opt_.kernel_size), two(opt_.strides), two(opt_.dilation_rate), opt_.padding);
+    out_ = opt_.rank == 2 ? Shape{win_.out_h, win_.out_w, opt_.filters} : Shape{win_.out_w, opt_.filters};
+    const int64_t taps = win_.kh * win_.kw, k = taps * c;
+    w_.resize(k, opt_.filters);
+    // Keras' fans for a convolution: receptive field × channels in / out.
+    initialize(w_, opt_.kernel_initializer, k, taps * opt_.filters, rng);
+    gw_.setZero(k, opt_.filters);
+    if (opt_.use_bias) {
+        b_.resize(1, opt_.filters);
+        initialize(b_, opt_.bias_initializer, k, taps * opt_.filters, rng);
+        gb_.setZero(1, opt_.filters);
+    }
+    return out_;
+}
+
+bool Conv::needs_z() const {
+    const std::string& n = opt_.activation.name;
+    return !is(n, "linear") && !is(n, "relu");
+}
+
+int64_t Conv::chunk_samples() const {
+    // About a thousand patch rows a chunk: the chunk's patches stay in L2 between the products
+    // that read them. Depends only on the shapes, so results do not depend on the thread count.
+    return std::max<int64_t>(1, 1024 / std::max<int64_t>(1, win_.positions()));
+}
+
+void Conv::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
+    const int64_t batch = x.rows(), pos = win_.positions(), k = w_.rows(), f = opt_.filters;
+    const bool relu = is(opt_.activation.name, "relu");
+    Matrix& pre = needs_z() ? z_ : y;
+    pre.resize(batch, pos * f);
+    const int64_t per = chunk_samples(), chunks = (batch + per - 1) / per;
+    const float* bias = opt_.use_bias ? b_.data() : nullptr;
+    const bool pointwise = win_.kh == 1 && win_.kw == 1 && win_.sh == 1 && win_.sw == 1 && win_.pad_t == 0 &&
+                           win_.pad_l == 0 && x.outerStride() == x.cols();
+    parallel_for(chunks, [&](int64_t ci) {
+        const int64_t s0 = ci * per, n = std::min(per, batch - s0);
+        const float* patches = x.data() + s0 * x.outerStride();  // a 1×1 kernel: the input is the patches
+        thread_local std::vector<float> p;
+        if (!pointwise) {
+            p.resize(size_t(n * pos * k));
+            im2col(win_, x.data() + s0 * x.outerStride(), x.outerStride(), n, p.data());
+            patches = p.data();
+        }
+        gemm(n * pos, k, f, patches, k, 1, w_.data(), f, pre.data() + s0 * pos * f, f, bias, relu);
+    });
+    if (needs_z()) {  // other activations run over channels (softmax: per position, as Keras)
+        Eigen::Map<const Matrix> z(z_.data(), batch * pos, f);
+        opt_.activation.forward(z, act_);
+        y.resize(batch, pos * f);
+        std::memcpy(y.data(), act_.data(), sizeof(float) * size_t(y.size()));
+    }
+}
+
+void Conv::backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) {
+    const int64_t batch = x.rows(), pos = win_.positions(), k = w_.rows(), f = opt_.filters;
+    // dz: (batch·positions × filters), the gradient at the pre-activation.
+    const float* dz = dy.data();
+    if (is(opt_.activation.name, "relu")) {
+        dz_.resize(batch * pos, f);
+        const float* yv = y.data();
+        const float* g = dy.data();
+        float* o = dz_.data();
+        for (int64_t i = 0, n = batch * pos * f; i < n; ++i) o[i] = yv[i] > 0.0f ? g[i] : 0.0f;
+        dz = dz_.data();
+    } else if (needs_z()) {
+        Eigen::Map<const Matrix> z(z_.data(), batch * pos, f), a(y.data(), batch * pos, f), g(dy.data(), batch * pos, f);
+        opt_.activation.backward(z, a, g, dz_);
+        dz = dz_.data();
+    }
+    const int64_t per = chunk_samples(), chunks = (batch + per - 1) / per;
+    const bool grads = trainable();
+    if (grads) {
+        part_w_.resize(chunks, k * f);
+        if (opt_.use_bias) part_b_.resize(chunks, f);
+    }
+    if (dx) {
+        dx->setZero(batch, win_.in_size());
+        wt_ = w_.transpose();
+    }
+    parallel_for(chunks, [&](int64_t ci) {
+        const int64_t s0 = ci * per, n = std::min(per, batch - s0), rows = n * pos;
+        const float* dzc = dz + s0 * pos * f;
+        thread_local std::vector<float> p, dp;
+        if (grads) {
+            p.resize(size_t(rows * k));
+            im2col(win_, x.data() + s0 * x.outerStride(), x.outerStride(), n, p.data());
+            // Σ over the chunk's positions of patchᵀ · dz: aᵀ through swapped strides.
+            gemm(k, rows, f, p.data(), 1, k, dzc, f, part_w_.data() + ci * k * f, f);
+            if (opt_.use_bias) {
+                float* pb = part_b_.data() + ci * f;
+                std::fill(pb, pb + f, 0.0f);
+                for (int64_t r = 0; r < rows; ++r)
+                    for (int64_t j = 0; j < f; ++j) pb[j] += dzc[r * f + j];
+            }
+        }
+        if (dx) {
+            dp.resize(size_t(rows * k));
+            gemm(rows, f, k, dzc, f, 1, wt_.data(), k, dp.data(), k);
+            col2im(win_, dp.data(), n, dx->data() + s0 * dx->cols(), dx->cols());
+        }
+    });
+    if (grads) {
+        Eigen::Map<RowVector> gw(gw_.data(), k * f);
+        gw = part_w_.row(0);
+        for (int64_t c = 1; c < chunks; ++c) gw += part_w_.row(c);
+        if (opt_.use_bias) {
+            gb_ = part_b_.row(0);
+            for (int64_t c = 1; c < chunks; ++c) gb_ += part_b_.row(c);
+        }
+    }
+}
+
+std::vector<ParamRef> Conv::params() {
+    Shape ks = opt_.rank == 2 ? Shape{win_.kh, win_.kw, win_.channels, opt_.filters}
+                              : Shape{win_.kw, win_.channels, opt_.filters};
+    std::vector<ParamRef> p;
+    p.push_back({name() + ".kernel", &w_, &gw_, &opt_.kernel_regularizer, trainable(), ks});
+    if (opt_.use_bias) p.push_back({name() + ".bias", &b_, &gb_, &opt_.bias_regularizer, trainable(), {opt_.filters}});
+    return p;
+}
+
+namespace {
+LayerSchema conv_schema(int rank) {
+    LayerSchema s;
+    s.type = rank == 2 ? "conv2d" : "conv1d";
+    s.doc = rank == 2 ? "2-D convolution over (height, width, channels) inputs; kernel (kh, kw, in, filters)"
+                      : "1-D convolution over (steps, features) inputs; kernel (k, in, filters)";
+    std::vector<std::string> pads = {"valid", "same"};
+    if (rank == 1) pads.push_back("causal");
+    s.options = {
+        opt_int("filters", 0, "output channels").needed("the number of output channels").range(1, 1 << 20),
+        opt_ints("kernel_size", rank, 0, "window size").needed(rank == 2 ? "e.g. 3 or [3, 3]" : "e.g. 3"),
+        opt_ints("strides", rank, 1, "step between windows"),
+        opt_choice("padding", "valid", pads,
+                   rank == 2 ? "valid: no padding; same: output size ceil(input / strides)"
+                             : "valid: no padding; same: output ceil(input / strides); causal: pad before only"),
+        opt_ints("dilation_rate", rank, 1, "spacing between kernel taps"),
+        opt_activation("activation", "linear", "applied to conv(x) + bias"),
+        opt_bool("use_bias", true, "add a bias per filter"),
+        opt_initializer("kernel_initializer", "glorot_uniform", "initial kernel"),
+        opt_initializer("bias_initializer", "zeros", "initial bias"),
+        opt_regularizer("kernel_regularizer", "penalty on the kernel"),
+        opt_regularizer("bias_regularizer", "penalty on the bias"),
+    };
+    s.check = [](const LayerOptions& o) {
+        std::vector<OptionProblem> p;
+        auto above_one = [](const std::vector<int64_t>& v) {
+            return std::any_of(v.begin(), v.end(), [](int64_t x) { return x > 1; });
+        };
+        if (above_one(o.ints("strides")) && above_one(o.ints("dilation_rate")))
+            p.push_back({"dilation_rate", "strides > 1 together with dilation_rate > 1 is not supported (as in Keras)"});
+        return p;
+    };
+    s.make = [rank](const LayerOptions& o) -> std::unique_ptr<Layer> {
+        Conv::Options c;
+        c.rank = rank;
+        c.filters = o.integer("filters");
+        c.kernel_size = o.ints("kernel_size");
+        c.strides = o.ints("strides");
+        c.dilation_rate = o.ints("dilation_rate");
+        c.padding = o.text("padding");
+        c.activation = o.activation("activation");
+        c.use_bias = o.flag("use_bias");
+        c.kernel_initializer = o.initializer("kernel_initializer");
+        c.bias_initializer = o.initializer("bias_initializer");
+        c.kernel_regularizer = o.regularizer("kernel_regularizer");
+        c.bias_regularizer = o.regularizer("bias_regularizer");
+        return std::make_unique<Conv>(c);
+    };
+    return s;
+}
+}  // namespace
+
+LayerSchema Conv::schema2d() { return conv_schema(2); }
+LayerSchema Conv::schema1d() { return conv_schema(1); }
+
+}  // namespace nnctl

@@ -1,0 +1,62 @@
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "layers/layer.hpp"
+#include "layers/options.hpp"
+#include "layers/window.hpp"
+
+namespace nnctl {
+
+/// Keras' MaxPooling2D / AveragePooling2D (rank 2, (h, w, c)) and the 1-D versions ((steps, c)).
+/// Max pooling ignores padding; average pooling divides by the number of input values inside the
+/// window (padding excluded), as TensorFlow does.
+class Pool : public Layer {
+public:
+    struct Options {
+        bool max = true;
+        int rank = 2;
+        std::vector<int64_t> pool_size{2, 2};
+        std::vector<int64_t> strides;  ///< empty: pool_size
+        std::string padding = "valid";
+    };
+    explicit Pool(Options o) : opt_(std::move(o)) {}
+    std::string type() const override;
+    static LayerSchema schema(bool max, int rank);
+    Shape build(const Shape& input, Rng& rng) override;
+    Shape output_shape() const override { return out_; }
+    /// x: (batch × h·w·c) → y: (batch × oh·ow·c)
+    void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
+    void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
+    std::unique_ptr<Layer> clone() const override { return std::make_unique<Pool>(*this); }
+
+private:
+    Options opt_;
+    Window win_;
+    Shape out_;
+    std::vector<int32_t> argmax_;  // max: the input offset (within its sample) each output came from
+};
+
+/// Keras' GlobalAveragePooling2D / GlobalMaxPooling2D and the 1-D versions: one value per
+/// channel over all positions; (c), or (1, 1, c) / (1, c) with keepdims.
+class GlobalPool : public Layer {
+public:
+    GlobalPool(bool max, int rank, bool keepdims) : max_(max), rank_(rank), keepdims_(keepdims) {}
+    std::string type() const override;
+    static LayerSchema schema(bool max, int rank);
+    Shape build(const Shape& input, Rng& rng) override;
+    Shape output_shape() const override { return out_; }
+    void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
+    void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
+    std::unique_ptr<Layer> clone() const override { return std::make_unique<GlobalPool>(*this); }
+
+private:
+    bool max_;
+    int rank_;
+    bool keepdims_;
+    int64_t positions_ = 1, channels_ = 1;
+    Shape out_;
+    std::vector<int32_t> argmax_;
+};
+
+}  // namespace nnctl

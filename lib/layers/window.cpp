@@ -1,0 +1,103 @@
+#include "layers/window.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.hpp"
+
+namespace nnctl {
+
+namespace {
+/// One axis: output length and padding before, Keras/TensorFlow rules.
+void axis(const std::string& what, const char* name, int64_t in, int64_t k, int64_t s, int64_t d,
+          const std::string& padding, int64_t& out, int64_t& pad_before) {
+    const int64_t span = (k - 1) * d + 1;
+    if (padding == "valid") {
+        if (in < span)
+            throw ConfigError(what + ": the window spans " + std::to_string(span) + " along the " + name +
+                              " axis but the input has only " + std::to_string(in) +
+                              " (use padding: same, a smaller kernel_size or pool_size, or fewer downsampling layers)");
+        out = (in - span) / s + 1;
+        pad_before = 0;
+    } else {
+        out = (in + s - 1) / s;
+        const int64_t total = std::max<int64_t>((out - 1) * s + span - in, 0);
+        pad_before = padding == "causal" ? span - 1 : total / 2;
+    }
+}
+}  // namespace
+
+Window make_window(const std::string& what, int64_t in_h, int64_t in_w, int64_t c, const std::vector<int64_t>& k,
+                   const std::vector<int64_t>& s, const std::vector<int64_t>& d, const std::string& padding) {
+    Window w;
+    w.in_h = in_h, w.in_w = in_w, w.channels = c;
+    w.kh = k[0], w.kw = k[1], w.sh = s[0], w.sw = s[1], w.dh = d[0], w.dw = d[1];
+    axis(what, "height", in_h, w.kh, w.sh, w.dh, padding == "causal" ? "valid" : padding, w.out_h, w.pad_t);
+    axis(what, in_h == 1 && w.kh == 1 ? "steps" : "width", in_w, w.kw, w.sw, w.dw, padding, w.out_w, w.pad_l);
+    return w;
+}
+
+void spatial_dims(const std::string& what, const Shape& input, int rank, int64_t& h, int64_t& w, int64_t& c) {
+    if (int(input.size()) != rank + 1) {
+        const char* want = rank == 2 ? "(height, width, channels)" : "(steps, features)";
+        throw ConfigError(what + " expects " + want + " inputs, got " + shape_str(input) +
+                          " (give model.input_shape or add a reshape layer)");
+    }
+    h = rank == 2 ? input[0] : 1;
+    w = input[size_t(rank) - 1];
+    c = input[size_t(rank)];
+}
+
+void im2col(const Window& w, const float* x, int64_t x_stride, int64_t samples, float* p) {
+    const int64_t c = w.channels, row = w.kh * w.kw * c, tap_row = w.kw * c;
+    for (int64_t s = 0; s < samples; ++s) {
+        const float* xs = x + s * x_stride;
+        for (int64_t oh = 0; oh < w.out_h; ++oh)
+            for (int64_t ow = 0; ow < w.out_w; ++ow) {
+                float* out = p + ((s * w.out_h + oh) * w.out_w + ow) * row;
+                for (int64_t i = 0; i < w.kh; ++i, out += tap_row) {
+                    const int64_t ih = oh * w.sh - w.pad_t + i * w.dh;
+                    if (ih < 0 || ih >= w.in_h) {
+                        std::memset(out, 0, size_t(tap_row) * sizeof(float));
+                        continue;
+                    }
+                    const int64_t iw0 = ow * w.sw - w.pad_l;
+                    const float* src = xs + ih * w.in_w * c;
+                    if (w.dw == 1 && iw0 >= 0 && iw0 + w.kw <= w.in_w) {  // the whole tap row is inside
+                        std::memcpy(out, src + iw0 * c, size_t(tap_row) * sizeof(float));
+                        continue;
+                    }
+                    for (int64_t j = 0; j < w.kw; ++j) {
+                        const int64_t iw = iw0 + j * w.dw;
+                        float* o = out + j * c;
+                        if (iw < 0 || iw >= w.in_w) std::memset(o, 0, size_t(c) * sizeof(float));
+                        else std::memcpy(o, src + iw * c, size_t(c) * sizeof(float));
+                    }
+                }
+            }
+    }
+}
+
+void col2im(const Window& w, const float* p, int64_t samples, float* dx, int64_t dx_stride) {
+    const int64_t c = w.channels, row = w.kh * w.kw * c;
+    for (int64_t s = 0; s < samples; ++s) {
+        float* ds = dx + s * dx_stride;
+        for (int64_t oh = 0; oh < w.out_h; ++oh)
+            for (int64_t ow = 0; ow < w.out_w; ++ow) {
+                const float* in = p + ((s * w.out_h + oh) * w.out_w + ow) * row;
+                for (int64_t i = 0; i < w.kh; ++i) {
+                    const int64_t ih = oh * w.sh - w.pad_t + i * w.dh;
+                    if (ih < 0 || ih >= w.in_h) continue;
+                    for (int64_t j = 0; j < w.kw; ++j) {
+                        const int64_t iw = ow * w.sw - w.pad_l + j * w.dw;
+                        if (iw < 0 || iw >= w.in_w) continue;
+                        const float* g = in + (i * w.kw + j) * c;
+                        float* d = ds + (ih * w.in_w + iw) * c;
+                        for (int64_t ch = 0; ch < c; ++ch) d[ch] += g[ch];
+                    }
+                }
+            }
+    }
+}
+
+}  // namespace nnctl
