@@ -8,6 +8,18 @@
 
 namespace nnctl {
 
+namespace {
+void relu_mask(float* __restrict dz, const float* __restrict y, const float* __restrict dy, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+/// out[j] = Σ_r m[r·f + j], summed over r in order.
+void column_sums(float* __restrict out, const float* __restrict m, int64_t rows, int64_t f) {
+    for (int64_t j = 0; j < f; ++j) out[j] = 0.0f;
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < f; ++j) out[j] += m[r * f + j];
+}
+}  // namespace
+
 Shape Conv::build(const Shape& input, Rng& rng) {
     int64_t h, w, c;
     spatial_dims(type(), input, opt_.rank, h, w, c);
@@ -72,12 +84,9 @@ void Conv::backward(const ConstView& x, const ConstView& y, const ConstView& dy,
     const int64_t batch = x.rows(), pos = win_.positions(), k = w_.rows(), f = opt_.filters;
     // dz: (batch·positions × filters), the gradient at the pre-activation.
     const float* dz = dy.data();
-    if (is(opt_.activation.name, "relu")) {
-        dz_.resize(batch * pos, f);
-        const float* yv = y.data();
-        const float* g = dy.data();
-        float* o = dz_.data();
-        for (int64_t i = 0, n = batch * pos * f; i < n; ++i) o[i] = yv[i] > 0.0f ? g[i] : 0.0f;
+    const bool relu = is(opt_.activation.name, "relu");
+    if (relu) {
+        dz_.resize(batch * pos, f);  // filled chunk by chunk below, where it is read
         dz = dz_.data();
     } else if (needs_z()) {
         Eigen::Map<const Matrix> z(z_.data(), batch * pos, f), a(y.data(), batch * pos, f), g(dy.data(), batch * pos, f);
@@ -97,18 +106,14 @@ void Conv::backward(const ConstView& x, const ConstView& y, const ConstView& dy,
     parallel_for(chunks, [&](int64_t ci) {
         const int64_t s0 = ci * per, n = std::min(per, batch - s0), rows = n * pos;
         const float* dzc = dz + s0 * pos * f;
+        if (relu) relu_mask(dz_.data() + s0 * pos * f, y.data() + s0 * pos * f, dy.data() + s0 * pos * f, rows * f);
         thread_local std::vector<float> p, dp;
         if (grads) {
             p.resize(size_t(rows * k));
             im2col(win_, x.data() + s0 * x.outerStride(), x.outerStride(), n, p.data());
             // Σ over the chunk's positions of patchᵀ · dz: aᵀ through swapped strides.
             gemm(k, rows, f, p.data(), 1, k, dzc, f, part_w_.data() + ci * k * f, f);
-            if (opt_.use_bias) {
-                float* pb = part_b_.data() + ci * f;
-                std::fill(pb, pb + f, 0.0f);
-                for (int64_t r = 0; r < rows; ++r)
-                    for (int64_t j = 0; j < f; ++j) pb[j] += dzc[r * f + j];
-            }
+            if (opt_.use_bias) column_sums(part_b_.data() + ci * f, dzc, rows, f);
         }
         if (dx) {
             dp.resize(size_t(rows * k));

@@ -12,6 +12,85 @@ namespace {
 /// Samples per parallel chunk: enough work to be worth a thread, independent of the thread count.
 int64_t chunk_of(int64_t per_sample) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, per_sample)); }
 
+/// o[i] = max(o[i], v[i]), remembering in t[i] the position of the first maximum (NaN inputs are
+/// passed over). Positions are kept as floats (exact below 2^24) so the loop vectorizes as blends.
+void max_into(float* __restrict o, float* __restrict t, const float* __restrict v, float pos, int64_t c) {
+    for (int64_t i = 0; i < c; ++i) {
+        const bool more = v[i] > o[i];
+        o[i] = more ? v[i] : o[i];
+        t[i] = more ? pos : t[i];
+    }
+}
+void add_into(float* __restrict o, const float* __restrict v, int64_t c) {
+    for (int64_t i = 0; i < c; ++i) o[i] += v[i];
+}
+void add_scaled(float* __restrict d, const float* __restrict g, float k, int64_t c) {
+    for (int64_t i = 0; i < c; ++i) d[i] += g[i] * k;
+}
+/// The gradient of each window's maximum goes to the input it came from (position `pos` here).
+void route_max_add(float* __restrict d, const float* __restrict t, float pos, const float* __restrict g, int64_t c) {
+    for (int64_t i = 0; i < c; ++i) d[i] += t[i] == pos ? g[i] : 0.0f;
+}
+
+/// Max pooling over windows that tile one sample without overlap (strides = pool_size, valid):
+/// y and t (the tap i·kw + j of each maximum) for every output, one pass over the input rows.
+void max_tiles(const Window& w, const float* __restrict x, float* __restrict y, float* __restrict t) {
+    const int64_t c = w.channels, row = w.in_w * c;
+    for (int64_t oh = 0; oh < w.out_h; ++oh)
+        for (int64_t ow = 0; ow < w.out_w; ++ow) {
+            float* __restrict o = y + (oh * w.out_w + ow) * c;
+            float* __restrict ot = t + (oh * w.out_w + ow) * c;
+            const float* base = x + oh * w.kh * row + ow * w.kw * c;
+            if (w.kh == 2 && w.kw == 2) {  // the usual case, all in registers: pure selects vectorize
+                const float *__restrict a = base, *__restrict b = base + c, *__restrict p = base + row,
+                                                 *__restrict q = base + row + c;
+                for (int64_t ch = 0; ch < c; ++ch) {
+                    // Strict comparisons: a tie goes to the earlier tap, as a scan in order keeps it.
+                    const bool top = b[ch] > a[ch], bottom = q[ch] > p[ch];
+                    const float m1 = top ? b[ch] : a[ch], m2 = bottom ? q[ch] : p[ch];
+                    const float t1 = top ? 1.0f : 0.0f, t2 = bottom ? 3.0f : 2.0f;
+                    const bool second = m2 > m1;
+                    o[ch] = second ? m2 : m1;
+                    ot[ch] = second ? t2 : t1;
+                }
+                continue;
+            }
+            for (int64_t ch = 0; ch < c; ++ch) o[ch] = base[ch], ot[ch] = 0.0f;
+            for (int64_t i = 0; i < w.kh; ++i)
+                for (int64_t j = i == 0 ? 1 : 0; j < w.kw; ++j) {
+                    const float* __restrict v = base + i * row + j * c;
+                    const float tap = float(i * w.kw + j);
+                    for (int64_t ch = 0; ch < c; ++ch) {
+                        const bool more = v[ch] > o[ch];
+                        o[ch] = more ? v[ch] : o[ch];
+                        ot[ch] = more ? tap : ot[ch];
+                    }
+                }
+        }
+}
+
+/// The adjoint of max_tiles: each input gets its window's gradient where it was the maximum, else
+/// 0 (written, not added: no zeroing pass first); rows and columns past the last window get 0.
+void max_tiles_backward(const Window& w, const float* __restrict t, const float* __restrict g, float* __restrict d) {
+    const int64_t c = w.channels, row = w.in_w * c;
+    for (int64_t oh = 0; oh < w.out_h; ++oh) {
+        for (int64_t i = 0; i < w.kh; ++i) {
+            float* __restrict dr = d + (oh * w.kh + i) * row;
+            for (int64_t ow = 0; ow < w.out_w; ++ow) {
+                const float* __restrict gt = t + (oh * w.out_w + ow) * c;
+                const float* __restrict gg = g + (oh * w.out_w + ow) * c;
+                for (int64_t j = 0; j < w.kw; ++j) {
+                    float* __restrict di = dr + (ow * w.kw + j) * c;
+                    const float tap = float(i * w.kw + j);
+                    for (int64_t ch = 0; ch < c; ++ch) di[ch] = gt[ch] == tap ? gg[ch] : 0.0f;
+                }
+            }
+            std::fill(dr + w.out_w * w.kw * c, dr + row, 0.0f);
+        }
+    }
+    std::fill(d + w.out_h * w.kh * row, d + w.in_h * row, 0.0f);
+}
+
 template <class F>
 void over_samples(int64_t batch, int64_t per_sample, F&& f) {
     const int64_t per = chunk_of(per_sample), chunks = (batch + per - 1) / per;
@@ -38,39 +117,33 @@ Shape Pool::build(const Shape& input, Rng&) {
 void Pool::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
     const int64_t batch = x.rows(), c = win_.channels, out_size = win_.positions() * c;
     y.resize(batch, out_size);
-    if (opt_.max) argmax_.resize(size_t(batch * out_size));
+    if (opt_.max) tap_.resize(batch, out_size);
     over_samples(batch, win_.in_size(), [&](int64_t s) {
         const float* xs = x.data() + s * x.outerStride();
         float* ys = y.data() + s * out_size;
-        int32_t* am = opt_.max ? argmax_.data() + s * out_size : nullptr;
+        float* ts = opt_.max ? tap_.data() + s * out_size : nullptr;
+        if (tiles()) return max_tiles(win_, xs, ys, ts);
         for (int64_t oh = 0; oh < win_.out_h; ++oh)
             for (int64_t ow = 0; ow < win_.out_w; ++ow) {
-                float* o = ys + (oh * win_.out_w + ow) * c;
-                int32_t* a = am ? am + (oh * win_.out_w + ow) * c : nullptr;
+                const int64_t at = (oh * win_.out_w + ow) * c;
+                float* o = ys + at;
                 const int64_t h0 = std::max<int64_t>(0, oh * win_.sh - win_.pad_t);
                 const int64_t h1 = std::min(win_.in_h, oh * win_.sh - win_.pad_t + win_.kh);
                 const int64_t w0 = std::max<int64_t>(0, ow * win_.sw - win_.pad_l);
                 const int64_t w1 = std::min(win_.in_w, ow * win_.sw - win_.pad_l + win_.kw);
                 if (opt_.max) {
                     std::fill(o, o + c, -std::numeric_limits<float>::infinity());
-                    for (int64_t ch = 0; ch < c; ++ch) a[ch] = int32_t((h0 * win_.in_w + w0) * c + ch);
+                    std::fill(ts + at, ts + at + c, float(h0 * win_.in_w + w0));
                     for (int64_t ih = h0; ih < h1; ++ih)
-                        for (int64_t iw = w0; iw < w1; ++iw) {
-                            const int32_t off = int32_t((ih * win_.in_w + iw) * c);
-                            const float* v = xs + off;
-                            for (int64_t ch = 0; ch < c; ++ch)
-                                if (v[ch] > o[ch]) o[ch] = v[ch], a[ch] = off + int32_t(ch);
-                        }
-                } else {
-                    std::fill(o, o + c, 0.0f);
-                    for (int64_t ih = h0; ih < h1; ++ih)
-                        for (int64_t iw = w0; iw < w1; ++iw) {
-                            const float* v = xs + (ih * win_.in_w + iw) * c;
-                            for (int64_t ch = 0; ch < c; ++ch) o[ch] += v[ch];
-                        }
-                    const float inv = 1.0f / float((h1 - h0) * (w1 - w0));
-                    for (int64_t ch = 0; ch < c; ++ch) o[ch] *= inv;
+                        for (int64_t iw = w0; iw < w1; ++iw)
+                            max_into(o, ts + at, xs + (ih * win_.in_w + iw) * c, float(ih * win_.in_w + iw), c);
+                    continue;
                 }
+                std::fill(o, o + c, 0.0f);
+                for (int64_t ih = h0; ih < h1; ++ih)
+                    for (int64_t iw = w0; iw < w1; ++iw) add_into(o, xs + (ih * win_.in_w + iw) * c, c);
+                const float inv = 1.0f / float((h1 - h0) * (w1 - w0));
+                for (int64_t ch = 0; ch < c; ++ch) o[ch] *= inv;
             }
     });
 }
@@ -78,18 +151,19 @@ void Pool::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
 void Pool::backward(const ConstView& x, const ConstView&, const ConstView& dy, Matrix* dx) {
     if (!dx) return;
     const int64_t batch = x.rows(), c = win_.channels, out_size = win_.positions() * c;
-    dx->setZero(batch, win_.in_size());
+    // Windows that tile the input without overlap (strides = pool_size, valid) write each input
+    // gradient once: no zeroing pass over dx first (it is the largest buffer of a CNN's backward).
+    if (tiles()) dx->resize(batch, win_.in_size());
+    else dx->setZero(batch, win_.in_size());
     over_samples(batch, win_.in_size(), [&](int64_t s) {
         const float* g = dy.data() + s * dy.outerStride();
         float* d = dx->data() + s * dx->cols();
-        if (opt_.max) {
-            const int32_t* am = argmax_.data() + s * out_size;
-            for (int64_t i = 0; i < out_size; ++i) d[am[i]] += g[i];
-            return;
-        }
+        const float* ts = opt_.max ? tap_.data() + s * out_size : nullptr;
+        if (tiles()) return max_tiles_backward(win_, ts, g, d);
         for (int64_t oh = 0; oh < win_.out_h; ++oh)
             for (int64_t ow = 0; ow < win_.out_w; ++ow) {
-                const float* go = g + (oh * win_.out_w + ow) * c;
+                const int64_t at = (oh * win_.out_w + ow) * c;
+                const float* go = g + at;
                 const int64_t h0 = std::max<int64_t>(0, oh * win_.sh - win_.pad_t);
                 const int64_t h1 = std::min(win_.in_h, oh * win_.sh - win_.pad_t + win_.kh);
                 const int64_t w0 = std::max<int64_t>(0, ow * win_.sw - win_.pad_l);
@@ -98,7 +172,9 @@ void Pool::backward(const ConstView& x, const ConstView&, const ConstView& dy, M
                 for (int64_t ih = h0; ih < h1; ++ih)
                     for (int64_t iw = w0; iw < w1; ++iw) {
                         float* di = d + (ih * win_.in_w + iw) * c;
-                        for (int64_t ch = 0; ch < c; ++ch) di[ch] += go[ch] * inv;
+                        const float tap = float(ih * win_.in_w + iw);
+                        if (opt_.max) route_max_add(di, ts + at, tap, go, c);
+                        else add_scaled(di, go, inv, c);
                     }
             }
     });

@@ -34,7 +34,12 @@ private:
     Options opt_;
     Window win_;
     Shape out_;
-    std::vector<int32_t> argmax_;  // max: the input offset (within its sample) each output came from
+    /// Max pooling whose windows tile the input (strides = pool_size, valid): its own fast path.
+    bool tiles() const {
+        return opt_.max && win_.sh == win_.kh && win_.sw == win_.kw && win_.out_h * win_.kh <= win_.in_h &&
+               win_.out_w * win_.kw <= win_.in_w;
+    }
+    Matrix tap_;  // max: where each output came from (tiles: the tap i·kw + j; else the position ih·in_w + iw)
 };
 
 /// Keras' GlobalAveragePooling2D / GlobalMaxPooling2D and the 1-D versions: one value per

@@ -8,6 +8,17 @@
 namespace nnctl {
 
 namespace {
+/// Copies of a few floats (a 3-wide kernel row of one channel) are cheaper inline than memcpy calls.
+inline void copy_floats(float* __restrict out, const float* __restrict in, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = in[i];
+}
+inline void zero_floats(float* out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
+}
+inline void add_floats(float* __restrict out, const float* __restrict in, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] += in[i];
+}
+
 /// One axis: output length and padding before, Keras/TensorFlow rules.
 void axis(const std::string& what, const char* name, int64_t in, int64_t k, int64_t s, int64_t d,
           const std::string& padding, int64_t& out, int64_t& pad_before) {
@@ -58,20 +69,20 @@ void im2col(const Window& w, const float* x, int64_t x_stride, int64_t samples, 
                 for (int64_t i = 0; i < w.kh; ++i, out += tap_row) {
                     const int64_t ih = oh * w.sh - w.pad_t + i * w.dh;
                     if (ih < 0 || ih >= w.in_h) {
-                        std::memset(out, 0, size_t(tap_row) * sizeof(float));
+                        zero_floats(out, tap_row);
                         continue;
                     }
                     const int64_t iw0 = ow * w.sw - w.pad_l;
                     const float* src = xs + ih * w.in_w * c;
                     if (w.dw == 1 && iw0 >= 0 && iw0 + w.kw <= w.in_w) {  // the whole tap row is inside
-                        std::memcpy(out, src + iw0 * c, size_t(tap_row) * sizeof(float));
+                        copy_floats(out, src + iw0 * c, tap_row);
                         continue;
                     }
                     for (int64_t j = 0; j < w.kw; ++j) {
                         const int64_t iw = iw0 + j * w.dw;
                         float* o = out + j * c;
-                        if (iw < 0 || iw >= w.in_w) std::memset(o, 0, size_t(c) * sizeof(float));
-                        else std::memcpy(o, src + iw * c, size_t(c) * sizeof(float));
+                        if (iw < 0 || iw >= w.in_w) zero_floats(o, c);
+                        else copy_floats(o, src + iw * c, c);
                     }
                 }
             }
@@ -91,9 +102,7 @@ void col2im(const Window& w, const float* p, int64_t samples, float* dx, int64_t
                     for (int64_t j = 0; j < w.kw; ++j) {
                         const int64_t iw = ow * w.sw - w.pad_l + j * w.dw;
                         if (iw < 0 || iw >= w.in_w) continue;
-                        const float* g = in + (i * w.kw + j) * c;
-                        float* d = ds + (ih * w.in_w + iw) * c;
-                        for (int64_t ch = 0; ch < c; ++ch) d[ch] += g[ch];
+                        add_floats(ds + (ih * w.in_w + iw) * c, in + (i * w.kw + j) * c, c);
                     }
                 }
             }
