@@ -88,5 +88,32 @@ check "bad conv options exit 2 (got $code)" test $code -eq 2
 check "a wrong-length kernel_size is named" grep -q "model.layers.0.kernel_size: expected 2 values, got 3" "$TMP/e"
 check "an unknown padding gets the choices" grep -q "model.layers.0.padding: unknown value 'full' (known: valid, same)" "$TMP/e"
 
+# Batch normalization: Keras' parameter counts, moving statistics saved as non-trainable tensors,
+# and the saved model scores at inference exactly what training reported on the test split.
+BN='model.layers=[{type: zero_padding2d, padding: [[1, 0], [2, 1]]}, {type: conv2d, filters: 64, kernel_size: 3, strides: 2}, {type: batch_normalization, name: bn}, {type: activation, activation: relu}, {type: spatial_dropout2d, rate: 0.2}, {type: global_max_pooling2d}, {type: layer_normalization}, {type: dense, units: 10, activation: softmax}]'
+"$NNCTL" summary "$TMP/img.yaml" --set "$BN" --json -q >"$TMP/bn.json"
+check "summary: batch normalization has 4 x channels parameters, half non-trainable" /usr/bin/python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); L=d["layers"]
+assert L[0]["output_shape"]==[29,31,1] and L[1]["output_shape"]==[14,15,64], L
+assert L[2]["params"]==256 and d["non_trainable_params"]==128, d
+assert d["trainable_params"]==d["total_params"]-128' "$TMP/bn.json"
+"$NNCTL" validate "$TMP/img.yaml" --set "$BN" >"$TMP/bn.yaml" 2>/dev/null
+check "the resolved config writes padding pairs explicitly" grep -q "padding: \[\[1, 0\], \[2, 1\]\]" "$TMP/bn.yaml"
+cat >"$TMP/bn_split.yaml" <<YAML
+extends: $TMP/img.yaml
+data:
+  train: {format: idx, images: $FM/train-images-idx3-ubyte.gz, labels: $FM/train-labels-idx1-ubyte.gz, max_samples: 300}
+  test_split: 0.2
+YAML
+"$NNCTL" train "$TMP/bn_split.yaml" --set "$BN" --set "metrics=[accuracy]" --set training.epochs=2 --out "$TMP/bn" -q --json >"$TMP/bn_train.json"; code=$?
+check "a batch-normalized CNN trains (exit $code)" test $code -eq 0
+check "moving statistics are stored with Keras' names" /usr/bin/python3 -c '
+import json,struct,sys; b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]; h=json.loads(b[8:8+n])
+for k in ("gamma","beta","moving_mean","moving_variance"): assert h["bn."+k]["shape"]==[64], h' "$TMP/bn/model.safetensors"
+"$NNCTL" evaluate "$TMP/bn" -q --json >"$TMP/bn_eval.json"
+check "evaluate (inference statistics) reproduces the test score reported by train" /usr/bin/python3 -c '
+import json,sys; t=json.load(open(sys.argv[1]))["test"]; e=json.load(open(sys.argv[2]))
+assert abs(t["accuracy"]-e["accuracy"])<1e-9 and abs(t["loss"]-e["loss"])<1e-5, (t, e)' "$TMP/bn_train.json" "$TMP/bn_eval.json"
+
 echo "cli_shapes: $pass passed, $fail failed"
 test "$fail" -eq 0

@@ -10,7 +10,9 @@
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/conv.hpp"
+#include "layers/normalization.hpp"
 #include "layers/pool.hpp"
+#include "layers/spatial.hpp"
 #include "layers/reshape.hpp"
 #include "support/gradcheck.hpp"
 
@@ -144,6 +146,55 @@ const std::map<std::string, std::function<void()>>& layer_cases() {
         {"global_max_pooling2d", [] { global_pool_cases(true, 2); }},
         {"global_average_pooling1d", [] { global_pool_cases(false, 1); }},
         {"global_max_pooling1d", [] { global_pool_cases(true, 1); }},
+        {"batch_normalization",
+         [] {
+             for (bool center : {true, false})
+                 for (bool scale : {true, false}) {
+                     BatchNorm::Options o;
+                     o.center = center, o.scale = scale;
+                     o.gamma_initializer.type = "random_uniform";  // not all ones: γ enters the gradient
+                     o.gamma_initializer.minval = 0.5, o.gamma_initializer.maxval = 1.5;
+                     o.beta_initializer.type = "random_uniform";
+                     BatchNorm t(o), i(o);
+                     const std::string what = std::string("batch_normalization center=") + (center ? "1" : "0") +
+                                              " scale=" + (scale ? "1" : "0");
+                     expect_ok(check_layer(t, 4, {3, 2, 3}, 41, true), what + " (training: batch statistics)");
+                     expect_ok(check_layer(i, 3, {5}, 42, false), what + " (inference: moving statistics)");
+                 }
+         }},
+        {"layer_normalization",
+         [] {
+             for (bool scale : {true, false}) {
+                 LayerNorm::Options o;
+                 o.scale = scale;
+                 o.gamma_initializer.type = "random_uniform";
+                 o.beta_initializer.type = "random_uniform";
+                 LayerNorm l(o);
+                 expect_ok(check_layer(l, 3, {4, 5}, 43), std::string("layer_normalization scale=") + (scale ? "1" : "0"));
+             }
+         }},
+        {"spatial_dropout2d",
+         [] {
+             SpatialDropout d(0.5, 2);
+             expect_ok(check_layer(d, 3, {2, 3, 4}, 44, true), "spatial_dropout2d (training)");
+         }},
+        {"spatial_dropout1d",
+         [] {
+             SpatialDropout d(0.5, 1);
+             expect_ok(check_layer(d, 3, {5, 4}, 45, true), "spatial_dropout1d (training)");
+         }},
+        {"zero_padding2d",
+         [] {
+             ZeroPadding z({1, 2, 0, 3}, 2);
+             expect_ok(check_layer(z, 2, {3, 2, 2}, 46), "zero_padding2d");
+             CHECK(z.output_shape() == Shape{6, 5, 2});
+         }},
+        {"zero_padding1d",
+         [] {
+             ZeroPadding z({2, 1}, 1);
+             expect_ok(check_layer(z, 2, {3, 2}, 47), "zero_padding1d");
+             CHECK(z.output_shape() == Shape{6, 2});
+         }},
         {"reshape",
          [] {
              Reshape r({-1, 3});

@@ -148,6 +148,13 @@ void emit_option(YAML::Emitter& e, const OptionSpec& o, const OptionValue& v) {
                 break;
             }
             [[fallthrough]];
+        case OptionKind::IntPairs:  // always the explicit form: [[before, after], ...]
+            e << YAML::Flow << YAML::BeginSeq;
+            for (size_t i = 0; i + 1 < v.list.size(); i += 2)
+                e << YAML::Flow << YAML::BeginSeq << static_cast<long long>(std::llround(v.list[i]))
+                  << static_cast<long long>(std::llround(v.list[i + 1])) << YAML::EndSeq;
+            e << YAML::EndSeq;
+            break;
         case OptionKind::IntTuple:
         case OptionKind::IntList:
             e << YAML::Flow << YAML::BeginSeq;

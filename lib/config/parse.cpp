@@ -324,6 +324,36 @@ OptionValue read_option(Reader& r, const OptionSpec& o, const YAML::Node& n, con
         case OptionKind::IntTuple: v.list = list_of(one_int, true); break;
         case OptionKind::NumberTuple: v.list = list_of(one_number, true); break;
         case OptionKind::IntList: v.list = list_of(one_int, false); break;
+        case OptionKind::IntPairs: {
+            // 2 → every side 2; [1, 2] → one amount per axis; [[1, 2], [3, 4]] → (before, after) per axis.
+            // A single axis also takes [before, after] directly, as Keras' 1-D layers do.
+            const std::string want = o.tuple == 1 ? "an integer or [before, after]"
+                                                  : "an integer, one integer per axis or one [before, after] pair per axis";
+            v.list.clear();
+            if (n.IsScalar()) {
+                v.list.assign(size_t(2 * o.tuple), one_int(n, path));
+            } else if (!n.IsSequence()) {
+                doc.error(n, path, "expected " + want + ", got " + Reader::describe(n));
+            } else if (o.tuple == 1 && n.size() == 2) {
+                for (size_t i = 0; i < 2; ++i) v.list.push_back(one_int(n[i], child(path, std::to_string(i))));
+            } else if (int(n.size()) != o.tuple) {
+                doc.error(n, path, "expected " + want + " (" + std::to_string(o.tuple) + " axes), got " +
+                                       std::to_string(n.size()) + " values");
+            } else {
+                for (size_t i = 0; i < n.size(); ++i) {
+                    const std::string p = child(path, std::to_string(i));
+                    if (n[i].IsSequence()) {
+                        if (n[i].size() != 2) doc.error(n[i], p, "expected [before, after]");
+                        else
+                            for (size_t k = 0; k < 2; ++k) v.list.push_back(one_int(n[i][k], child(p, std::to_string(k))));
+                    } else {
+                        const double x = one_int(n[i], p);
+                        v.list.push_back(x), v.list.push_back(x);
+                    }
+                }
+            }
+            break;
+        }
     }
     if (doc.errors().size() != before) return o.def;
     return v;

@@ -75,6 +75,11 @@ std::string OptionSpec::default_text() const {
         case OptionKind::IntTuple:
         case OptionKind::NumberTuple:
         case OptionKind::IntList: return list_text(def.list);
+        case OptionKind::IntPairs: {
+            bool same = true;
+            for (double v : def.list) same = same && v == def.list[0];
+            return same && !def.list.empty() ? num_text(def.list[0]) : list_text(def.list);
+        }
     }
     return "";
 }
@@ -99,6 +104,9 @@ std::string OptionSpec::kind_text() const {
             k = tuple == 2 ? "number or [min, max]" : "number or list of " + std::to_string(tuple);
             break;
         case OptionKind::IntList: k = "list of integers"; break;
+        case OptionKind::IntPairs:
+            k = tuple == 1 ? "integer or [before, after]" : "integer, [h, w] or [[top, bottom], [left, right]]";
+            break;
     }
     if (nullable) k += " or null";
     return k;
@@ -173,6 +181,15 @@ OptionSpec opt_int_list(const std::string& key, const std::string& doc) {
     OptionSpec s = make(key, OptionKind::IntList, doc);
     s.min = 1;
     s.max = 1 << 30;
+    return s;
+}
+
+OptionSpec opt_int_pairs(const std::string& key, int n, int64_t def, const std::string& doc) {
+    OptionSpec s = make(key, OptionKind::IntPairs, doc);
+    s.tuple = n;
+    s.def.list.assign(size_t(2 * n), double(def));
+    s.min = 0;
+    s.max = 1 << 20;
     return s;
 }
 

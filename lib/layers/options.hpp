@@ -28,6 +28,8 @@ enum class OptionKind {
     IntTuple,     ///< an integer (repeated `tuple` times) or a list of `tuple` integers, as Keras' kernel_size
     NumberTuple,  ///< a number or a list of `tuple` numbers (the layer gives a lone number its meaning)
     IntList,      ///< a list of integers of any length (a shape), each in [min, max]
+    IntPairs,     ///< (before, after) per axis, as Keras' padding/cropping: an integer (every side), one
+                  ///< integer per axis, or one [before, after] pair per axis; stored before₀, after₀, ...
 };
 
 /// One option's value, of its option's kind.
@@ -83,6 +85,8 @@ OptionSpec opt_regularizer(const std::string& key, const std::string& doc);
 OptionSpec opt_ints(const std::string& key, int n, int64_t def, const std::string& doc);
 OptionSpec opt_numbers(const std::string& key, int n, std::vector<double> def, const std::string& doc);
 OptionSpec opt_int_list(const std::string& key, const std::string& doc);
+/// `n` axes of (before, after) amounts, each side `def`.
+OptionSpec opt_int_pairs(const std::string& key, int n, int64_t def, const std::string& doc);
 
 /// A layer's options as read from a config: every key of its schema, defaults filled in.
 class LayerOptions {

@@ -2,7 +2,9 @@
 
 #include "layers/activation_layer.hpp"
 #include "layers/conv.hpp"
+#include "layers/normalization.hpp"
 #include "layers/pool.hpp"
+#include "layers/spatial.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/reshape.hpp"
@@ -26,6 +28,12 @@ const std::vector<LayerSchema>& layer_schemas() {
         GlobalPool::schema(true, 2),
         GlobalPool::schema(false, 1),
         GlobalPool::schema(true, 1),
+        BatchNorm::schema(),
+        LayerNorm::schema(),
+        SpatialDropout::schema(2),
+        SpatialDropout::schema(1),
+        ZeroPadding::schema(2),
+        ZeroPadding::schema(1),
     };
     return t;
 }

@@ -66,6 +66,7 @@ GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t see
     std::vector<Matrix> grads;
     for (auto& p : params) grads.push_back(*p.grad);
     for (size_t k = 0; k < params.size(); ++k) {
+        if (!params[k].trainable) continue;  // statistics (batch normalization's moving ones), not learned
         Matrix& w = *params[k].value;
         for (Eigen::Index i = 0; i < w.size(); ++i)
             record(rep, grads[k].data()[i], central_difference(w, i, [&] { return loss_at(x); }),
