@@ -7,6 +7,7 @@
 
 #include "config/registry.hpp"
 #include "layers/activation_layer.hpp"
+#include "layers/augment.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/conv.hpp"
@@ -194,6 +195,50 @@ const std::map<std::string, std::function<void()>>& layer_cases() {
              ZeroPadding z({2, 1}, 1);
              expect_ok(check_layer(z, 2, {3, 2}, 47), "zero_padding1d");
              CHECK(z.output_shape() == Shape{6, 2});
+         }},
+        {"random_flip",
+         [] {
+             Augment::Options o;
+             expect_ok(check_layer(*std::make_unique<Augment>(o), 4, {3, 4, 2}, 48, true), "random_flip");
+         }},
+        {"random_translation",
+         [] {
+             for (const char* fill : {"reflect", "wrap", "nearest", "constant"}) {
+                 Augment::Options o;
+                 o.kind = Augment::Kind::Translation;
+                 o.height = {-0.3, 0.3}, o.width = {-0.4, 0.2};
+                 o.fill_mode = fill;
+                 Augment a(o);
+                 expect_ok(check_layer(a, 3, {5, 4, 2}, 49, true), std::string("random_translation ") + fill);
+             }
+         }},
+        {"random_rotation",
+         [] {
+             for (const char* interp : {"bilinear", "nearest"}) {
+                 Augment::Options o;
+                 o.kind = Augment::Kind::Rotation;
+                 o.height = {-0.2, 0.2};
+                 o.interpolation = interp;
+                 Augment a(o);
+                 expect_ok(check_layer(a, 3, {5, 6, 1}, 50, true), std::string("random_rotation ") + interp);
+             }
+         }},
+        {"random_zoom",
+         [] {
+             Augment::Options o;
+             o.kind = Augment::Kind::Zoom;
+             o.height = {-0.3, 0.3}, o.width_given = false;
+             Augment a(o);
+             expect_ok(check_layer(a, 3, {6, 5, 2}, 51, true), "random_zoom");
+         }},
+        {"random_contrast",
+         [] {
+             Augment::Options o;
+             o.kind = Augment::Kind::Contrast;
+             o.height = {0.5, 1.5};
+             o.value_range = {-100, 100};
+             Augment a(o);
+             expect_ok(check_layer(a, 3, {3, 3, 2}, 52, true), "random_contrast");
          }},
         {"reshape",
          [] {

@@ -2,7 +2,11 @@
 
 #include <cmath>
 
+#include <algorithm>
+#include <vector>
+
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 
 namespace nnctl {
 
@@ -43,68 +47,123 @@ void BatchNorm::inference_affine(RowVector& a, RowVector& b) const {
     if (opt_.center) b += beta_;
 }
 
+namespace {
+constexpr int64_t kRowsPerChunk = 2048;  // fixed: per-chunk sums combine in order for any thread count
+
+/// Per-chunk, per-channel sums of f(row values) over a (rows × c) buffer, combined in chunk order.
+template <class F>
+void channel_sums(int64_t rows, int64_t c, std::vector<double>& a, std::vector<double>& b, F&& f) {
+    const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+    std::vector<double> pa(size_t(chunks * c), 0.0), pb(size_t(chunks * c), 0.0);
+    parallel_for(chunks, [&](int64_t k) {
+        double* __restrict sa = pa.data() + k * c;
+        double* __restrict sb = pb.data() + k * c;
+        for (int64_t r = k * kRowsPerChunk, e = std::min(rows, r + kRowsPerChunk); r < e; ++r) f(r, sa, sb);
+    });
+    a.assign(size_t(c), 0.0);
+    b.assign(size_t(c), 0.0);
+    for (int64_t k = 0; k < chunks; ++k)
+        for (int64_t j = 0; j < c; ++j) a[size_t(j)] += pa[size_t(k * c + j)], b[size_t(j)] += pb[size_t(k * c + j)];
+}
+
+/// out = in·k + m per channel, over a (rows × c) buffer.
+void affine_rows(const float* in, float* out, int64_t rows, int64_t c, const float* k, const float* m) {
+    const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+    parallel_for(chunks, [&](int64_t ch) {
+        for (int64_t r = ch * kRowsPerChunk, e = std::min(rows, r + kRowsPerChunk); r < e; ++r) {
+            const float* __restrict x = in + r * c;
+            float* __restrict y = out + r * c;
+            for (int64_t j = 0; j < c; ++j) y[j] = x[j] * k[j] + m[j];
+        }
+    });
+}
+}  // namespace
+
 void BatchNorm::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) {
     if (x.outerStride() != x.cols()) throw Error("batch_normalization: input rows must be contiguous");
-    const int64_t c = channels_;
-    Rows xr = as_rows(x, c);
+    const int64_t c = channels_, rows = x.rows() * (x.cols() / c);
     y.resize(x.rows(), x.cols());
-    Eigen::Map<Matrix> yr(y.data(), xr.rows(), c);
     batch_stats_ = ctx.training && trainable();
+    RowVector a, b;
     if (!batch_stats_) {
-        RowVector a, b;
         inference_affine(a, b);
-        yr.noalias() = (xr.array().rowwise() * a.array()).matrix();
-        yr.rowwise() += b;
+        affine_rows(x.data(), y.data(), rows, c, a.data(), b.data());
         return;
     }
-    const double n = double(xr.rows());
-    // Statistics in double: a channel summed over a large batch of images loses float digits.
-    Eigen::RowVectorXd mean = xr.cast<double>().colwise().sum() / n;
-    Eigen::RowVectorXd var = (xr.cast<double>().rowwise() - mean).array().square().colwise().sum() / n;
-    inv_ = (var.array() + opt_.epsilon).rsqrt().cast<float>().matrix();
-    const RowVector m = mean.cast<float>();
-    xhat_.resize(xr.rows(), c);
-    xhat_.noalias() = ((xr.rowwise() - m).array().rowwise() * inv_.array()).matrix();
-    if (opt_.scale) yr.noalias() = (xhat_.array().rowwise() * gamma_.row(0).array()).matrix();
-    else yr = xhat_;
-    if (opt_.center) yr.rowwise() += beta_.row(0);
+    // Sums in double, per chunk of rows: a channel summed over a batch of images loses float digits.
+    const float* xd = x.data();
+    std::vector<double> sum, sq;
+    channel_sums(rows, c, sum, sq, [&](int64_t r, double* __restrict s1, double* __restrict s2) {
+        const float* __restrict v = xd + r * c;
+        for (int64_t j = 0; j < c; ++j) s1[j] += v[j], s2[j] += double(v[j]) * v[j];
+    });
+    const double n = double(rows);
+    mean_b_.resize(1, c);
+    inv_.resize(1, c);
+    a.resize(1, c);
+    b.resize(1, c);
     const float mom = float(opt_.momentum);
-    mean_ = mean_ * mom + m * (1.0f - mom);
-    var_ = var_ * mom + var.cast<float>() * (1.0f - mom);
+    for (int64_t j = 0; j < c; ++j) {
+        const double m = sum[size_t(j)] / n, var = std::max(0.0, sq[size_t(j)] / n - m * m);
+        mean_b_(j) = float(m);
+        inv_(j) = float(1.0 / std::sqrt(var + opt_.epsilon));
+        const float g = opt_.scale ? gamma_(0, j) : 1.0f;
+        a(j) = g * inv_(j);
+        b(j) = (opt_.center ? beta_(0, j) : 0.0f) - float(m) * a(j);
+        mean_(0, j) = mean_(0, j) * mom + float(m) * (1.0f - mom);
+        var_(0, j) = var_(0, j) * mom + float(var) * (1.0f - mom);
+    }
+    affine_rows(xd, y.data(), rows, c, a.data(), b.data());
 }
 
 void BatchNorm::backward(const ConstView& x, const ConstView&, const ConstView& dy, Matrix* dx) {
-    const int64_t c = channels_;
-    Rows g = as_rows(dy, c);
-    if (!batch_stats_) {  // inference statistics: a fixed per-channel affine map
-        RowVector a, b;
-        inference_affine(a, b);
-        if (trainable()) {
-            Rows xr = as_rows(x, c);
-            RowVector inv = (var_.array() + float(opt_.epsilon)).rsqrt().matrix();
-            if (opt_.center) gbeta_ = g.colwise().sum();
-            if (opt_.scale)
-                ggamma_ = (g.array() * ((xr.rowwise() - mean_.row(0)).array().rowwise() * inv.array())).colwise().sum();
+    const int64_t c = channels_, rows = x.rows() * (x.cols() / c);
+    const float* xd = x.data();
+    const float* g = dy.data();
+    // The statistics the forward pass used, and x̂ = (x − mean)·inv recomputed from x (cheaper than
+    // keeping it: one read of x instead of a write and a read of x̂).
+    RowVector mean(1, c), inv(1, c);
+    if (batch_stats_) mean = mean_b_, inv = inv_;
+    else mean = mean_, inv = (var_.array() + float(opt_.epsilon)).rsqrt().matrix();
+    std::vector<double> sdy, sdyx;
+    if (trainable() || batch_stats_)
+        channel_sums(rows, c, sdy, sdyx, [&](int64_t r, double* __restrict s1, double* __restrict s2) {
+            const float* __restrict v = xd + r * c;
+            const float* __restrict d = g + r * c;
+            const float* __restrict mu = mean.data();
+            const float* __restrict iv = inv.data();
+            for (int64_t j = 0; j < c; ++j) s1[j] += d[j], s2[j] += double(d[j]) * ((v[j] - mu[j]) * iv[j]);
+        });
+    if (trainable()) {
+        for (int64_t j = 0; j < c; ++j) {
+            if (opt_.center) gbeta_(0, j) = float(sdy[size_t(j)]);
+            if (opt_.scale) ggamma_(0, j) = float(sdyx[size_t(j)]);
         }
-        if (dx) {
-            dx->resize(x.rows(), x.cols());
-            Eigen::Map<Matrix> d(dx->data(), g.rows(), c);
-            d.noalias() = (g.array().rowwise() * a.array()).matrix();
-        }
+    }
+    if (!dx) return;
+    dx->resize(x.rows(), x.cols());
+    RowVector k(1, c), m1(1, c), m2(1, c);
+    for (int64_t j = 0; j < c; ++j) k(j) = (opt_.scale ? gamma_(0, j) : 1.0f) * inv(j);
+    if (!batch_stats_) {  // fixed statistics: a per-channel affine map, dx = dy·k
+        RowVector zero = RowVector::Zero(c);
+        affine_rows(g, dx->data(), rows, c, k.data(), zero.data());
         return;
     }
-    const double n = double(g.rows());
-    if (opt_.center) gbeta_ = g.colwise().sum();
-    if (opt_.scale) ggamma_ = (g.array() * xhat_.array()).colwise().sum();
-    if (!dx) return;
-    // dx̂ = dy·γ; dx = inv/n · (n·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)), sums over the batch and positions.
-    Matrix dxhat = opt_.scale ? Matrix((g.array().rowwise() * gamma_.row(0).array()).matrix()) : Matrix(g);
-    const Eigen::RowVectorXd s1 = dxhat.cast<double>().colwise().sum();
-    const Eigen::RowVectorXd s2 = (dxhat.cast<double>().array() * xhat_.cast<double>().array()).colwise().sum();
-    const RowVector m1 = (s1 / n).cast<float>(), m2 = (s2 / n).cast<float>();
-    dx->resize(x.rows(), x.cols());
-    Eigen::Map<Matrix> d(dx->data(), g.rows(), c);
-    d.noalias() = (((dxhat.rowwise() - m1).array() - xhat_.array().rowwise() * m2.array()).rowwise() * inv_.array()).matrix();
+    // dx = γ·inv · (dy − mean(dy) − x̂·mean(dy·x̂)), means over the batch and positions.
+    const double n = double(rows);
+    for (int64_t j = 0; j < c; ++j) m1(j) = float(sdy[size_t(j)] / n), m2(j) = float(sdyx[size_t(j)] / n);
+    float* out = dx->data();
+    const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+    parallel_for(chunks, [&](int64_t ch) {
+        const float* __restrict mu = mean.data();
+        const float* __restrict iv = inv.data();
+        for (int64_t r = ch * kRowsPerChunk, e = std::min(rows, r + kRowsPerChunk); r < e; ++r) {
+            const float* __restrict v = xd + r * c;
+            const float* __restrict d = g + r * c;
+            float* __restrict o = out + r * c;
+            for (int64_t j = 0; j < c; ++j) o[j] = k(j) * (d[j] - m1(j) - (v[j] - mu[j]) * iv[j] * m2(j));
+        }
+    });
 }
 
 std::vector<ParamRef> BatchNorm::params() {

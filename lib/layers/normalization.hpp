@@ -36,8 +36,7 @@ private:
     Shape shape_;
     int64_t channels_ = 1;
     Matrix gamma_, beta_, mean_, var_, ggamma_, gbeta_, gmean_, gvar_;
-    RowVector inv_;   // 1/sqrt(var + ε) of the last forward pass
-    Matrix xhat_;     // (batch·positions × channels) of the last training pass
+    RowVector mean_b_, inv_;  // the last training pass's batch mean and 1/sqrt(var + ε)
     bool batch_stats_ = false;  // the last forward used the batch's statistics
     RegularizerSpec none_;
 };

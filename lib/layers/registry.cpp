@@ -1,6 +1,7 @@
 #include "layers/registry.hpp"
 
 #include "layers/activation_layer.hpp"
+#include "layers/augment.hpp"
 #include "layers/conv.hpp"
 #include "layers/normalization.hpp"
 #include "layers/pool.hpp"
@@ -34,6 +35,11 @@ const std::vector<LayerSchema>& layer_schemas() {
         SpatialDropout::schema(1),
         ZeroPadding::schema(2),
         ZeroPadding::schema(1),
+        Augment::schema(Augment::Kind::Flip),
+        Augment::schema(Augment::Kind::Translation),
+        Augment::schema(Augment::Kind::Rotation),
+        Augment::schema(Augment::Kind::Zoom),
+        Augment::schema(Augment::Kind::Contrast),
     };
     return t;
 }
