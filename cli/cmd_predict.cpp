@@ -87,13 +87,15 @@ std::function<int()> register_predict(CLI::App& app) {
     auto o = std::make_shared<PredictCliOptions>();
     CLI::App* cmd = app.add_subcommand("predict", "Predict with a trained run: class names (or values) per input row");
     cmd->add_option("run", o->run, "Run directory written by nnctl train")->required()->type_name("RUN_DIR");
-    cmd->add_option("-i,--input", o->p.input, "Rows to predict: CSV (optionally .gz), JSON lines, .npy or IDX; - for stdin")
+    cmd->add_option("-i,--input", o->p.input,
+                    "What to predict: CSV (optionally .gz), JSON lines, .npy, IDX, an image file or a folder of "
+                    "them, or - for stdin")
         ->required()
         ->type_name("FILE|-");
     cmd->add_option("-o,--output", o->output, "Where to write predictions (default: stdout)")->type_name("FILE|-");
     cmd->add_option("--format", o->p.output_format, "Output format")->check(CLI::IsMember({"csv", "jsonl"}));
     cmd->add_option("--input-format", o->p.input_format, "Input format (default: from the name, or sniffed on stdin)")
-        ->check(CLI::IsMember({"auto", "csv", "jsonl", "npy", "idx"}));
+        ->check(CLI::IsMember({"auto", "csv", "jsonl", "npy", "idx", "images"}));
     cmd->add_flag("--proba", o->p.proba, "Also write each class's probability, one column per class name");
     cmd->add_option("--batch-size", o->p.batch_size, "Rows per forward pass")->check(CLI::Range(1, 1 << 20));
     add_common_options(*cmd, o->common, false, "With --output FILE: a JSON summary (rows, seconds) on stdout");
@@ -101,7 +103,12 @@ std::function<int()> register_predict(CLI::App& app) {
         "\nCSV input needs the columns the model was trained on (by header name; the target column may be\n"
         "left out). JSON lines hold one object per row ({\"column\": value, ...}) or an array of inputs.\n"
         "Input is streamed: memory stays bounded on inputs of any length.\n"
-        "Example: nnctl predict runs/iris --input new_flowers.csv --proba\n" +
+        "Image models (input (height, width, channels)) also take PNG/JPEG/BMP files: --input a file, a folder\n"
+        "(and its class sub-folders), or --input-format images with one path a line (a file or - for stdin);\n"
+        "each image is resized to the model's input and written with its path first. A CSV to an image or\n"
+        "array model holds one sample's raw values a row (e.g. 784 pixels 0..255), header optional.\n"
+        "Example: nnctl predict runs/iris --input new_flowers.csv --proba\n"
+        "         ls photos/*.png | nnctl predict runs/shapes --input - --input-format images\n" +
         std::string(kExitCodes));
     return [o] { return run_predict(*o); };
 }

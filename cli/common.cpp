@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include "core/error.hpp"
 #include "core/parallel.hpp"
 
 #include <Eigen/Core>
@@ -56,6 +57,7 @@ void apply_common_options(const CommonOptions& o) {
 #endif
     set_num_threads(threads);
     g_threads = threads;
+    nnctl::set_warning_handler([](const std::string& m) { g_log->warn("warning: {}", m); });
 }
 
 spdlog::logger& log() {

@@ -20,7 +20,8 @@ import sys
 import time
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--workload", choices=["w1", "w2", "fmnist", "predict"], required=True)
+ap.add_argument("--workload", choices=["w1", "w2", "fmnist", "cnn", "predict"], required=True)
+ap.add_argument("--train-samples", type=int, default=0, help="cnn: train on the first N images (0: all)")
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--blas-threads", type=int, default=None)
 ap.add_argument("--epochs", type=int, default=10)
@@ -95,7 +96,28 @@ if args.workload == "predict":
                       "blas_threads": args.blas_threads or args.threads,
                       "b1_latency_us_median": statistics.median(lat) / 1000.0, "b1024_sps": statistics.median(sps)}))
     raise SystemExit(0)
-if args.workload == "fmnist":
+def conv(cin, cout, k):
+    layer = torch.nn.Conv2d(cin, cout, k)
+    with torch.no_grad():  # glorot uniform over receptive field x channels, zero bias (Keras' defaults)
+        lim = (6.0 / (k * k * cin + k * k * cout)) ** 0.5
+        layer.weight.uniform_(-lim, lim)
+        layer.bias.zero_()
+    return layer
+
+
+if args.workload == "cnn":
+    # The brief's CNN (the shared reference's w3_fmnist_cnn): conv 32 3x3 relu -> max-pool 2 ->
+    # conv 64 3x3 relu -> max-pool 2 -> dense 128 relu -> dense 10, Adam 1e-3, batch 64.
+    X, Y = fmnist("train")
+    Xt, Yt = fmnist("t10k")
+    if args.train_samples:
+        X, Y = X[:args.train_samples], Y[:args.train_samples]
+    X, Xt = X.view(-1, 1, 28, 28), Xt.view(-1, 1, 28, 28)
+    c1, c2, d1, d2 = conv(1, 32, 3), conv(32, 64, 3), dense(1600, 128), dense(128, 10)
+    layers = [c1, c2, d1, d2]
+    opt = torch.optim.Adam([p for l in layers for p in l.parameters()], lr=1e-3)
+    batch = 64
+elif args.workload == "fmnist":
     X, Y = fmnist("train")
     Xt, Yt = fmnist("t10k")
     layers = [dense(784, 256), dense(256, 128), dense(128, 10)]
@@ -114,6 +136,11 @@ else:
 
 
 def forward(x):
+    if args.workload == "cnn":
+        x = F.max_pool2d(F.relu(c1(x)), 2)
+        x = F.max_pool2d(F.relu(c2(x)), 2)
+        # Keras flattens channels last (h, w, c); the order does not change the arithmetic.
+        return d2(F.relu(d1(torch.flatten(x, 1))))
     for l in layers[:-1]:
         x = F.relu(l(x))
     return layers[-1](x)
@@ -134,7 +161,7 @@ for epoch in range(args.epochs):
 
 steady = epoch_s[1:] if len(epoch_s) > 1 else epoch_s
 extra = {}
-if args.workload == "fmnist":
+if args.workload in ("fmnist", "cnn"):
     with torch.no_grad():
         extra["test_accuracy"] = float((forward(Xt).argmax(1) == Yt).float().mean())
 print(json.dumps({**extra,

@@ -4,9 +4,9 @@
 set -euo pipefail
 # python3: the end-to-end tests check JSON and safetensors output with it.
 # dataset-fashion-mnist: the main example's data (/usr/share/datasets/fashion-mnist).
-# zlib1g-dev: gzip data; libsqlite3-dev: the search results store.
+# zlib1g-dev: gzip data; libsqlite3-dev: the search results store; libpng-dev, libjpeg62-turbo-dev: images.
 PKGS=(build-essential cmake pkg-config libcli11-dev libyaml-cpp-dev libeigen3-dev libspdlog-dev doctest-dev
-      zlib1g-dev libsqlite3-dev python3 dataset-fashion-mnist)
+      zlib1g-dev libsqlite3-dev libpng-dev libjpeg62-turbo-dev python3 dataset-fashion-mnist)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -115,5 +115,72 @@ check "evaluate (inference statistics) reproduces the test score reported by tra
 import json,sys; t=json.load(open(sys.argv[1]))["test"]; e=json.load(open(sys.argv[2]))
 assert abs(t["accuracy"]-e["accuracy"])<1e-9 and abs(t["loss"]-e["loss"])<1e-5, (t, e)' "$TMP/bn_train.json" "$TMP/bn_eval.json"
 
+# An image folder end to end: train, then predict on image paths, a folder, a list on stdin.
+SH="$TMP/shapes"
+/usr/bin/python3 scripts/make-shapes.py "$SH" --per-class 12 --size 16 >/dev/null
+cat >"$TMP/sh.yaml" <<YAML
+name: sh
+data:
+  train: {format: image_folder, path: $SH, image_size: [12, 12]}
+  preprocess: {rescale: 0.00392156862745098}
+model:
+  layers:
+    - {type: random_flip}
+    - {type: random_translation, height_factor: 0.1, width_factor: 0.1}
+    - {type: conv2d, filters: 4, kernel_size: 3, activation: relu}
+    - {type: global_average_pooling2d}
+    - {type: dense, units: 3, activation: softmax}
+loss: sparse_categorical_crossentropy
+metrics: [accuracy]
+training: {epochs: 2, batch_size: 8}
+YAML
+"$NNCTL" train "$TMP/sh.yaml" --out "$TMP/shrun" -q; code=$?
+check "an image_folder source trains (exit $code)" test $code -eq 0
+check "the run records the folder's classes and a hash of its images" /usr/bin/python3 -c '
+import json,sys; m=json.load(open(sys.argv[1]+"/model.json")); r=json.load(open(sys.argv[1]+"/run.json"))
+assert m["data"]["class_names"]==["circle","square","triangle"] and m["input_shape"]==[12,12,3], m["input_shape"]
+assert len(r["data_files"][0]["sha256"])==64 and r["data_files"][0]["bytes"]>0, r["data_files"]' "$TMP/shrun"
+"$NNCTL" predict "$TMP/shrun" --input "$SH/square/0001.png" --proba >"$TMP/p1.csv"; code=$?
+check "predict on one image path (exit $code)" test $code -eq 0
+check "its output has the path, the class and one probability per class" /usr/bin/python3 -c '
+import csv,sys; r=list(csv.reader(open(sys.argv[1])))
+assert r[0]==["path","prediction","circle","square","triangle"] and r[1][0].endswith("square/0001.png"), r
+assert r[1][1] in r[0][2:] and abs(sum(map(float,r[1][2:]))-1)<1e-4' "$TMP/p1.csv"
+"$NNCTL" predict "$TMP/shrun" --input "$SH" >"$TMP/p2.csv"
+check "predict on a folder covers its class sub-folders" test "$(wc -l <"$TMP/p2.csv")" -eq 37
+ls "$SH"/circle/*.png | head -5 | "$NNCTL" predict "$TMP/shrun" --input - --input-format images --format jsonl >"$TMP/p3.jsonl"
+check "predict on a list of paths from stdin, as JSON lines" /usr/bin/python3 -c '
+import json,sys; L=[json.loads(l) for l in open(sys.argv[1])]
+assert len(L)==5 and all(set(x)=={"path","prediction"} for x in L), L' "$TMP/p3.jsonl"
+printf 'not an image' >"$TMP/bad.png"
+"$NNCTL" predict "$TMP/shrun" --input "$TMP/bad.png" 2>"$TMP/e" >/dev/null; code=$?
+check "a damaged image to predict exits 3 (got $code)" test $code -eq 3
+check "the message names the file" grep -q "bad.png: not a PNG, JPEG or BMP image" "$TMP/e"
+"$NNCTL" predict "$TMP/img3" --input "$SH/circle/0000.png" 2>"$TMP/e" >/dev/null; code=$?
+check "a colour image to a grey 28x28 model is converted and resized (exit $code)" test $code -eq 0
+head -c 300 "$SH/triangle/0002.png" >"$SH/triangle/0099.png"
+"$NNCTL" train "$TMP/sh.yaml" --out "$TMP/shbad" -q 2>"$TMP/e"; code=$?
+check "a truncated image in the folder exits 3 (got $code)" test $code -eq 3
+check "the refusal names the file and the way out" grep -q "triangle/0099.png: damaged or truncated PNG.*on_error: skip" "$TMP/e"
+"$NNCTL" train "$TMP/sh.yaml" --set data.train.on_error=skip --out "$TMP/shskip" 2>"$TMP/e" >/dev/null; code=$?
+check "on_error: skip trains anyway (exit $code)" test $code -eq 0
+check "and warns with a count" grep -q "warning: .*skipped 1 of 37 images" "$TMP/e"
+
+# CSV rows of raw pixels to an IDX-trained model: with or without a header, same predictions as IDX.
+/usr/bin/python3 -c '
+import gzip,sys
+d=gzip.open(sys.argv[1]).read()[16:16+5*784]
+rows=[",".join(str(b) for b in d[k*784:(k+1)*784]) for k in range(5)]
+open(sys.argv[2],"w").write(",".join("p%d"%i for i in range(784))+"\n"+"\n".join(rows)+"\n")
+open(sys.argv[3],"w").write("\n".join(rows)+"\n")' $FM/t10k-images-idx3-ubyte.gz "$TMP/pix_h.csv" "$TMP/pix.csv"
+"$NNCTL" predict "$TMP/cnn" --input "$TMP/pix_h.csv" >"$TMP/ph.out"; code=$?
+check "pixel rows with a header predict (exit $code)" test $code -eq 0
+"$NNCTL" predict "$TMP/cnn" --input - <"$TMP/pix.csv" >"$TMP/pn.out"
+"$NNCTL" predict "$TMP/cnn" --input $FM/t10k-images-idx3-ubyte.gz | head -6 >"$TMP/pi.out"
+check "pixel rows (header or not, file or stdin) predict what the IDX images do" bash -c "cmp -s '$TMP/ph.out' '$TMP/pi.out' && cmp -s '$TMP/pn.out' '$TMP/pi.out'"
+printf '1,2,3\n' | "$NNCTL" predict "$TMP/cnn" --input - 2>"$TMP/e" >/dev/null; code=$?
+check "a pixel row of the wrong width exits 3 (got $code)" test $code -eq 3
+check "the message gives the line and the width needed" grep -q "<stdin>:1: 3 values, the model takes 784 per row, shape (None, 28, 28, 1)" "$TMP/e"
+
 echo "cli_shapes: $pass passed, $fail failed"
 test "$fail" -eq 0

@@ -25,7 +25,7 @@ struct LayerConfig {
 };
 
 struct DataSourceConfig {
-    std::string format;  ///< synthetic | csv | idx | npy
+    std::string format;  ///< synthetic | csv | idx | npy | image_folder
     // synthetic
     int64_t samples = 1000;
     int64_t features = 20;
@@ -44,6 +44,10 @@ struct DataSourceConfig {
     std::string missing = "error";  ///< error | drop | mean
     // idx
     std::string images, labels;
+    // image_folder (path: the folder of class sub-folders)
+    int64_t image_height = 256, image_width = 256;  ///< image_size: every image is resized to it (bilinear)
+    std::string color_mode = "rgb";                 ///< grayscale | rgb | rgba
+    std::string on_error = "error";                 ///< error | skip (unreadable images)
     // npy
     std::string features_path, targets_path;
     // any source

@@ -48,6 +48,12 @@ void emit_source(YAML::Emitter& e, const DataSourceConfig& s) {
     } else if (s.format == "idx") {
         e << YAML::Key << "images" << YAML::Value << s.images;
         e << YAML::Key << "labels" << YAML::Value << s.labels;
+    } else if (s.format == "image_folder") {
+        e << YAML::Key << "path" << YAML::Value << s.path;
+        e << YAML::Key << "image_size" << YAML::Value << YAML::Flow << YAML::BeginSeq << s.image_height << s.image_width
+          << YAML::EndSeq;
+        e << YAML::Key << "color_mode" << YAML::Value << s.color_mode;
+        e << YAML::Key << "on_error" << YAML::Value << s.on_error;
     } else if (s.format == "npy") {
         e << YAML::Key << "features" << YAML::Value << s.features_path;
         e << YAML::Key << "targets" << YAML::Value << s.targets_path;
@@ -142,12 +148,6 @@ void emit_option(YAML::Emitter& e, const OptionSpec& o, const OptionValue& v) {
         case OptionKind::Activation: emit_activation(e, v.activation); break;
         case OptionKind::Initializer: emit_initializer(e, v.initializer); break;
         case OptionKind::Regularizer: break;
-        case OptionKind::NumberTuple:
-            if (v.list.size() == 1) {
-                num(e, v.list[0]);
-                break;
-            }
-            [[fallthrough]];
         case OptionKind::IntPairs:  // always the explicit form: [[before, after], ...]
             e << YAML::Flow << YAML::BeginSeq;
             for (size_t i = 0; i + 1 < v.list.size(); i += 2)
@@ -155,6 +155,12 @@ void emit_option(YAML::Emitter& e, const OptionSpec& o, const OptionValue& v) {
                   << static_cast<long long>(std::llround(v.list[i + 1])) << YAML::EndSeq;
             e << YAML::EndSeq;
             break;
+        case OptionKind::NumberTuple:
+            if (v.list.size() == 1) {
+                num(e, v.list[0]);
+                break;
+            }
+            [[fallthrough]];
         case OptionKind::IntTuple:
         case OptionKind::IntList:
             e << YAML::Flow << YAML::BeginSeq;

@@ -425,7 +425,7 @@ DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& 
     DataSourceConfig s;
     s.where = r.doc().where(n, path);
     if (!r.is_map(n, path, "a data source such as {format: csv, path: data.csv, target: label}")) return s;
-    static const Keys formats = {"synthetic", "csv", "idx", "npy"};
+    static const Keys formats = {"synthetic", "csv", "idx", "npy", "image_folder"};
     if (!n["format"]) {
         r.doc().error(n, path, "missing key 'format' (one of: " + join(formats) + ")");
         return s;
@@ -473,6 +473,17 @@ DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& 
         r.check_keys(n, path, keys({"images", "labels"}), "an idx source");
         s.images = required_path("images", "the IDX images file, e.g. train-images-idx3-ubyte.gz");
         s.labels = required_path("labels", "the IDX labels file, e.g. train-labels-idx1-ubyte.gz");
+    } else if (s.format == "image_folder") {
+        r.check_keys(n, path, keys({"path", "image_size", "color_mode", "on_error"}), "an image_folder source");
+        s.path = required_path("path", "the folder holding one sub-folder of images per class");
+        if (YAML::Node sz = n["image_size"]) {
+            OptionSpec spec = opt_ints("image_size", 2, 256, "");
+            spec.max = 16384;
+            std::vector<double> hw = read_option(r, spec, sz, child(path, "image_size")).list;
+            s.image_height = int64_t(hw[0]), s.image_width = int64_t(hw[1]);
+        }
+        s.color_mode = r.string(n, "color_mode", path, "rgb", {"grayscale", "rgb", "rgba"});
+        s.on_error = r.string(n, "on_error", path, "error", {"error", "skip"});
     } else if (s.format == "npy") {
         r.check_keys(n, path, keys({"features", "targets"}), "an npy source");
         s.features_path = required_path("features", "the .npy file of inputs, shape (n, ...)");

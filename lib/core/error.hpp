@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -52,5 +53,10 @@ public:
     using Error::Error;
     int exit_code() const override { return 130; }
 };
+
+/// Warnings reach the user through a handler the CLI installs (the library never prints); without
+/// one they are dropped. Safe to call from any thread.
+void set_warning_handler(std::function<void(const std::string&)> handler);
+void warn(const std::string& message);
 
 }  // namespace nnctl

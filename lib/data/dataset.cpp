@@ -49,6 +49,7 @@ Dataset load_source(const DataSourceConfig& src, bool want_classes, const DataSc
     else if (src.format == "csv") d = load_csv(src, want_classes, fitted, fit_out);
     else if (src.format == "idx") d = load_idx(src, want_classes);
     else if (src.format == "npy") d = load_npy(src, want_classes);
+    else if (src.format == "image_folder") d = load_image_folder(src);
     else throw ConfigError(src.where + ": data format '" + src.format + "' is not supported");
     if (d.size() == 0) throw DataError(src.where + ": the data source has no rows");
     for (Eigen::Index i = 0; i < d.x.size(); ++i)

@@ -38,6 +38,9 @@ Dataset make_synthetic(const DataSourceConfig& src);
 Dataset load_csv(const DataSourceConfig& src, bool want_classes, const DataSchema* fitted, DataSchema* fit_out);
 Dataset load_idx(const DataSourceConfig& src, bool want_classes);
 Dataset load_npy(const DataSourceConfig& src, bool want_classes);
+/// Images under src.path/<class>/, decoded, resized to image_size and given color_mode's channels:
+/// (n × h·w·c) floats 0..255, shape (h, w, c), classes from the folder names.
+Dataset load_image_folder(const DataSourceConfig& src);
 
 /// Inputs alone (for prediction): an .npy array (n, ...) or IDX images, as (n × features).
 Matrix read_npy_features(const std::string& path);

@@ -10,6 +10,7 @@
 #include "config/registry.hpp"
 #include "core/json_value.hpp"
 #include "core/sha256.hpp"
+#include "data/image_folder.hpp"
 #include "core/error.hpp"
 #include "core/fileio.hpp"
 #include "core/json.hpp"
@@ -188,7 +189,21 @@ void write_run_info(const std::string& dir, const ExperimentConfig& cfg, const R
             uint64_t size = 0;
             std::string hash;
             try {
-                hash = sha256_file(f, &size);
+                struct stat st {};
+                if (::stat(f.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+                    // An image folder: one hash over every image's relative path and hash, in order.
+                    std::string manifest;
+                    for (const auto& [file, cls] : list_image_folder(f).files) {
+                        uint64_t n = 0;
+                        manifest += file.substr(f.size() + 1) + '\0' + sha256_file(file, &n) + '\n';
+                        size += n;
+                    }
+                    Sha256 h;
+                    h.update(manifest.data(), manifest.size());
+                    hash = h.hex();
+                } else {
+                    hash = sha256_file(f, &size);
+                }
             } catch (const DataError&) {
                 hash = "";  // unreadable: the data loader reports it properly
             }

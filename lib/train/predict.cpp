@@ -9,7 +9,13 @@
 #include "core/json_value.hpp"
 #include "data/csv_encoder.hpp"
 #include "data/csv_reader.hpp"
+#include "data/image.hpp"
+#include "data/image_folder.hpp"
 #include "data/input.hpp"
+#include "data/schema.hpp"
+#include "core/fileio.hpp"
+
+#include <sys/stat.h>
 
 namespace nnctl {
 
@@ -35,15 +41,18 @@ public:
         for (const auto& n : names_) quoted_.push_back(csv_quote(n));
     }
 
-    void header(int64_t outputs) {
+    /// Name each following row (an image's path): a first CSV column `path`, a JSON key "path".
+    void set_row_names(const std::vector<std::string>* names) { rows_ = names; }
+
+    void header(int64_t outputs, bool named = false) {
         if (o_.output_format != "csv") return;
-        std::string h;
+        std::string h = named ? "path," : "";
         if (s_.is_classification()) {
-            h = "prediction";
+            h += "prediction";
             if (o_.proba)
                 for (const auto& c : class_labels(outputs)) h += "," + csv_quote(c);
         } else if (outputs == 1) {
-            h = "prediction";
+            h += "prediction";
         } else {
             for (int64_t j = 0; j < outputs; ++j) h += (j ? "," : "") + std::string("prediction_") + std::to_string(j);
         }
@@ -56,6 +65,11 @@ public:
         char num[32];
         const auto& names = names_;
         for (Eigen::Index i = 0; i < p.rows(); ++i) {
+            if (rows_) {
+                const std::string& n = (*rows_)[size_t(i)];
+                out += o_.output_format == "csv" ? csv_quote(n) + "," : "{\"path\":" + json_quote(n) + ",";
+            }
+            const bool open = rows_ && o_.output_format != "csv";  // the JSON object is already open
             if (s_.is_classification()) {
                 int c;
                 if (p.cols() == 1) c = p(i, 0) > 0.5f ? 1 : 0;
@@ -73,7 +87,7 @@ public:
                     });
                     out += '\n';
                 } else {
-                    out += "{\"prediction\":" + json_quote(label);
+                    out += (open ? "\"prediction\":" : "{\"prediction\":") + json_quote(label);
                     if (o_.proba) {
                         out += ",\"probabilities\":{";
                         probabilities(p, i, [&](size_t k, double v) {
@@ -88,7 +102,7 @@ public:
                 for (Eigen::Index j = 0; j < p.cols(); ++j) out += (j ? "," : "") + format_number(p(i, j));
                 out += '\n';
             } else {
-                out += "{\"prediction\":";
+                out += open ? "\"prediction\":" : "{\"prediction\":";
                 if (p.cols() == 1) out += format_number(p(i, 0));
                 else {
                     out += '[';
@@ -120,9 +134,59 @@ private:
     const DataSchema& s_;
     const PredictOptions& o_;
     const std::function<void(const std::string&)>& write_;
+    const std::vector<std::string>* rows_ = nullptr;
     std::vector<std::string> names_, quoted_;
     std::string out_;  // reused per batch
 };
+
+/// Image files: one, a folder of them (and its class sub-folders), or a list of paths one a line.
+template <class RunModel>
+PredictStats predict_images(SavedRun& run, const PredictOptions& opt, Writer& w, RunModel& run_model, bool folder,
+                            PredictStats& stats) {
+    const Shape in = run.model.input_shape();
+    if (in.size() != 3 || (in[2] != 1 && in[2] != 3 && in[2] != 4))
+        throw DataError(opt.input + ": image input needs a model that takes images (height, width, 1, 3 or 4 "
+                        "channels); this one takes " + shape_str(in));
+    std::vector<std::string> paths;
+    if (folder) {
+        paths = list_images(opt.input);
+        for (const auto& sub : list_subfolders(opt.input))  // an image_folder layout: its classes too
+            for (const auto& p : list_images(sub)) paths.push_back(p);
+        if (paths.empty()) throw DataError(opt.input + ": no .png, .jpg, .jpeg or .bmp files in the folder");
+    } else if (is_image_file(opt.input)) {
+        paths.push_back(opt.input);
+    } else {  // a list of paths, one a line (standard input or a text file)
+        const std::string text = read_input(opt.input);
+        size_t start = 0;
+        while (start < text.size()) {
+            size_t end = text.find('\n', start);
+            if (end == std::string::npos) end = text.size();
+            std::string p = text.substr(start, end - start);
+            while (!p.empty() && (p.back() == '\r' || p.back() == ' ')) p.pop_back();
+            if (!p.empty()) paths.push_back(p);
+            start = end + 1;
+        }
+    }
+    const int64_t h = in[0], wd = in[1], c = in[2], width = h * wd * c;
+    const int bs = std::max(1, opt.batch_size);
+    w.header(shape_size(run.model.output_shape()), true);
+    Matrix batch(bs, width);
+    std::vector<std::string> names;
+    for (size_t i = 0; i < paths.size(); i += size_t(bs)) {
+        const size_t n = std::min(paths.size() - i, size_t(bs));
+        names.assign(paths.begin() + long(i), paths.begin() + long(i + n));
+        for (size_t k = 0; k < n; ++k) {
+            Image img = decode_image(read_file(names[k]), names[k], int(c));
+            resize_bilinear(img, h, wd, batch.row(Eigen::Index(k)).data());
+        }
+        Matrix x = batch.topRows(Eigen::Index(n));
+        apply_scaling(run.schema.scaling, x);
+        w.set_row_names(&names);
+        run_model(x);
+        w.set_row_names(nullptr);
+    }
+    return stats;
+}
 
 }  // namespace
 
@@ -150,6 +214,10 @@ PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std:
     };
 
     std::string fmt = opt.input_format;
+    struct stat st {};
+    const bool folder = opt.input != "-" && ::stat(opt.input.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (fmt == "auto" && (folder || is_image_file(opt.input))) fmt = "images";
+    if (fmt == "images") return predict_images(run, opt, w, run_model, folder, stats);
     auto input = std::make_unique<InputStream>(opt.input);
     const std::string name = input->display();
     if (fmt == "auto") {
@@ -178,11 +246,36 @@ PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std:
         return stats;
     }
 
+    if (fmt == "csv" && s.format != "csv") {
+        // A model trained on arrays (IDX, .npy, image folders): each CSV row holds one sample's raw
+        // values (e.g. pixels 0..255, before the run's preprocessing), with or without a header.
+        CsvReader reader(std::move(input), ',');
+        CsvRecord rec;
+        bool first = true;
+        while (reader.next(rec)) {
+            double v;
+            if (first && !rec.fields.empty() && !parse_number(rec.fields[0].text, v)) {
+                first = false;  // a header row
+                continue;
+            }
+            first = false;
+            const std::string at = name + ":" + std::to_string(rec.line);
+            if (int64_t(rec.fields.size()) != s.width)
+                throw DataError(at + ": " + std::to_string(rec.fields.size()) + " values, the model takes " +
+                                std::to_string(s.width) + " per row, shape " + shape_str(run.model.input_shape()));
+            for (size_t k = 0; k < rec.fields.size(); ++k) {
+                if (!parse_number(rec.fields[k].text, v) || !std::isfinite(v))
+                    throw DataError(at + ":" + std::to_string(rec.fields[k].col) + ": '" + rec.fields[k].text.substr(0, 60) +
+                                    "' is not a finite number");
+                batch(filled, Eigen::Index(k)) = float(v);
+            }
+            if (++filled == bs) flush();
+        }
+        flush();
+        return stats;
+    }
+
     if (fmt == "csv") {
-        if (s.format != "csv")
-            throw DataError(name + ": CSV input needs a model trained on CSV data; this model was trained on " + s.format +
-                            " data: give .npy or IDX input, or JSON lines with one array of " +
-                            std::to_string(s.width) + " numbers per line");
         CsvReader reader(std::move(input), s.delimiter);
         CsvRecord rec;
         std::vector<std::string> header;
