@@ -32,6 +32,9 @@ int run_predict(PredictCliOptions& o) {
     if (o.common.json && o.output == "-")
         throw ConfigError("predict --json needs --output FILE: standard output carries the predictions");
     SavedRun run = load_run(o.run);
+    // Inference only: batch normalization after a linear conv/dense layer becomes part of its
+    // kernel and bias (evaluate keeps the layers as trained: its loss includes weight penalties).
+    if (int n = run.model.fold_batch_norm()) log().debug("folded {} batch normalization layer(s) into the layer before", n);
     PredictStats stats;
     double seconds = 0.0;
     auto timed = [&](const std::function<void(const std::string&)>& write) {

@@ -114,3 +114,35 @@ TEST_CASE("zero padding places the sample inside zeros") {
     want << 0, 0, 0, 0, 0, 0, 0, 7, 8, 0;
     CHECK(y == want);
 }
+
+#include "config/parse.hpp"
+#include "config/registry.hpp"
+#include "core/error.hpp"
+
+TEST_CASE("batch normalization folds into the preceding conv or dense layer at inference") {
+    ExperimentConfig c = parse_config(R"(data: {train: {format: synthetic}}
+model:
+  layers:
+    - {type: conv2d, filters: 4, kernel_size: 3, use_bias: false}
+    - {type: batch_normalization, momentum: 0.5}
+    - {type: activation, activation: relu}
+    - {type: conv2d, filters: 3, kernel_size: 2, activation: relu}
+    - {type: batch_normalization}
+    - {type: flatten}
+    - {type: dense, units: 5}
+    - {type: batch_normalization, center: false}
+    - {type: dense, units: 2}
+loss: mse
+)", "cfg.yaml");
+    Sequential m = build_model(c.layers, {6, 6, 2}, 3);
+    // Give the moving statistics values other than their initial ones.
+    Matrix x = random_matrix(16, 72, 4, 2.0), y0, y1;
+    Rng rng(5);
+    for (int i = 0; i < 3; ++i) m.forward(x, ForwardContext{true, &rng});
+    m.predict(x, y0);
+    Sequential f = m;
+    CHECK(f.fold_batch_norm() == 2);  // not the one after a relu'd conv
+    f.predict(x, y1);
+    CHECK((y0 - y1).cwiseAbs().maxCoeff() < 1e-4f * std::max(1.0f, y0.cwiseAbs().maxCoeff()));
+    CHECK_THROWS_AS(f.backward(x, y1), Error);
+}

@@ -13,10 +13,12 @@ void relu_mask(float* __restrict dz, const float* __restrict y, const float* __r
     for (int64_t i = 0; i < n; ++i) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 /// out[j] = Σ_r m[r·f + j], summed over r in order.
-void column_sums(float* __restrict out, const float* __restrict m, int64_t rows, int64_t f) {
+void add_row(float* __restrict out, const float* __restrict row, int64_t f) {
+    for (int64_t j = 0; j < f; ++j) out[j] += row[j];
+}
+void column_sums(float* out, const float* m, int64_t rows, int64_t f) {
     for (int64_t j = 0; j < f; ++j) out[j] = 0.0f;
-    for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < f; ++j) out[j] += m[r * f + j];
+    for (int64_t r = 0; r < rows; ++r) add_row(out, m + r * f, f);
 }
 }  // namespace
 
@@ -47,9 +49,9 @@ bool Conv::needs_z() const {
 }
 
 int64_t Conv::chunk_samples() const {
-    // About a thousand patch rows a chunk: the chunk's patches stay in L2 between the products
+    // About 512 patch rows a chunk: the chunk's patches and their gradient stay in L2 between the products
     // that read them. Depends only on the shapes, so results do not depend on the thread count.
-    return std::max<int64_t>(1, 1024 / std::max<int64_t>(1, win_.positions()));
+    return std::max<int64_t>(1, 512 / std::max<int64_t>(1, win_.positions()));
 }
 
 void Conv::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
@@ -85,10 +87,7 @@ void Conv::backward(const ConstView& x, const ConstView& y, const ConstView& dy,
     // dz: (batch·positions × filters), the gradient at the pre-activation.
     const float* dz = dy.data();
     const bool relu = is(opt_.activation.name, "relu");
-    if (relu) {
-        dz_.resize(batch * pos, f);  // filled chunk by chunk below, where it is read
-        dz = dz_.data();
-    } else if (needs_z()) {
+    if (needs_z()) {
         Eigen::Map<const Matrix> z(z_.data(), batch * pos, f), a(y.data(), batch * pos, f), g(dy.data(), batch * pos, f);
         opt_.activation.backward(z, a, g, dz_);
         dz = dz_.data();
@@ -106,8 +105,12 @@ void Conv::backward(const ConstView& x, const ConstView& y, const ConstView& dy,
     parallel_for(chunks, [&](int64_t ci) {
         const int64_t s0 = ci * per, n = std::min(per, batch - s0), rows = n * pos;
         const float* dzc = dz + s0 * pos * f;
-        if (relu) relu_mask(dz_.data() + s0 * pos * f, y.data() + s0 * pos * f, dy.data() + s0 * pos * f, rows * f);
-        thread_local std::vector<float> p, dp;
+        thread_local std::vector<float> p, dp, masked;
+        if (relu) {  // the chunk's dz where it is used, in cache: no batch-sized buffer written and re-read
+            masked.resize(size_t(rows * f));
+            relu_mask(masked.data(), y.data() + s0 * pos * f, dy.data() + s0 * pos * f, rows * f);
+            dzc = masked.data();
+        }
         if (grads) {
             p.resize(size_t(rows * k));
             im2col(win_, x.data() + s0 * x.outerStride(), x.outerStride(), n, p.data());
@@ -130,6 +133,18 @@ void Conv::backward(const ConstView& x, const ConstView& y, const ConstView& dy,
             for (int64_t c = 1; c < chunks; ++c) gb_ += part_b_.row(c);
         }
     }
+}
+
+bool Conv::fold_affine(const RowVector& a, const RowVector& b) {
+    if (!opt_.activation.is_linear() || a.size() != opt_.filters) return false;
+    if (!opt_.use_bias) {
+        opt_.use_bias = true;
+        b_.setZero(1, opt_.filters);
+        gb_.setZero(1, opt_.filters);
+    }
+    w_.array().rowwise() *= a.array();
+    b_ = (b_.array() * a.array() + b.array()).matrix();
+    return true;
 }
 
 std::vector<ParamRef> Conv::params() {

@@ -35,6 +35,7 @@ public:
     void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
     void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
     std::vector<ParamRef> params() override;
+    bool fold_affine(const RowVector& a, const RowVector& b) override;
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv>(*this); }
     const Window& window() const { return win_; }
 

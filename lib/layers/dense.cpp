@@ -47,6 +47,18 @@ void Dense::backward(const ConstView& x, const ConstView& y, const ConstView& dy
     finish(dz_);
 }
 
+bool Dense::fold_affine(const RowVector& a, const RowVector& b) {
+    if (!opt_.activation.is_linear() || a.size() != w_.cols()) return false;
+    if (!opt_.use_bias) {
+        opt_.use_bias = true;
+        b_.setZero(1, w_.cols());
+        gb_.setZero(1, w_.cols());
+    }
+    w_.array().rowwise() *= a.array();
+    b_ = (b_.array() * a.array() + b.array()).matrix();
+    return true;
+}
+
 std::vector<ParamRef> Dense::params() {
     std::vector<ParamRef> p;
     p.push_back({name() + ".kernel", &w_, &gw_, &opt_.kernel_regularizer, trainable()});

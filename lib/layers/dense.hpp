@@ -27,6 +27,7 @@ public:
     void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
     void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
     std::vector<ParamRef> params() override;
+    bool fold_affine(const RowVector& a, const RowVector& b) override;
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Dense>(*this); }
 
     const ActivationFn& activation() const { return opt_.activation; }

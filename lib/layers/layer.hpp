@@ -49,6 +49,10 @@ public:
     /// and writes dx = dL/dx when dx is not null.
     virtual void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) = 0;
     virtual std::vector<ParamRef> params() { return {}; }
+    /// Inference only: make this layer compute y·a + b per output channel instead of y (so that a
+    /// following batch normalization can be dropped). False when the layer cannot (e.g. it applies
+    /// a non-linear activation to y).
+    virtual bool fold_affine(const RowVector& /*a*/, const RowVector& /*b*/) { return false; }
     virtual std::unique_ptr<Layer> clone() const = 0;
 
 private:

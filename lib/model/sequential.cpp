@@ -3,11 +3,12 @@
 #include "core/error.hpp"
 #include "layers/activation_layer.hpp"
 #include "layers/dense.hpp"
+#include "layers/normalization.hpp"
 
 namespace nnctl {
 
 Sequential::Sequential(const Sequential& o)
-    : input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_) {
+    : input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_), skip_(o.skip_) {
     for (const auto& l : o.layers_) layers_.push_back(l->clone());
     outs_.resize(layers_.size());
     grads_.resize(layers_.size());
@@ -64,6 +65,16 @@ bool Sequential::fuse_output_activation(const std::string& name) {
 const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx) {
     const size_t n = layers_.size() - (skip_last_ ? 1 : 0);
     if (n == 0) throw Error("model has no layers to run");
+    if (!skip_.empty()) {  // folded for inference: skipped layers pass their input on
+        const Matrix* cur = nullptr;
+        for (size_t i = 0; i < n; ++i) {
+            if (skip_[i]) continue;
+            layers_[i]->forward(cur ? ConstView(*cur) : x, outs_[i], ctx);
+            cur = &outs_[i];
+        }
+        if (!cur) throw Error("model has no layers to run");
+        return *cur;
+    }
     for (size_t i = 0; i < n; ++i) {
         if (i == 0) layers_[i]->forward(x, outs_[i], ctx);
         else layers_[i]->forward(outs_[i - 1], outs_[i], ctx);
@@ -72,6 +83,7 @@ const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx)
 }
 
 void Sequential::backward(const ConstView& x, const ConstView& dout) {
+    if (!skip_.empty()) throw Error("internal: a model folded for inference cannot be trained");
     const size_t n = layers_.size() - (skip_last_ ? 1 : 0);
     for (size_t i = n; i-- > 0;) {
         const ConstView dy = (i == n - 1) ? dout : ConstView(grads_[i + 1]);
@@ -110,6 +122,20 @@ double Sequential::regularization_penalty() {
 void Sequential::add_regularization_gradients() {
     for (auto& r : params_)
         if (r.regularizer->active() && r.trainable) r.regularizer->add_gradient(*r.value, *r.grad);
+}
+
+int Sequential::fold_batch_norm() {
+    int folded = 0;
+    std::vector<bool> skip(layers_.size(), false);
+    for (size_t i = 1; i < layers_.size(); ++i) {
+        auto* bn = dynamic_cast<BatchNorm*>(layers_[i].get());
+        if (!bn || skip[i - 1]) continue;
+        RowVector a, b;
+        bn->inference_affine(a, b);
+        if (layers_[i - 1]->fold_affine(a, b)) skip[i] = true, ++folded;
+    }
+    if (folded) skip_ = skip;
+    return folded;
 }
 
 Shape Sequential::output_shape() const { return layers_.empty() ? input_shape_ : layers_.back()->output_shape(); }

@@ -52,6 +52,11 @@ public:
     const Layer& layer(size_t i) const { return *layers_[i]; }
     const ActivationFn& output_activation() const { return output_act_; }
     int64_t param_count(bool trainable_only = false);
+    /// For inference only (evaluate, predict): fold each batch normalization that follows a linear
+    /// dense or convolution layer into that layer's kernel and bias, and skip it. Same outputs up to
+    /// float rounding, one pass less over the data. Training such a model afterwards is an error.
+    /// Returns how many were folded.
+    int fold_batch_norm();
 
 private:
     std::vector<std::unique_ptr<Layer>> layers_;
@@ -61,6 +66,7 @@ private:
     std::vector<Matrix> outs_;      // output of layer i
     std::vector<Matrix> grads_;     // dL/d(input of layer i), i ≥ 1
     std::vector<ParamRef> params_;  // cached after build
+    std::vector<bool> skip_;        // layers folded away by fold_batch_norm
 };
 
 }  // namespace nnctl
