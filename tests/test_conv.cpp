@@ -139,7 +139,8 @@ TEST_CASE("conv with relu: the fused path equals linear followed by relu, forwar
         fused.build({6, 6, 2}, r1);
         lin.build({6, 6, 2}, r2);
         Matrix x = random_matrix(4, 72, 3), y1, y0, dx1, dx0;
-        fused.forward(x, y1, ForwardContext{});
+        Rng r(1);
+        fused.forward(x, y1, ForwardContext{true, &r});  // training: the backward pass reads the kept mask
         lin.forward(x, y0, ForwardContext{});
         Matrix relu = y0.cwiseMax(0.0f);
         CHECK(max_abs_diff(y1, relu) == 0.0);
@@ -150,6 +151,10 @@ TEST_CASE("conv with relu: the fused path equals linear followed by relu, forwar
         CHECK(max_abs_diff(dx1, dx0) == 0.0);
         CHECK(max_abs_diff(*fused.params()[0].grad, *lin.params()[0].grad) == 0.0);
         CHECK(max_abs_diff(*fused.params()[1].grad, *lin.params()[1].grad) == 0.0);
+        Matrix y2, dx2;  // and after an inference forward pass, from the outputs
+        fused.forward(x, y2, ForwardContext{});
+        fused.backward(x, y2, dy, &dx2);
+        CHECK(max_abs_diff(dx2, dx0) == 0.0);
     }
 }
 
@@ -232,4 +237,38 @@ TEST_CASE("global pooling and 1-D pooling shapes") {
     o.pool_size = {2};
     Pool p(o);
     CHECK(p.build({9, 4}, rng) == Shape{4, 4});
+}
+
+#include "config/parse.hpp"
+#include "config/registry.hpp"
+
+TEST_CASE("a model passes reshape and flatten buffers on: same outputs and gradients as running them") {
+    ExperimentConfig c = parse_config(R"(data: {train: {format: synthetic}}
+model:
+  layers:
+    - {type: reshape, target_shape: [6, 6, 2]}
+    - {type: conv2d, filters: 3, kernel_size: 3, activation: relu}
+    - {type: flatten}
+    - {type: reshape, target_shape: [4, -1]}
+    - {type: flatten}
+    - {type: dense, units: 4}
+loss: mse
+)", "cfg.yaml");
+    Sequential m = build_model(c.layers, {72}, 7);
+    Matrix x = random_matrix(5, 72, 8), dout = random_matrix(5, 4, 9);
+    Rng r1(1);
+    const Matrix y = m.forward(x, ForwardContext{true, &r1});
+    m.backward(x, dout);
+    // The same layers one by one, each run (the reshapes copy).
+    std::vector<Matrix> outs(m.size()), grads(m.size());
+    Rng r2(1);
+    for (size_t i = 0; i < m.size(); ++i)
+        m.layer(i).forward(i ? ConstView(outs[i - 1]) : ConstView(x), outs[i], ForwardContext{true, &r2});
+    CHECK(max_abs_diff(outs.back(), y) == 0.0);
+    const Matrix g_model = *m.params()[0].grad, gd_model = *m.params()[2].grad;
+    for (size_t i = m.size(); i-- > 0;)
+        m.layer(i).backward(i ? ConstView(outs[i - 1]) : ConstView(x), outs[i],
+                            i + 1 == m.size() ? ConstView(dout) : ConstView(grads[i + 1]), i ? &grads[i] : nullptr);
+    CHECK(max_abs_diff(*m.params()[0].grad, g_model) == 0.0);
+    CHECK(max_abs_diff(*m.params()[2].grad, gd_model) == 0.0);
 }

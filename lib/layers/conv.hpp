@@ -1,4 +1,7 @@
 #pragma once
+#include <cstdint>
+#include <vector>
+
 #include "core/initializers.hpp"
 #include "layers/activations.hpp"
 #include "layers/layer.hpp"
@@ -48,6 +51,8 @@ private:
     Matrix w_, b_, gw_, gb_;
     Matrix z_, act_, dz_, wt_;        // pre-activation / activated (other activations), dz, kernelᵀ
     Matrix part_w_, part_b_;          // per-chunk weight gradients, summed in chunk order
+    std::vector<uint8_t> on_;         // relu in training: output > 0, per element of the last forward
+    bool mask_valid_ = false;
 };
 
 }  // namespace nnctl

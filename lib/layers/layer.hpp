@@ -53,6 +53,9 @@ public:
     /// following batch normalization can be dropped). False when the layer cannot (e.g. it applies
     /// a non-linear activation to y).
     virtual bool fold_affine(const RowVector& /*a*/, const RowVector& /*b*/) { return false; }
+    /// True for layers whose output is their input's values in the same order (reshape, flatten): the
+    /// model passes the buffer on instead of running them.
+    virtual bool aliases_input() const { return false; }
     virtual std::unique_ptr<Layer> clone() const = 0;
 
 private:

@@ -21,6 +21,7 @@ public:
         if (dx) *dx = dy;
     }
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Reshape>(*this); }
+    bool aliases_input() const override { return true; }
 
 private:
     Shape target_, out_;

@@ -8,7 +8,7 @@
 namespace nnctl {
 
 Sequential::Sequential(const Sequential& o)
-    : input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_), skip_(o.skip_) {
+    : input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_), skip_(o.skip_), src_(o.src_) {
     for (const auto& l : o.layers_) layers_.push_back(l->clone());
     outs_.resize(layers_.size());
     grads_.resize(layers_.size());
@@ -39,6 +39,9 @@ void Sequential::build(const Shape& input, uint64_t seed) {
     }
     outs_.assign(layers_.size(), Matrix());
     grads_.assign(layers_.size(), Matrix());
+    src_.resize(layers_.size());
+    for (size_t i = 0; i < layers_.size(); ++i)
+        src_[i] = (i > 0 && layers_[i]->aliases_input()) ? src_[i - 1] : i;
     params_.clear();
     for (auto& l : layers_)
         for (auto& p : l->params()) params_.push_back(p);
@@ -76,21 +79,25 @@ const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx)
         return *cur;
     }
     for (size_t i = 0; i < n; ++i) {
+        if (src_[i] != i) continue;  // a reshape: its output is the buffer before it
         if (i == 0) layers_[i]->forward(x, outs_[i], ctx);
-        else layers_[i]->forward(outs_[i - 1], outs_[i], ctx);
+        else layers_[i]->forward(outs_[src_[i - 1]], outs_[i], ctx);
     }
-    return outs_[n - 1];
+    return outs_[src_[n - 1]];
 }
 
 void Sequential::backward(const ConstView& x, const ConstView& dout) {
     if (!skip_.empty()) throw Error("internal: a model folded for inference cannot be trained");
     const size_t n = layers_.size() - (skip_last_ ? 1 : 0);
+    size_t next = n;  // the layer whose input gradient is the current dy (n: dout)
     for (size_t i = n; i-- > 0;) {
-        const ConstView dy = (i == n - 1) ? dout : ConstView(grads_[i + 1]);
-        const ConstView in = (i == 0) ? x : ConstView(outs_[i - 1]);
+        if (src_[i] != i) continue;  // a reshape passes the gradient on unchanged
+        const ConstView dy = next == n ? dout : ConstView(grads_[next]);
+        const ConstView in = (i == 0) ? x : ConstView(outs_[src_[i - 1]]);
         // The input's gradient is never needed; nor is anything below the lowest trainable layer.
         Matrix* dx = (i == 0) ? nullptr : &grads_[i];
         layers_[i]->backward(in, outs_[i], dy, dx);
+        next = i;
     }
 }
 

@@ -67,6 +67,7 @@ private:
     std::vector<Matrix> grads_;     // dL/d(input of layer i), i ≥ 1
     std::vector<ParamRef> params_;  // cached after build
     std::vector<bool> skip_;        // layers folded away by fold_batch_norm
+    std::vector<size_t> src_;       // which outs_ buffer holds layer i's output (a reshape: the one before)
 };
 
 }  // namespace nnctl
