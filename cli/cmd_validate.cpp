@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "config/parse.hpp"
+#include "config/registry.hpp"
 
 namespace nnctl::cli {
 
@@ -15,7 +16,10 @@ struct ValidateOptions {
 
 int run_validate(ValidateOptions& o) {
     apply_common_options(o.common);
-    const std::string resolved = emit_config(load_config(o.config, o.common.sets));
+    const ExperimentConfig cfg = load_config(o.config, o.common.sets);
+    // With the input shape known without reading data, every layer's shape is checked as well.
+    if (!cfg.input_shape.empty()) build_model(cfg.layers, cfg.input_shape, cfg.seed);
+    const std::string resolved = emit_config(cfg);
     if (o.common.json) std::cout << "{\"valid\":true,\"config\":" << yaml_to_json(resolved) << "}" << std::endl;
     else std::cout << resolved;
     log().info("{}: valid", o.config);
@@ -29,7 +33,8 @@ std::function<int()> register_validate(CLI::App& app) {
     cmd->add_option("config", o->config, "Experiment config (YAML)")->required()->type_name("CONFIG");
     add_common_options(*cmd, o->common);
     cmd->footer("\nExit 0 and the resolved config on stdout, or every problem found (file:line:col: key: problem) and\n"
-                "exit 2. Nothing is trained and no data is read.\n"
+                "exit 2. Nothing is trained and no data is read; with model.input_shape given, every layer's\n"
+                "shapes are checked too (the data's shape is otherwise known only at train or summary time).\n"
                 "Example: nnctl validate configs/iris.yaml --set optimizer.learning_rate=0.1\n" +
                 std::string(kExitCodes));
     return [o] { return run_validate(*o); };

@@ -182,5 +182,14 @@ printf '1,2,3\n' | "$NNCTL" predict "$TMP/cnn" --input - 2>"$TMP/e" >/dev/null; 
 check "a pixel row of the wrong width exits 3 (got $code)" test $code -eq 3
 check "the message gives the line and the width needed" grep -q "<stdin>:1: 3 values, the model takes 784 per row, shape (None, 28, 28, 1)" "$TMP/e"
 
+# validate checks layer shapes when model.input_shape says what they are.
+"$NNCTL" validate "$TMP/img.yaml" --set 'model.input_shape=[28, 28, 1]' 2>"$TMP/e" >/dev/null; code=$?
+check "validate with input_shape finds a dense on images (exit $code)" test $code -eq 2
+check "and names where" grep -q "img.yaml:6:7: model.layers.0 (dense_1): dense expects a flat input" "$TMP/e"
+"$NNCTL" validate "$TMP/img.yaml" --set 'model.input_shape=[784]' -q >/dev/null; code=$?
+check "validate passes a model that fits its input_shape (exit $code)" test $code -eq 0
+"$NNCTL" validate "$TMP/img.yaml" --set 'model.layers.0.type=convolution' 2>"$TMP/e" >/dev/null
+check "an unknown layer type suggests types of the same stem" grep -q "did you mean 'conv2d' or 'conv1d'?" "$TMP/e"
+
 echo "cli_shapes: $pass passed, $fail failed"
 test "$fail" -eq 0

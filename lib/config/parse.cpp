@@ -48,7 +48,16 @@ std::string suggest(const std::string& word, const Keys& options) {
         if (d < bd) bd = d, best = o;
     }
     if (!best.empty() && bd <= std::max<int>(2, int(word.size()) / 3)) return "did you mean '" + best + "'? ";
-    return "";
+    // A longer or shorter spelling of the same stem ('convolution', 'pooling'): the names sharing
+    // its first four letters, or containing it.
+    std::vector<std::string> stem;
+    for (const auto& o : options)
+        if ((word.size() >= 4 && o.compare(0, 4, word, 0, 4) == 0) || (word.size() >= 4 && o.find(word) != std::string::npos))
+            stem.push_back(o);
+    if (stem.empty() || stem.size() > 4) return "";
+    std::string s = "did you mean ";
+    for (size_t i = 0; i < stem.size(); ++i) s += (i ? (i + 1 == stem.size() ? " or " : ", ") : "") + ("'" + stem[i] + "'");
+    return s + "? ";
 }
 
 std::string child(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
