@@ -272,3 +272,41 @@ loss: mse
     CHECK(max_abs_diff(*m.params()[0].grad, g_model) == 0.0);
     CHECK(max_abs_diff(*m.params()[2].grad, gd_model) == 0.0);
 }
+
+TEST_CASE("a convolution and the max pooling after it run fused: bit-identical to running both") {
+    for (const char* act : {"relu", "linear"}) {
+        ExperimentConfig c = parse_config(std::string(R"(data: {train: {format: synthetic}}
+model:
+  layers:
+    - {type: conv2d, filters: 4, kernel_size: 3, activation: )") + act + R"(}
+    - {type: max_pooling2d}
+    - {type: conv2d, filters: 3, kernel_size: 2, activation: relu}
+    - {type: max_pooling2d, pool_size: [2, 3]}
+    - {type: flatten}
+    - {type: dense, units: 4}
+loss: mse
+)", "cfg.yaml");
+        Sequential m = build_model(c.layers, {11, 12, 2}, 7);  // 9x10 → 4x5 (a row and column left over) → 3x4 → 1x1
+        Matrix x = random_matrix(9, 11 * 12 * 2, 8), dout = random_matrix(9, 4, 9);
+        x.col(5).setZero();  // ties and all-zero windows after relu
+        Rng r1(1);
+        const Matrix y = m.forward(x, ForwardContext{true, &r1});
+        m.backward(x, dout);
+        std::vector<Matrix> fused_grads;
+        for (auto& p : m.params()) fused_grads.push_back(*p.grad);
+        std::vector<Matrix> outs(m.size()), grads(m.size());
+        Rng r2(1);
+        for (size_t i = 0; i < m.size(); ++i)
+            m.layer(i).forward(i ? ConstView(outs[i - 1]) : ConstView(x), outs[i], ForwardContext{true, &r2});
+        INFO(act);
+        CHECK(max_abs_diff(outs.back(), y) == 0.0);
+        for (size_t i = m.size(); i-- > 0;)
+            m.layer(i).backward(i ? ConstView(outs[i - 1]) : ConstView(x), outs[i],
+                                i + 1 == m.size() ? ConstView(dout) : ConstView(grads[i + 1]), i ? &grads[i] : nullptr);
+        auto params = m.params();
+        for (size_t k = 0; k < params.size(); ++k) {
+            INFO(params[k].name);
+            CHECK(max_abs_diff(*params[k].grad, fused_grads[k]) == 0.0);
+        }
+    }
+}

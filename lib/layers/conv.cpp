@@ -91,16 +91,9 @@ void Conv::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) {
     }
 }
 
-void Conv::backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) {
+template <class DzOf>
+void Conv::backward_chunks(const ConstView& x, Matrix* dx, DzOf&& dz_of) {
     const int64_t batch = x.rows(), pos = win_.positions(), k = w_.rows(), f = opt_.filters;
-    // dz: (batch·positions × filters), the gradient at the pre-activation.
-    const float* dz = dy.data();
-    const bool relu = is(opt_.activation.name, "relu");
-    if (needs_z()) {
-        Eigen::Map<const Matrix> z(z_.data(), batch * pos, f), a(y.data(), batch * pos, f), g(dy.data(), batch * pos, f);
-        opt_.activation.backward(z, a, g, dz_);
-        dz = dz_.data();
-    }
     const int64_t per = chunk_samples(), chunks = (batch + per - 1) / per;
     const bool grads = trainable();
     if (grads) {
@@ -113,19 +106,8 @@ void Conv::backward(const ConstView& x, const ConstView& y, const ConstView& dy,
     }
     parallel_for(chunks, [&](int64_t ci) {
         const int64_t s0 = ci * per, n = std::min(per, batch - s0), rows = n * pos;
-        const float* dzc = dz + s0 * pos * f;
-        thread_local std::vector<float> p, dp, masked;
-        if (relu) {  // the chunk's dz where it is used, in cache: no batch-sized buffer written and re-read
-            masked.resize(size_t(rows * f));
-            if (mask_valid_) {
-                relu_mask(masked.data(), on_.data() + s0 * pos * f, dy.data() + s0 * pos * f, rows * f);
-            } else {  // a backward pass after an inference forward (tests): from the outputs
-                const float* yv = y.data() + s0 * pos * f;
-                const float* g = dy.data() + s0 * pos * f;
-                for (int64_t i = 0; i < rows * f; ++i) masked[size_t(i)] = yv[i] > 0.0f ? g[i] : 0.0f;
-            }
-            dzc = masked.data();
-        }
+        thread_local std::vector<float> p, dp, buffer;
+        const float* dzc = dz_of(s0, n, buffer);
         if (grads) {
             p.resize(size_t(rows * k));
             im2col(win_, x.data() + s0 * x.outerStride(), x.outerStride(), n, p.data());
@@ -148,6 +130,87 @@ void Conv::backward(const ConstView& x, const ConstView& y, const ConstView& dy,
             for (int64_t c = 1; c < chunks; ++c) gb_ += part_b_.row(c);
         }
     }
+}
+
+void Conv::backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) {
+    const int64_t batch = x.rows(), pos = win_.positions(), f = opt_.filters;
+    // dz: (batch·positions × filters), the gradient at the pre-activation.
+    const float* dz = dy.data();
+    const bool relu = is(opt_.activation.name, "relu");
+    if (needs_z()) {
+        Eigen::Map<const Matrix> z(z_.data(), batch * pos, f), a(y.data(), batch * pos, f), g(dy.data(), batch * pos, f);
+        opt_.activation.backward(z, a, g, dz_);
+        dz = dz_.data();
+    }
+    backward_chunks(x, dx, [&](int64_t s0, int64_t n, std::vector<float>& masked) -> const float* {
+        const int64_t rows = n * pos;
+        if (!relu) return dz + s0 * pos * f;
+        // The chunk's dz where it is used, in cache: no batch-sized buffer written and read back.
+        masked.resize(size_t(rows * f));
+        if (mask_valid_) {
+            relu_mask(masked.data(), on_.data() + s0 * pos * f, dy.data() + s0 * pos * f, rows * f);
+        } else {  // a backward pass after an inference forward (tests): from the outputs
+            const float* yv = y.data() + s0 * pos * f;
+            const float* g = dy.data() + s0 * pos * f;
+            for (int64_t i = 0; i < rows * f; ++i) masked[size_t(i)] = yv[i] > 0.0f ? g[i] : 0.0f;
+        }
+        return masked.data();
+    });
+}
+
+bool Conv::can_fuse(const Pool& pool) const {
+    const std::string& a = opt_.activation.name;
+    return (is(a, "relu") || is(a, "linear")) && pool.tiles() && pool.window().in_h == win_.out_h &&
+           pool.window().in_w == win_.out_w && pool.window().channels == opt_.filters;
+}
+
+void Conv::forward_pooled(const ConstView& x, Pool& pool, Matrix& pooled, const ForwardContext&) {
+    const int64_t batch = x.rows(), pos = win_.positions(), k = w_.rows(), f = opt_.filters;
+    const bool relu = is(opt_.activation.name, "relu");
+    const int64_t out = pool.window().positions() * f;
+    pooled.resize(batch, out);
+    pool.prepare_taps(batch);
+    mask_valid_ = false;
+    const int64_t per = chunk_samples(), chunks = (batch + per - 1) / per;
+    const float* bias = opt_.use_bias ? b_.data() : nullptr;
+    parallel_for(chunks, [&](int64_t ci) {
+        const int64_t s0 = ci * per, n = std::min(per, batch - s0);
+        thread_local std::vector<float> p, yc;
+        p.resize(size_t(n * pos * k));
+        yc.resize(size_t(n * pos * f));
+        im2col(win_, x.data() + s0 * x.outerStride(), x.outerStride(), n, p.data());
+        gemm(n * pos, k, f, p.data(), k, 1, w_.data(), f, yc.data(), f, bias, relu);
+        for (int64_t j = 0; j < n; ++j) pool.pool_sample(yc.data() + j * pos * f, pooled.data() + (s0 + j) * out, s0 + j);
+    });
+}
+
+void Conv::backward_pooled(const ConstView& x, const Pool& pool, const ConstView& pooled, const ConstView& dpooled,
+                           Matrix* dx) {
+    const int64_t pos = win_.positions(), f = opt_.filters;
+    const bool relu = is(opt_.activation.name, "relu");
+    const Window& pw = pool.window();
+    const int64_t out = pw.positions() * f;
+    backward_chunks(x, dx, [&](int64_t s0, int64_t n, std::vector<float>& dz) -> const float* {
+        dz.assign(size_t(n * pos * f), 0.0f);
+        for (int64_t j = 0; j < n; ++j) {
+            const int64_t s = s0 + j;
+            const float* t = pool.taps(s);
+            const float* g = dpooled.data() + s * dpooled.outerStride();
+            const float* m = pooled.data() + s * pooled.outerStride();
+            float* d = dz.data() + j * pos * f;
+            for (int64_t oh = 0; oh < pw.out_h; ++oh)
+                for (int64_t ow = 0; ow < pw.out_w; ++ow)
+                    for (int64_t ch = 0; ch < f; ++ch) {
+                        const int64_t o = (oh * pw.out_w + ow) * f + ch;
+                        // relu: a window whose maximum is 0 had every pre-activation ≤ 0 there.
+                        if (relu && !(m[o] > 0.0f)) continue;
+                        const int64_t tap = int64_t(t[o]), i = tap / pw.kw, jj = tap % pw.kw;
+                        d[((oh * pw.kh + i) * win_.out_w + ow * pw.kw + jj) * f + ch] = g[o];
+                    }
+        }
+        (void)out;
+        return dz.data();
+    });
 }
 
 bool Conv::fold_affine(const RowVector& a, const RowVector& b) {

@@ -6,6 +6,7 @@
 #include "layers/activations.hpp"
 #include "layers/layer.hpp"
 #include "layers/options.hpp"
+#include "layers/pool.hpp"
 #include "layers/window.hpp"
 
 namespace nnctl {
@@ -39,10 +40,24 @@ public:
     void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
     std::vector<ParamRef> params() override;
     bool fold_affine(const RowVector& a, const RowVector& b) override;
+
+    /// Whether `pool` (the next layer) can run inside this layer's chunk loop: linear or relu
+    /// here, and max pooling windows that tile this layer's output.
+    bool can_fuse(const Pool& pool) const;
+    /// This layer and the max pooling after it in one pass: each chunk's output stays in cache and is
+    /// pooled straight into `pooled`; this layer's own output is never stored. Same values.
+    void forward_pooled(const ConstView& x, Pool& pool, Matrix& pooled, const ForwardContext& ctx);
+    /// The backward pass of the pair, from the gradient at the pooling's output: each window's
+    /// gradient goes to its winning position (for relu, when the window's maximum is positive).
+    void backward_pooled(const ConstView& x, const Pool& pool, const ConstView& pooled, const ConstView& dpooled,
+                         Matrix* dx);
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv>(*this); }
     const Window& window() const { return win_; }
 
 private:
+    /// The shared backward pass; dz_of(s0, n, buffer) gives the chunk's gradient at the pre-activation.
+    template <class DzOf>
+    void backward_chunks(const ConstView& x, Matrix* dx, DzOf&& dz_of);
     bool needs_z() const;
     int64_t chunk_samples() const;
     Options opt_;

@@ -100,6 +100,8 @@ void over_samples(int64_t batch, int64_t per_sample, F&& f) {
 }
 }  // namespace
 
+void Pool::pool_sample(const float* x, float* y, int64_t s) { max_tiles(win_, x, y, tap_.data() + s * tap_.cols()); }
+
 std::string Pool::type() const {
     return std::string(opt_.max ? "max" : "average") + "_pooling" + (opt_.rank == 2 ? "2d" : "1d");
 }

@@ -30,15 +30,23 @@ public:
     void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Pool>(*this); }
 
-private:
-    Options opt_;
-    Window win_;
-    Shape out_;
-    /// Max pooling whose windows tile the input (strides = pool_size, valid): its own fast path.
+    /// Max pooling whose windows tile the input (strides = pool_size, valid): its own fast path,
+    /// and the one a preceding convolution can run inside its own loop (Conv::forward_pooled).
     bool tiles() const {
         return opt_.max && win_.sh == win_.kh && win_.sw == win_.kw && win_.out_h * win_.kh <= win_.in_h &&
                win_.out_w * win_.kw <= win_.in_w;
     }
+    const Window& window() const { return win_; }
+    /// For the fused path: room for a batch's taps, then one sample at a time (tiles() only).
+    void prepare_taps(int64_t batch) { tap_.resize(batch, win_.positions() * win_.channels); }
+    void pool_sample(const float* x, float* y, int64_t s);
+    /// The tap (i·kw + j) each output of sample s came from (tiles() only).
+    const float* taps(int64_t s) const { return tap_.data() + s * tap_.cols(); }
+
+private:
+    Options opt_;
+    Window win_;
+    Shape out_;
     Matrix tap_;  // max: where each output came from (tiles: the tap i·kw + j; else the position ih·in_w + iw)
 };
 

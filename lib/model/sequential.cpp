@@ -2,13 +2,16 @@
 
 #include "core/error.hpp"
 #include "layers/activation_layer.hpp"
+#include "layers/conv.hpp"
 #include "layers/dense.hpp"
+#include "layers/pool.hpp"
 #include "layers/normalization.hpp"
 
 namespace nnctl {
 
 Sequential::Sequential(const Sequential& o)
-    : input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_), skip_(o.skip_), src_(o.src_) {
+    : input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_), skip_(o.skip_), src_(o.src_),
+      fused_(o.fused_) {
     for (const auto& l : o.layers_) layers_.push_back(l->clone());
     outs_.resize(layers_.size());
     grads_.resize(layers_.size());
@@ -42,6 +45,14 @@ void Sequential::build(const Shape& input, uint64_t seed) {
     src_.resize(layers_.size());
     for (size_t i = 0; i < layers_.size(); ++i)
         src_[i] = (i > 0 && layers_[i]->aliases_input()) ? src_[i - 1] : i;
+    // A convolution followed by a max pooling that tiles its output run as one pass: the
+    // convolution's output (the largest buffer of a CNN) never goes to memory.
+    fused_.assign(layers_.size(), false);
+    for (size_t i = 0; i + 1 < layers_.size(); ++i) {
+        auto* conv = dynamic_cast<Conv*>(layers_[i].get());
+        auto* pool = dynamic_cast<Pool*>(layers_[i + 1].get());
+        if (conv && pool && conv->can_fuse(*pool) && (i == 0 || !fused_[i - 1])) fused_[i] = true;
+    }
     params_.clear();
     for (auto& l : layers_)
         for (auto& p : l->params()) params_.push_back(p);
@@ -80,8 +91,13 @@ const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx)
     }
     for (size_t i = 0; i < n; ++i) {
         if (src_[i] != i) continue;  // a reshape: its output is the buffer before it
-        if (i == 0) layers_[i]->forward(x, outs_[i], ctx);
-        else layers_[i]->forward(outs_[src_[i - 1]], outs_[i], ctx);
+        const ConstView in = i == 0 ? x : ConstView(outs_[src_[i - 1]]);
+        if (fused_[i] && i + 1 < n) {  // conv + max pooling in one pass, straight into the pooling's output
+            static_cast<Conv&>(*layers_[i]).forward_pooled(in, static_cast<Pool&>(*layers_[i + 1]), outs_[i + 1], ctx);
+            ++i;
+            continue;
+        }
+        layers_[i]->forward(in, outs_[i], ctx);
     }
     return outs_[src_[n - 1]];
 }
@@ -93,6 +109,15 @@ void Sequential::backward(const ConstView& x, const ConstView& dout) {
     for (size_t i = n; i-- > 0;) {
         if (src_[i] != i) continue;  // a reshape passes the gradient on unchanged
         const ConstView dy = next == n ? dout : ConstView(grads_[next]);
+        if (i > 0 && fused_[i - 1]) {  // the pooling of a fused pair: both layers' backward at once
+            const size_t c = i - 1;
+            const ConstView in = (c == 0) ? x : ConstView(outs_[src_[c - 1]]);
+            static_cast<Conv&>(*layers_[c]).backward_pooled(in, static_cast<const Pool&>(*layers_[i]), outs_[i], dy,
+                                                           c == 0 ? nullptr : &grads_[c]);
+            next = c;
+            i = c;
+            continue;
+        }
         const ConstView in = (i == 0) ? x : ConstView(outs_[src_[i - 1]]);
         // The input's gradient is never needed; nor is anything below the lowest trainable layer.
         Matrix* dx = (i == 0) ? nullptr : &grads_[i];

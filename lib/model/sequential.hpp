@@ -68,6 +68,7 @@ private:
     std::vector<ParamRef> params_;  // cached after build
     std::vector<bool> skip_;        // layers folded away by fold_batch_norm
     std::vector<size_t> src_;       // which outs_ buffer holds layer i's output (a reshape: the one before)
+    std::vector<bool> fused_;       // layer i is a convolution run together with the max pooling after it
 };
 
 }  // namespace nnctl
