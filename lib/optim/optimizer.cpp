@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 
 namespace nnctl {
 
@@ -97,7 +98,11 @@ protected:
         const Eigen::Index n = w.size();
         const float c1 = 1.0f - b1, c2 = 1.0f - b2;
         if (!vh) {
-#pragma omp simd
+            // Elementwise, so a large tensor splits over the threads with the same bits (a CNN's first
+            // dense kernel, 205k weights, is ~0.1 ms a step on one core).
+            const int threads = n >= (Eigen::Index(1) << 16) ? num_threads() : 1;
+            (void)threads;
+#pragma omp parallel for simd num_threads(threads) schedule(static) if (threads > 1)
             for (Eigen::Index i = 0; i < n; ++i) {
                 const float gi = gp[i];
                 const float mi = mp[i] + (gi - mp[i]) * c1;
