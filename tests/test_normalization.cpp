@@ -146,3 +146,25 @@ loss: mse
     CHECK((y0 - y1).cwiseAbs().maxCoeff() < 1e-4f * std::max(1.0f, y0.cwiseAbs().maxCoeff()));
     CHECK_THROWS_AS(f.backward(x, y1), Error);
 }
+
+#include "core/parallel.hpp"
+
+TEST_CASE("batch normalization gives the same bits on 1 and 2 threads") {
+    BatchNorm a({}), b({});
+    Rng r1(1), r2(1);
+    a.build({20, 20, 8}, r1);  // 64 × 400 rows: several chunks of rows
+    b.build({20, 20, 8}, r2);
+    Matrix x = random_matrix(64, 3200, 3), dy = random_matrix(64, 3200, 4), ya, yb, dxa, dxb;
+    Rng g1(5), g2(5);
+    set_num_threads(1);
+    a.forward(x, ya, ForwardContext{true, &g1});
+    a.backward(x, ya, dy, &dxa);
+    set_num_threads(2);
+    b.forward(x, yb, ForwardContext{true, &g2});
+    b.backward(x, yb, dy, &dxb);
+    set_num_threads(1);
+    CHECK(ya == yb);
+    CHECK(dxa == dxb);
+    CHECK(*a.params()[0].grad == *b.params()[0].grad);
+    CHECK(*a.params()[2].value == *b.params()[2].value);
+}

@@ -191,7 +191,8 @@ void Conv::backward_pooled(const ConstView& x, const Pool& pool, const ConstView
     const Window& pw = pool.window();
     const int64_t out = pw.positions() * f;
     // Offset of each window tap (i·kw + j) from the window's corner in this layer's output.
-    std::vector<int64_t> tap_at(size_t(pw.kh * pw.kw));
+    std::vector<int64_t>& tap_at = tap_at_;
+    tap_at.resize(size_t(pw.kh * pw.kw));
     for (int64_t i = 0; i < pw.kh; ++i)
         for (int64_t j = 0; j < pw.kw; ++j) tap_at[size_t(i * pw.kw + j)] = (i * win_.out_w + j) * f;
     backward_chunks(x, dx, [&](int64_t s0, int64_t n, std::vector<float>& dz) -> const float* {

@@ -54,16 +54,22 @@ constexpr int64_t kRowsPerChunk = 2048;  // fixed: per-chunk sums combine in ord
 template <class F>
 void channel_sums(int64_t rows, int64_t c, std::vector<double>& a, std::vector<double>& b, F&& f) {
     const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
-    std::vector<double> pa(size_t(chunks * c), 0.0), pb(size_t(chunks * c), 0.0);
+    // Reused (no allocation per batch once sizes settle). The workers must see this thread's
+    // buffers, so they get pointers: a thread_local named inside the lambda would be their own.
+    thread_local std::vector<double> pa_buf, pb_buf;
+    pa_buf.assign(size_t(chunks * c), 0.0);
+    pb_buf.assign(size_t(chunks * c), 0.0);
+    double* const pa = pa_buf.data();
+    double* const pb = pb_buf.data();
     parallel_for(chunks, [&](int64_t k) {
-        double* __restrict sa = pa.data() + k * c;
-        double* __restrict sb = pb.data() + k * c;
+        double* __restrict sa = pa + k * c;
+        double* __restrict sb = pb + k * c;
         for (int64_t r = k * kRowsPerChunk, e = std::min(rows, r + kRowsPerChunk); r < e; ++r) f(r, sa, sb);
     });
     a.assign(size_t(c), 0.0);
     b.assign(size_t(c), 0.0);
     for (int64_t k = 0; k < chunks; ++k)
-        for (int64_t j = 0; j < c; ++j) a[size_t(j)] += pa[size_t(k * c + j)], b[size_t(j)] += pb[size_t(k * c + j)];
+        for (int64_t j = 0; j < c; ++j) a[size_t(j)] += pa[k * c + j], b[size_t(j)] += pb[k * c + j];
 }
 
 /// out = in·k + m per channel, over a (rows × c) buffer.
@@ -84,7 +90,8 @@ void BatchNorm::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx
     const int64_t c = channels_, rows = x.rows() * (x.cols() / c);
     y.resize(x.rows(), x.cols());
     batch_stats_ = ctx.training && trainable();
-    RowVector a, b;
+    RowVector& a = aff_a_;
+    RowVector& b = aff_b_;
     if (!batch_stats_) {
         inference_affine(a, b);
         affine_rows(x.data(), y.data(), rows, c, a.data(), b.data());
@@ -92,7 +99,8 @@ void BatchNorm::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx
     }
     // Sums in double, per chunk of rows: a channel summed over a batch of images loses float digits.
     const float* xd = x.data();
-    std::vector<double> sum, sq;
+    std::vector<double>& sum = sum_;
+    std::vector<double>& sq = sq_;
     channel_sums(rows, c, sum, sq, [&](int64_t r, double* __restrict s1, double* __restrict s2) {
         const float* __restrict v = xd + r * c;
         for (int64_t j = 0; j < c; ++j) s1[j] += v[j], s2[j] += double(v[j]) * v[j];
@@ -122,10 +130,12 @@ void BatchNorm::backward(const ConstView& x, const ConstView&, const ConstView& 
     const float* g = dy.data();
     // The statistics the forward pass used, and x̂ = (x − mean)·inv recomputed from x (cheaper than
     // keeping it: one read of x instead of a write and a read of x̂).
-    RowVector mean(1, c), inv(1, c);
+    RowVector& mean = bw_mean_;
+    RowVector& inv = bw_inv_;
     if (batch_stats_) mean = mean_b_, inv = inv_;
     else mean = mean_, inv = (var_.array() + float(opt_.epsilon)).rsqrt().matrix();
-    std::vector<double> sdy, sdyx;
+    std::vector<double>& sdy = sum_;
+    std::vector<double>& sdyx = sq_;
     if (trainable() || batch_stats_)
         channel_sums(rows, c, sdy, sdyx, [&](int64_t r, double* __restrict s1, double* __restrict s2) {
             const float* __restrict v = xd + r * c;
@@ -142,11 +152,14 @@ void BatchNorm::backward(const ConstView& x, const ConstView&, const ConstView& 
     }
     if (!dx) return;
     dx->resize(x.rows(), x.cols());
-    RowVector k(1, c), m1(1, c), m2(1, c);
+    RowVector& k = aff_a_;
+    RowVector& m1 = bw_m1_;
+    RowVector& m2 = bw_m2_;
+    k.resize(c), m1.resize(c), m2.resize(c);
     for (int64_t j = 0; j < c; ++j) k(j) = (opt_.scale ? gamma_(0, j) : 1.0f) * inv(j);
     if (!batch_stats_) {  // fixed statistics: a per-channel affine map, dx = dy·k
-        RowVector zero = RowVector::Zero(c);
-        affine_rows(g, dx->data(), rows, c, k.data(), zero.data());
+        bw_m1_.setZero(c);
+        affine_rows(g, dx->data(), rows, c, k.data(), bw_m1_.data());
         return;
     }
     // dx = γ·inv · (dy − mean(dy) − x̂·mean(dy·x̂)), means over the batch and positions.

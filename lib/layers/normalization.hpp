@@ -1,4 +1,6 @@
 #pragma once
+#include <vector>
+
 #include "core/initializers.hpp"
 #include "layers/layer.hpp"
 #include "layers/options.hpp"
@@ -37,6 +39,8 @@ private:
     int64_t channels_ = 1;
     Matrix gamma_, beta_, mean_, var_, ggamma_, gbeta_, gmean_, gvar_;
     RowVector mean_b_, inv_;  // the last training pass's batch mean and 1/sqrt(var + ε)
+    std::vector<double> sum_, sq_;  // per-channel sums, reused
+    RowVector aff_a_, aff_b_, bw_mean_, bw_inv_, bw_m1_, bw_m2_;  // per-channel scratch, reused
     bool batch_stats_ = false;  // the last forward used the batch's statistics
     RegularizerSpec none_;
 };
