@@ -5,13 +5,7 @@
 set -u
 NNCTL=$(realpath "$1")
 cd "$2"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+source tests/cli_common.sh
 FM=/usr/share/datasets/fashion-mnist
 
 # The README's layer table is exactly what the binary's schemas say.
@@ -190,6 +184,15 @@ check "and names where" grep -q "img.yaml:6:7: model.layers.0 (dense_1): dense e
 check "validate passes a model that fits its input_shape (exit $code)" test $code -eq 0
 "$NNCTL" validate "$TMP/img.yaml" --set 'model.layers.0.type=convolution' 2>"$TMP/e" >/dev/null
 check "an unknown layer type suggests types of the same stem" grep -q "did you mean 'conv2d' or 'conv1d'?" "$TMP/e"
+
+# Option errors of the new layers: located, exit 2, all at once.
+"$NNCTL" validate "$TMP/img.yaml" --set 'model.layers=[{type: random_translation, height_factor: [0.3, -0.1], width_factor: 0.1}, {type: random_translation, height_factor: 0.1, width_factor: 2}, {type: zero_padding2d, padding: [1, 2, 3]}, {type: spatial_dropout2d}, {type: max_pooling2d, strides: 0}]' 2>"$TMP/e" >/dev/null; code=$?
+check "bad options of new layers exit 2 (got $code)" test $code -eq 2
+check "a factor range upside down is named" grep -q "model.layers.0.height_factor: the lower bound exceeds the upper bound" "$TMP/e"
+check "a factor out of range is named" grep -q "model.layers.1.width_factor: must be in \[-1, 1\], got 2" "$TMP/e"
+check "padding with the wrong count is named" grep -q "model.layers.2.padding: expected an integer, one integer per axis or one \[before, after\] pair per axis (2 axes), got 3 values" "$TMP/e"
+check "a missing rate is named" grep -q "model.layers.3: missing key 'rate' (the fraction of channels to drop)" "$TMP/e"
+check "strides below 1 are named" grep -q "model.layers.4.strides: must be between 1 and 1048576, got 0" "$TMP/e"
 
 echo "cli_shapes: $pass passed, $fail failed"
 test "$fail" -eq 0

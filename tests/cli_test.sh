@@ -6,13 +6,7 @@ set -u
 NNCTL=$(realpath "$1")
 cd "$2"
 BUILD_KIND=${3:-plain}  # "sanitized" under ASan, where address-space limits cannot be used
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+source tests/cli_common.sh
 
 # Every example config trains (few epochs) and writes a complete run directory. The generated
 # image folder comes from its script; the CNN configs train on a slice of Fashion-MNIST here.

@@ -121,11 +121,13 @@ Dataset load_image_folder(const DataSourceConfig& src) {
              " images that could not be read (on_error: skip); the first: " + first);
     if (keep.empty()) throw DataError(src.path + ": none of the " + std::to_string(n) + " images could be read");
     Dataset d;
-    d.x.resize(int64_t(keep.size()), width);
     std::vector<double> labels;
-    for (size_t k = 0; k < keep.size(); ++k) {
-        d.x.row(int64_t(k)) = x.row(keep[k]);
-        labels.push_back(double(l.files[size_t(keep[k])].second));
+    for (int i : keep) labels.push_back(double(l.files[size_t(i)].second));
+    if (int64_t(keep.size()) == n) {
+        d.x = std::move(x);  // nothing skipped: no second copy of every image
+    } else {
+        d.x.resize(int64_t(keep.size()), width);
+        for (size_t k = 0; k < keep.size(); ++k) d.x.row(int64_t(k)) = x.row(keep[k]);
     }
     d.shape = {h, w, channels};
     for (int64_t j = 0; j < width; ++j) d.feature_names.push_back("pixel" + std::to_string(j));

@@ -189,7 +189,6 @@ void Conv::backward_pooled(const ConstView& x, const Pool& pool, const ConstView
     const int64_t pos = win_.positions(), f = opt_.filters;
     const bool relu = is(opt_.activation.name, "relu");
     const Window& pw = pool.window();
-    const int64_t out = pw.positions() * f;
     // Offset of each window tap (i·kw + j) from the window's corner in this layer's output.
     std::vector<int64_t>& tap_at = tap_at_;
     tap_at.resize(size_t(pw.kh * pw.kw));
@@ -214,20 +213,13 @@ void Conv::backward_pooled(const ConstView& x, const Pool& pool, const ConstView
                     }
                 }
         }
-        (void)out;
         return dz.data();
     });
 }
 
 bool Conv::fold_affine(const RowVector& a, const RowVector& b) {
     if (!opt_.activation.is_linear() || a.size() != opt_.filters) return false;
-    if (!opt_.use_bias) {
-        opt_.use_bias = true;
-        b_.setZero(1, opt_.filters);
-        gb_.setZero(1, opt_.filters);
-    }
-    w_.array().rowwise() *= a.array();
-    b_ = (b_.array() * a.array() + b.array()).matrix();
+    fold_columns(w_, b_, gb_, opt_.use_bias, a, b);
     return true;
 }
 

@@ -49,13 +49,7 @@ void Dense::backward(const ConstView& x, const ConstView& y, const ConstView& dy
 
 bool Dense::fold_affine(const RowVector& a, const RowVector& b) {
     if (!opt_.activation.is_linear() || a.size() != w_.cols()) return false;
-    if (!opt_.use_bias) {
-        opt_.use_bias = true;
-        b_.setZero(1, w_.cols());
-        gb_.setZero(1, w_.cols());
-    }
-    w_.array().rowwise() *= a.array();
-    b_ = (b_.array() * a.array() + b.array()).matrix();
+    fold_columns(w_, b_, gb_, opt_.use_bias, a, b);
     return true;
 }
 

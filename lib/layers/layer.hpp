@@ -21,6 +21,10 @@ struct ParamRef {
     Shape shape = {};
 };
 
+/// Shared by layers whose output is x·w (+ bias) per output column: scale column j of w by a(j) and
+/// make the bias bias·a + b, creating a zero bias first when the layer had none (see fold_affine).
+void fold_columns(Matrix& w, Matrix& bias, Matrix& bias_grad, bool& use_bias, const RowVector& a, const RowVector& b);
+
 /// The stored shape of a parameter (ParamRef::shape, or the default for its matrix).
 Shape stored_shape(const ParamRef& p);
 

@@ -11,13 +11,6 @@
 namespace nnctl {
 
 namespace {
-/// (batch·positions × channels) view of a (batch × positions·channels) buffer.
-using Rows = Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>;
-Rows as_rows(const ConstView& m, int64_t c) {
-    // Samples are rows of m; within a row, positions follow each other channel-fast, so the whole
-    // buffer is a (rows·positions × c) matrix when m is contiguous.
-    return Rows(m.data(), m.rows() * (m.cols() / c), c, Eigen::OuterStride<>(c));
-}
 int64_t last_axis(const Shape& s) { return s.empty() ? 1 : s.back(); }
 
 void init_row(Matrix& m, int64_t c, const InitializerSpec& spec, Rng& rng) {
@@ -243,33 +236,57 @@ Shape LayerNorm::build(const Shape& input, Rng& rng) {
 
 void LayerNorm::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
     if (x.outerStride() != x.cols()) throw Error("layer_normalization: input rows must be contiguous");
-    const int64_t c = channels_;
-    Rows xr = as_rows(x, c);
-    const Eigen::VectorXd mean = xr.cast<double>().rowwise().sum() / double(c);
-    const Eigen::VectorXd var = (xr.cast<double>().colwise() - mean).array().square().rowwise().sum() / double(c);
-    inv_ = (var.array() + opt_.epsilon).rsqrt().cast<float>().matrix().transpose();
-    xhat_.resize(xr.rows(), c);
-    xhat_.noalias() = ((xr.colwise() - mean.cast<float>()).array().colwise() * inv_.transpose().array()).matrix();
+    const int64_t c = channels_, rows = x.rows() * (x.cols() / c);
+    // One position (row of c channels) at a time, statistics in double; no temporaries per batch.
+    xhat_.resize(rows, c);
+    inv_.resize(rows);
     y.resize(x.rows(), x.cols());
-    Eigen::Map<Matrix> yr(y.data(), xr.rows(), c);
-    if (opt_.scale) yr.noalias() = (xhat_.array().rowwise() * gamma_.row(0).array()).matrix();
-    else yr = xhat_;
-    if (opt_.center) yr.rowwise() += beta_.row(0);
+    const float* g = opt_.scale ? gamma_.data() : nullptr;
+    const float* be = opt_.center ? beta_.data() : nullptr;
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* v = x.data() + r * c;
+        double sum = 0, sq = 0;
+        for (int64_t j = 0; j < c; ++j) sum += v[j];
+        const double mean = sum / double(c);
+        for (int64_t j = 0; j < c; ++j) sq += (v[j] - mean) * (v[j] - mean);
+        const float inv = float(1.0 / std::sqrt(sq / double(c) + opt_.epsilon));
+        inv_(r) = inv;
+        float* h = xhat_.data() + r * c;
+        float* o = y.data() + r * c;
+        for (int64_t j = 0; j < c; ++j) {
+            h[j] = float(v[j] - mean) * inv;
+            o[j] = (g ? h[j] * g[j] : h[j]) + (be ? be[j] : 0.0f);
+        }
+    }
 }
 
 void LayerNorm::backward(const ConstView& x, const ConstView&, const ConstView& dy, Matrix* dx) {
-    const int64_t c = channels_;
-    Rows g = as_rows(dy, c);
-    if (opt_.center) gbeta_ = g.colwise().sum();
-    if (opt_.scale) ggamma_ = (g.array() * xhat_.array()).colwise().sum();
-    if (!dx) return;
-    Matrix dxhat = opt_.scale ? Matrix((g.array().rowwise() * gamma_.row(0).array()).matrix()) : Matrix(g);
-    const Eigen::VectorXf m1 = dxhat.rowwise().mean();
-    const Eigen::VectorXf m2 = (dxhat.array() * xhat_.array()).rowwise().mean();
-    dx->resize(x.rows(), x.cols());
-    Eigen::Map<Matrix> d(dx->data(), g.rows(), c);
-    d.noalias() = (((dxhat.colwise() - m1).array() - xhat_.array().colwise() * m2.array()).colwise() *
-                   inv_.transpose().array()).matrix();
+    const int64_t c = channels_, rows = x.rows() * (x.cols() / c);
+    const float* g = opt_.scale ? gamma_.data() : nullptr;
+    if (opt_.center) gbeta_.setZero(1, c);
+    if (opt_.scale) ggamma_.setZero(1, c);
+    if (dx) dx->resize(x.rows(), x.cols());
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* d = dy.data() + r * c;
+        const float* h = xhat_.data() + r * c;
+        for (int64_t j = 0; j < c; ++j) {
+            if (opt_.center) gbeta_(0, j) += d[j];
+            if (opt_.scale) ggamma_(0, j) += d[j] * h[j];
+        }
+        if (!dx) continue;
+        // dx̂ = dy·γ; dx = inv · (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), means over the row's channels.
+        double m1 = 0, m2 = 0;
+        for (int64_t j = 0; j < c; ++j) {
+            const double dh = g ? double(d[j]) * g[j] : double(d[j]);
+            m1 += dh, m2 += dh * h[j];
+        }
+        m1 /= double(c), m2 /= double(c);
+        float* o = dx->data() + r * c;
+        for (int64_t j = 0; j < c; ++j) {
+            const double dh = g ? double(d[j]) * g[j] : double(d[j]);
+            o[j] = float((dh - m1 - h[j] * m2) * inv_(r));
+        }
+    }
 }
 
 std::vector<ParamRef> LayerNorm::params() {

@@ -70,8 +70,8 @@ private:
     Shape shape_;
     int64_t channels_ = 1;
     Matrix gamma_, beta_, ggamma_, gbeta_;
-    Matrix xhat_;     // (batch·positions × channels)
-    RowVector inv_;   // per position: 1/sqrt(var + ε), (batch·positions)
+    Matrix xhat_;            // (batch·positions × channels)
+    Eigen::VectorXf inv_;    // per position: 1/sqrt(var + ε)
 };
 
 }  // namespace nnctl

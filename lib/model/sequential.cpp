@@ -10,7 +10,7 @@
 namespace nnctl {
 
 Sequential::Sequential(const Sequential& o)
-    : input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_), skip_(o.skip_), src_(o.src_),
+    : input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_), folded_(o.folded_), src_(o.src_),
       fused_(o.fused_) {
     for (const auto& l : o.layers_) layers_.push_back(l->clone());
     outs_.resize(layers_.size());
@@ -42,9 +42,8 @@ void Sequential::build(const Shape& input, uint64_t seed) {
     }
     outs_.assign(layers_.size(), Matrix());
     grads_.assign(layers_.size(), Matrix());
-    src_.resize(layers_.size());
-    for (size_t i = 0; i < layers_.size(); ++i)
-        src_[i] = (i > 0 && layers_[i]->aliases_input()) ? src_[i - 1] : i;
+    folded_.clear();
+    link();
     // A convolution followed by a max pooling that tiles its output run as one pass: the
     // convolution's output (the largest buffer of a CNN) never goes to memory.
     fused_.assign(layers_.size(), false);
@@ -79,18 +78,8 @@ bool Sequential::fuse_output_activation(const std::string& name) {
 const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx) {
     const size_t n = layers_.size() - (skip_last_ ? 1 : 0);
     if (n == 0) throw Error("model has no layers to run");
-    if (!skip_.empty()) {  // folded for inference: skipped layers pass their input on
-        const Matrix* cur = nullptr;
-        for (size_t i = 0; i < n; ++i) {
-            if (skip_[i]) continue;
-            layers_[i]->forward(cur ? ConstView(*cur) : x, outs_[i], ctx);
-            cur = &outs_[i];
-        }
-        if (!cur) throw Error("model has no layers to run");
-        return *cur;
-    }
     for (size_t i = 0; i < n; ++i) {
-        if (src_[i] != i) continue;  // a reshape: its output is the buffer before it
+        if (src_[i] != i) continue;  // a reshape or a folded layer: its output is the buffer before it
         const ConstView in = i == 0 ? x : ConstView(outs_[src_[i - 1]]);
         if (fused_[i] && i + 1 < n) {  // conv + max pooling in one pass, straight into the pooling's output
             static_cast<Conv&>(*layers_[i]).forward_pooled(in, static_cast<Pool&>(*layers_[i + 1]), outs_[i + 1], ctx);
@@ -103,7 +92,7 @@ const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx)
 }
 
 void Sequential::backward(const ConstView& x, const ConstView& dout) {
-    if (!skip_.empty()) throw Error("internal: a model folded for inference cannot be trained");
+    if (!folded_.empty()) throw Error("internal: a model folded for inference cannot be trained");
     const size_t n = layers_.size() - (skip_last_ ? 1 : 0);
     size_t next = n;  // the layer whose input gradient is the current dy (n: dout)
     for (size_t i = n; i-- > 0;) {
@@ -137,6 +126,16 @@ void Sequential::predict(const ConstView& x, Matrix& out) {
 
 std::vector<ParamRef> Sequential::params() { return params_; }
 
+void fold_columns(Matrix& w, Matrix& bias, Matrix& bias_grad, bool& use_bias, const RowVector& a, const RowVector& b) {
+    if (!use_bias) {
+        use_bias = true;
+        bias.setZero(1, w.cols());
+        bias_grad.setZero(1, w.cols());
+    }
+    w.array().rowwise() *= a.array();
+    bias = (bias.array() * a.array() + b.array()).matrix();
+}
+
 Shape stored_shape(const ParamRef& p) {
     if (!p.shape.empty()) return p.shape;
     if (p.value->rows() == 1 && p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0)
@@ -156,17 +155,28 @@ void Sequential::add_regularization_gradients() {
         if (r.regularizer->active() && r.trainable) r.regularizer->add_gradient(*r.value, *r.grad);
 }
 
+void Sequential::link() {
+    src_.resize(layers_.size());
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        const bool passes_on = layers_[i]->aliases_input() || (!folded_.empty() && folded_[i]);
+        src_[i] = (i > 0 && passes_on) ? src_[i - 1] : i;
+    }
+}
+
 int Sequential::fold_batch_norm() {
     int folded = 0;
-    std::vector<bool> skip(layers_.size(), false);
+    std::vector<bool> done(layers_.size(), false);
     for (size_t i = 1; i < layers_.size(); ++i) {
         auto* bn = dynamic_cast<BatchNorm*>(layers_[i].get());
-        if (!bn || skip[i - 1]) continue;
+        if (!bn || done[i - 1]) continue;
         RowVector a, b;
         bn->inference_affine(a, b);
-        if (layers_[i - 1]->fold_affine(a, b)) skip[i] = true, ++folded;
+        if (layers_[i - 1]->fold_affine(a, b)) done[i] = true, ++folded;
     }
-    if (folded) skip_ = skip;
+    if (folded) {  // a folded layer passes its input on, as a reshape does
+        folded_ = done;
+        link();
+    }
     return folded;
 }
 

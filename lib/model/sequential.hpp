@@ -59,6 +59,8 @@ public:
     int fold_batch_norm();
 
 private:
+    /// src_ from the layers that pass their input on (reshapes, folded layers).
+    void link();
     std::vector<std::unique_ptr<Layer>> layers_;
     Shape input_shape_;
     ActivationFn output_act_;       // linear unless a final activation was fused out
@@ -66,8 +68,8 @@ private:
     std::vector<Matrix> outs_;      // output of layer i
     std::vector<Matrix> grads_;     // dL/d(input of layer i), i ≥ 1
     std::vector<ParamRef> params_;  // cached after build
-    std::vector<bool> skip_;        // layers folded away by fold_batch_norm
-    std::vector<size_t> src_;       // which outs_ buffer holds layer i's output (a reshape: the one before)
+    std::vector<bool> folded_;      // layers folded away by fold_batch_norm (empty: none)
+    std::vector<size_t> src_;       // which outs_ buffer holds layer i's output (a reshape, a folded layer: the one before)
     std::vector<bool> fused_;       // layer i is a convolution run together with the max pooling after it
 };
 
