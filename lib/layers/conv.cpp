@@ -188,30 +188,12 @@ void Conv::backward_pooled(const ConstView& x, const Pool& pool, const ConstView
                            Matrix* dx) {
     const int64_t pos = win_.positions(), f = opt_.filters;
     const bool relu = is(opt_.activation.name, "relu");
-    const Window& pw = pool.window();
-    // Offset of each window tap (i·kw + j) from the window's corner in this layer's output.
-    std::vector<int64_t>& tap_at = tap_at_;
-    tap_at.resize(size_t(pw.kh * pw.kw));
-    for (int64_t i = 0; i < pw.kh; ++i)
-        for (int64_t j = 0; j < pw.kw; ++j) tap_at[size_t(i * pw.kw + j)] = (i * win_.out_w + j) * f;
     backward_chunks(x, dx, [&](int64_t s0, int64_t n, std::vector<float>& dz) -> const float* {
-        dz.assign(size_t(n * pos * f), 0.0f);
+        dz.resize(size_t(n * pos * f));
         for (int64_t j = 0; j < n; ++j) {
             const int64_t s = s0 + j;
-            const float* t = pool.taps(s);
-            const float* g = dpooled.data() + s * dpooled.outerStride();
-            const float* m = pooled.data() + s * pooled.outerStride();
-            float* d = dz.data() + j * pos * f;
-            for (int64_t oh = 0; oh < pw.out_h; ++oh)
-                for (int64_t ow = 0; ow < pw.out_w; ++ow) {
-                    const int64_t o0 = (oh * pw.out_w + ow) * f;
-                    float* corner = d + (oh * pw.kh * win_.out_w + ow * pw.kw) * f;
-                    for (int64_t ch = 0; ch < f; ++ch) {
-                        // relu: a window whose maximum is 0 had every pre-activation ≤ 0 there.
-                        if (relu && !(m[o0 + ch] > 0.0f)) continue;
-                        corner[tap_at[size_t(t[o0 + ch])] + ch] = g[o0 + ch];
-                    }
-                }
+            pool.unpool_sample(s, dpooled.data() + s * dpooled.outerStride(),
+                               relu ? pooled.data() + s * pooled.outerStride() : nullptr, dz.data() + j * pos * f);
         }
         return dz.data();
     });

@@ -67,7 +67,6 @@ private:
     Matrix z_, act_, dz_, wt_;        // pre-activation / activated (other activations), dz, kernelᵀ
     Matrix part_w_, part_b_;          // per-chunk weight gradients, summed in chunk order
     std::vector<uint8_t> on_;         // relu in training: output > 0, per element of the last forward
-    std::vector<int64_t> tap_at_;     // fused pooling: each window tap's offset in this layer's output
     bool mask_valid_ = false;
 };
 

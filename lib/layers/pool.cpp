@@ -71,18 +71,25 @@ void max_tiles(const Window& w, const float* __restrict x, float* __restrict y, 
 
 /// The adjoint of max_tiles: each input gets its window's gradient where it was the maximum, else
 /// 0 (written, not added: no zeroing pass first); rows and columns past the last window get 0.
-void max_tiles_backward(const Window& w, const float* __restrict t, const float* __restrict g, float* __restrict d) {
+template <bool Gated>
+void max_tiles_backward(const Window& w, const float* __restrict t, const float* __restrict g, const float* __restrict m,
+                        float* __restrict d) {
     const int64_t c = w.channels, row = w.in_w * c;
     for (int64_t oh = 0; oh < w.out_h; ++oh) {
         for (int64_t i = 0; i < w.kh; ++i) {
             float* __restrict dr = d + (oh * w.kh + i) * row;
             for (int64_t ow = 0; ow < w.out_w; ++ow) {
-                const float* __restrict gt = t + (oh * w.out_w + ow) * c;
-                const float* __restrict gg = g + (oh * w.out_w + ow) * c;
+                const int64_t o = (oh * w.out_w + ow) * c;
+                const float* __restrict gt = t + o;
+                const float* __restrict gg = g + o;
+                const float* __restrict gm = m + (Gated ? o : 0);
                 for (int64_t j = 0; j < w.kw; ++j) {
                     float* __restrict di = dr + (ow * w.kw + j) * c;
                     const float tap = float(i * w.kw + j);
-                    for (int64_t ch = 0; ch < c; ++ch) di[ch] = gt[ch] == tap ? gg[ch] : 0.0f;
+                    for (int64_t ch = 0; ch < c; ++ch) {
+                        const bool on = gt[ch] == tap && (!Gated || gm[ch] > 0.0f);
+                        di[ch] = on ? gg[ch] : 0.0f;
+                    }
                 }
             }
             std::fill(dr + w.out_w * w.kw * c, dr + row, 0.0f);
@@ -101,6 +108,12 @@ void over_samples(int64_t batch, int64_t per_sample, F&& f) {
 }  // namespace
 
 void Pool::pool_sample(const float* x, float* y, int64_t s) { max_tiles(win_, x, y, tap_.data() + s * tap_.cols()); }
+
+void Pool::unpool_sample(int64_t s, const float* g, const float* gate, float* d) const {
+    const float* t = tap_.data() + s * tap_.cols();
+    if (gate) max_tiles_backward<true>(win_, t, g, gate, d);
+    else max_tiles_backward<false>(win_, t, g, nullptr, d);
+}
 
 std::string Pool::type() const {
     return std::string(opt_.max ? "max" : "average") + "_pooling" + (opt_.rank == 2 ? "2d" : "1d");
@@ -161,7 +174,7 @@ void Pool::backward(const ConstView& x, const ConstView&, const ConstView& dy, M
         const float* g = dy.data() + s * dy.outerStride();
         float* d = dx->data() + s * dx->cols();
         const float* ts = opt_.max ? tap_.data() + s * out_size : nullptr;
-        if (tiles()) return max_tiles_backward(win_, ts, g, d);
+        if (tiles()) return max_tiles_backward<false>(win_, ts, g, nullptr, d);
         for (int64_t oh = 0; oh < win_.out_h; ++oh)
             for (int64_t ow = 0; ow < win_.out_w; ++ow) {
                 const int64_t at = (oh * win_.out_w + ow) * c;

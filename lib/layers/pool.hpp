@@ -40,8 +40,11 @@ public:
     /// For the fused path: room for a batch's taps, then one sample at a time (tiles() only).
     void prepare_taps(int64_t batch) { tap_.resize(batch, win_.positions() * win_.channels); }
     void pool_sample(const float* x, float* y, int64_t s);
-    /// The tap (i·kw + j) each output of sample s came from (tiles() only).
-    const float* taps(int64_t s) const { return tap_.data() + s * tap_.cols(); }
+    /// Sample s's input gradient d (every value written) from its output gradient g: each window's
+    /// gradient goes to the tap its maximum came from. With a gate (the pooled outputs of a relu
+    /// convolution), a window whose maximum is not positive passes nothing: every pre-activation
+    /// in it was ≤ 0. tiles() only.
+    void unpool_sample(int64_t s, const float* g, const float* gate, float* d) const;
 
 private:
     Options opt_;
