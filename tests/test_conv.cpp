@@ -76,23 +76,26 @@ Conv make_conv(int rank, int64_t filters, std::vector<int64_t> k, int64_t s, int
 
 TEST_CASE("conv2d and conv1d match a naive convolution for every padding, stride and dilation") {
     uint64_t seed = 1;
-    for (const char* pad : {"valid", "same"})
-        for (auto [s, d] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {2, 1}, {3, 1}, {1, 2}})
-            for (auto [kh, kw] : std::vector<std::pair<int64_t, int64_t>>{{3, 3}, {2, 3}, {1, 1}}) {
-                Conv conv = make_conv(2, 4, {kh, kw}, s, d, pad);
-                Rng rng(++seed);
-                const Shape out = conv.build({7, 6, 3}, rng);
-                Matrix x = random_matrix(3, 7 * 6 * 3, seed + 100);
-                Matrix y;
-                conv.forward(x, y, ForwardContext{});
-                auto p = conv.params();
-                int64_t oh, ow;
-                Matrix ref = naive_conv(x, 7, 6, 3, *p[0].value, p[1].value, kh, kw, s, d, pad, oh, ow);
-                INFO(pad << " " << kh << "x" << kw << " strides " << s << " dilation " << d);
-                CHECK(out == Shape{oh, ow, 4});
-                CHECK(max_abs_diff(y, ref) < 1e-5);
-                CHECK(p[0].shape == Shape{kh, kw, 3, 4});  // Keras' layout
-            }
+    // Grey and colour inputs reach im2col's fixed-width window copies (3 or 5 wide on one channel,
+    // 3 wide on three) as well as its general paths.
+    for (int64_t c : {1, 3})
+        for (const char* pad : {"valid", "same"})
+            for (auto [s, d] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {2, 1}, {3, 1}, {1, 2}})
+                for (auto [kh, kw] : std::vector<std::pair<int64_t, int64_t>>{{3, 3}, {2, 3}, {1, 1}, {5, 5}}) {
+                    Conv conv = make_conv(2, 4, {kh, kw}, s, d, pad);
+                    Rng rng(++seed);
+                    const Shape out = conv.build({11, 10, c}, rng);
+                    Matrix x = random_matrix(3, 11 * 10 * c, seed + 100);
+                    Matrix y;
+                    conv.forward(x, y, ForwardContext{});
+                    auto p = conv.params();
+                    int64_t oh, ow;
+                    Matrix ref = naive_conv(x, 11, 10, c, *p[0].value, p[1].value, kh, kw, s, d, pad, oh, ow);
+                    INFO(pad << " " << kh << "x" << kw << " on " << c << " channels, strides " << s << " dilation " << d);
+                    CHECK(out == Shape{oh, ow, 4});
+                    CHECK(max_abs_diff(y, ref) < 1e-5);
+                    CHECK(p[0].shape == Shape{kh, kw, c, 4});  // Keras' layout
+                }
     for (const char* pad : {"valid", "same", "causal"})
         for (auto [s, d] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {2, 1}, {1, 3}}) {
             Conv conv = make_conv(1, 3, {3}, s, d, pad);

@@ -19,6 +19,14 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void copy_f
 __attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void zero_floats(float* out, int64_t n) {
     for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
 }
+/// One window of a few-channel input whose kernel rows are contiguous (dw = 1): kh copies of N
+/// floats, N fixed at compile time so they are plain moves with no loop or offset table (3x3 on a
+/// grey image: 9 moves a position instead of 9 table-driven gathers, a third of the instructions).
+template <int N>
+inline void copy_window(float* __restrict out, const float* __restrict base, int64_t kh, int64_t row_step) {
+    for (int64_t i = 0; i < kh; ++i, out += N, base += row_step)
+        for (int k = 0; k < N; ++k) out[k] = base[k];
+}
 inline void add_floats(float* __restrict out, const float* __restrict in, int64_t n) {
     for (int64_t i = 0; i < n; ++i) out[i] += in[i];
 }
@@ -84,6 +92,13 @@ void im2col(const Window& w, const float* x, int64_t x_stride, int64_t samples, 
                 const int64_t ih0 = oh * w.sh - w.pad_t, iw0 = ow * w.sw - w.pad_l;
                 if (gather && ih0 >= 0 && iw0 >= 0 && ih0 + span_h < w.in_h && iw0 + span_w < w.in_w) {
                     const float* base = xs + (ih0 * w.in_w + iw0) * c;
+                    const int64_t step = w.dh * w.in_w * c;
+                    switch (w.dw == 1 ? tap_row : 0) {
+                        case 3: copy_window<3>(out, base, w.kh, step); continue;   // 3 wide, grey
+                        case 5: copy_window<5>(out, base, w.kh, step); continue;   // 5 wide, grey
+                        case 9: copy_window<9>(out, base, w.kh, step); continue;   // 3 wide, colour
+                        default: break;
+                    }
                     const int64_t* off = offsets.data();
                     for (int64_t t = 0; t < row; ++t) out[t] = base[off[t]];
                     continue;
