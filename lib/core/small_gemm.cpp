@@ -32,7 +32,7 @@ struct Isa {
     static Vec max(Vec a, Vec b) { return _mm512_max_ps(a, b); }
 };
 // 32 registers: a chunk of 4 vectors (64 columns); 8 rows of up to 2 vectors or 4 rows of 3-4.
-constexpr int kChunkVecs = 4, kNarrowRows = 8, kWideRows = 4, kOneRowVecs = 16, kTwoRowVecs = 8;
+constexpr int kChunkVecs = 4, kNarrowRows = 12, kWideRows = 6, kOneRowVecs = 16, kTwoRowVecs = 8;
 constexpr bool kPlainLoadsWhenFull = false;
 constexpr bool kStreamWideRow = false;  // a one-row tile covers 256 columns; it beats row_stream
 #else
