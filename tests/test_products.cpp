@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #include "core/parallel.hpp"
 #include "core/small_gemm.hpp"
@@ -30,7 +33,8 @@ TEST_CASE("small_gemm: every tile shape and column tail, strided operands, nothi
         return;
     }
     uint64_t seed = 1;
-    for (Eigen::Index m : {1, 2, 3, 4, 5, 8, 9, 17})
+    // Every row count up to the largest tile (12 rows) on its own, and tiles after full ones.
+    for (Eigen::Index m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 17, 25})
         for (Eigen::Index k : {0, 1, 5, 33})
             for (Eigen::Index n : {1, 10, 15, 16, 17, 31, 33, 48, 63, 64, 65, 100, 130, 256, 300}) {
                 CAPTURE(m);
@@ -135,4 +139,21 @@ TEST_CASE("matmul with bias and relu: the fused sweep equals product, then bias,
             }
         }
     }
+}
+
+TEST_CASE("denormals flush to zero on the calling thread and in every parallel region, as TensorFlow does") {
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        volatile float small = 1e-20f;  // a product that underflows into the denormal range
+        CHECK(small * small == 0.0f);
+        std::vector<float> out(8, -1.0f);
+#if defined(__SSE__) || defined(__x86_64__)
+        // The pool's threads may have been started before, or had the mode cleared: each region sets it.
+        parallel_for(int64_t(out.size()), [](int64_t) { _mm_setcsr(_mm_getcsr() & ~0x8040u); });
+#endif
+        volatile float tiny = 1e-39f;  // a denormal: below FLT_MIN (1.18e-38)
+        parallel_for(int64_t(out.size()), [&](int64_t i) { out[size_t(i)] = tiny * 1.0f + 0.0f; });
+        for (float v : out) CHECK(v == 0.0f);
+    }
+    set_num_threads(1);
 }

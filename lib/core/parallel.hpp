@@ -5,8 +5,12 @@
 
 namespace nnctl {
 
-/// Threads the library may use for large products (set once by the CLI; default 1).
+/// Threads the library may use for large products (set once by the CLI; default 1). Also
+/// flush_denormals() on the calling thread.
 void set_num_threads(int n);
+/// Denormal floats flush to zero on this thread (FTZ and DAZ, as TensorFlow sets them); every
+/// parallel region of the library calls it in its threads.
+void flush_denormals();
 int num_threads();
 
 /// Products used by the layers, split over the result's columns across threads when the product

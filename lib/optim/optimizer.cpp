@@ -102,14 +102,18 @@ protected:
             // dense kernel, 205k weights, is ~0.1 ms a step on one core).
             const int threads = n >= (Eigen::Index(1) << 16) ? num_threads() : 1;
             (void)threads;
-#pragma omp parallel for simd num_threads(threads) schedule(static) if (threads > 1)
-            for (Eigen::Index i = 0; i < n; ++i) {
-                const float gi = gp[i];
-                const float mi = mp[i] + (gi - mp[i]) * c1;
-                const float vi = vp[i] + (gi * gi - vp[i]) * c2;
-                mp[i] = mi;
-                vp[i] = vi;
-                wp[i] -= lr_t * mi / (std::sqrt(vi) + eps);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+            {
+                flush_denormals();  // g² of a small gradient is a denormal soon enough
+#pragma omp for simd schedule(static)
+                for (Eigen::Index i = 0; i < n; ++i) {
+                    const float gi = gp[i];
+                    const float mi = mp[i] + (gi - mp[i]) * c1;
+                    const float vi = vp[i] + (gi * gi - vp[i]) * c2;
+                    mp[i] = mi;
+                    vp[i] = vi;
+                    wp[i] -= lr_t * mi / (std::sqrt(vi) + eps);
+                }
             }
         } else {
             float* __restrict hp = vh->data();
