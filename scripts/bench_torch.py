@@ -35,6 +35,18 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 torch.set_num_threads(args.threads)
+
+
+def blas_library():
+    """The BLAS shared library this process has loaded (Debian's libblas.so.3 is an alternative:
+    OpenBLAS, or the reference BLAS, 30-50x slower, when only libblas3 is installed)."""
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    with open("/proc/self/maps") as f:
+        libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    return sorted(os.path.realpath(p) for p in libs)
+
+
+BLAS = blas_library()
 try:
     torch.set_num_interop_threads(1)
 except RuntimeError:
@@ -166,7 +178,7 @@ if args.workload in ("fmnist", "cnn"):
         extra["test_accuracy"] = float((forward(Xt).argmax(1) == Yt).float().mean())
 print(json.dumps({**extra,
     "impl": "pytorch", "torch": torch.__version__, "workload": args.workload, "threads": args.threads,
-    "blas_threads": args.blas_threads or args.threads, "epochs": args.epochs,
+    "blas_threads": args.blas_threads or args.threads, "epochs": args.epochs, "blas": BLAS,
     "sps_median_epoch": n / statistics.median(steady), "final_loss": float(loss),
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
 }))
