@@ -36,10 +36,15 @@ import torch.nn.functional as F  # noqa: E402
 
 torch.set_num_threads(args.threads)
 
+try:
+    torch.set_num_interop_threads(1)
+except RuntimeError:
+    pass
+
 
 def blas_library():
     """The BLAS shared library this process has loaded (Debian's libblas.so.3 is an alternative:
-    OpenBLAS, or the reference BLAS, 30-50x slower, when only libblas3 is installed)."""
+    OpenBLAS, or the reference BLAS, ~15x slower, when only libblas3 is installed)."""
     torch.ones(64, 64) @ torch.ones(64, 64)
     with open("/proc/self/maps") as f:
         libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
@@ -47,10 +52,6 @@ def blas_library():
 
 
 BLAS = blas_library()
-try:
-    torch.set_num_interop_threads(1)
-except RuntimeError:
-    pass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import splitmix  # noqa: E402

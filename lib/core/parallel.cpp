@@ -58,7 +58,7 @@ void each_block(Eigen::Index j, Eigen::Index w, G&& g) {
 // Denormal floats (below 1.2e-38) flush to zero, as TensorFlow's CPU threads do: a network whose
 // weights or gradients decay towards zero otherwise runs each operation on them through a
 // microcode assist, and an epoch can take 10x the one before (seen on the dense benchmark: 0.7 s,
-// 4.7 s, 8.1 s a epoch). MXCSR is per thread, so every parallel region sets it in its threads too
+// 4.7 s, 8.1 s an epoch). MXCSR is per thread, so every parallel region sets it in its threads too
 // (a cheap read when already set). Not by an OpenMP region of its own here: that would start the
 // thread pool in a process that may fork search workers, and libgomp's pool does not survive fork.
 void flush_denormals() {

@@ -174,7 +174,7 @@ void Pool::backward(const ConstView& x, const ConstView&, const ConstView& dy, M
         const float* g = dy.data() + s * dy.outerStride();
         float* d = dx->data() + s * dx->cols();
         const float* ts = opt_.max ? tap_.data() + s * out_size : nullptr;
-        if (tiles()) return max_tiles_backward<false>(win_, ts, g, nullptr, d);
+        if (tiles()) return unpool_sample(s, g, nullptr, d);
         for (int64_t oh = 0; oh < win_.out_h; ++oh)
             for (int64_t ow = 0; ow < win_.out_w; ++ow) {
                 const int64_t at = (oh * win_.out_w + ow) * c;
