@@ -14,7 +14,9 @@
 #include "layers/normalization.hpp"
 #include "layers/pool.hpp"
 #include "layers/spatial.hpp"
+#include "layers/recurrent.hpp"
 #include "layers/reshape.hpp"
+#include "layers/sequence.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace nnctl;
@@ -95,6 +97,79 @@ void global_pool_cases(bool max, int rank) {
         expect_ok(check_layer(g, 3, rank == 2 ? Shape{3, 4, 2} : Shape{5, 3}, 400 + uint64_t(rank) + (keep ? 9 : 0)),
                   g.type() + (keep ? " keepdims" : ""));
     }
+    if (rank == 1) {  // padded steps are skipped
+        Matrix mask = Matrix::Ones(3, 5);
+        mask.block(1, 3, 1, 2).setZero();
+        mask.row(2).setZero();  // all padding: output 0, no gradient
+        GlobalPool g(max, 1, false);
+        GradCase c;
+        c.mask = &mask;
+        expect_ok(check_layer(g, 3, {5, 3}, 420, c), g.type() + " masked");
+    }
+}
+
+// A (batch × steps) mask: sample 0 whole, sample 1 padded at the end, sample 2 padded at the start.
+Matrix step_mask(int batch, int steps) {
+    Matrix m = Matrix::Ones(batch, steps);
+    if (batch > 1) m.block(1, steps - 2, 1, 2).setZero();
+    if (batch > 2) m(2, 0) = 0;
+    return m;
+}
+
+Recurrent::Options rnn_options(Recurrent::Cell cell, int64_t units, bool seq, bool back) {
+    Recurrent::Options o;
+    o.cell = cell;
+    o.units = units;
+    o.activation = act("tanh");
+    o.recurrent_activation = act("sigmoid");
+    o.return_sequences = seq;
+    o.go_backwards = back;
+    o.bias_initializer.type = "random_uniform";
+    o.bias_initializer.minval = -0.5;
+    o.bias_initializer.maxval = 0.5;
+    return o;
+}
+
+// Every direction × output mode, with and without a mask, plus the options that change the equations.
+void recurrent_cases(Recurrent::Cell cell) {
+    const Matrix mask = step_mask(3, 5);
+    uint64_t seed = 900 + uint64_t(cell) * 40;
+    const std::string t = Recurrent::type_name(cell);
+    for (bool seq : {false, true})
+        for (bool back : {false, true})
+            for (bool masked : {false, true}) {
+                Recurrent r(rnn_options(cell, 3, seq, back));
+                r.set_name(t);
+                GradCase c;
+                c.mask = masked ? &mask : nullptr;
+                expect_ok(check_layer(r, 3, {5, 2}, ++seed, c),
+                          t + (seq ? " sequences" : " last") + (back ? " backwards" : "") + (masked ? " masked" : ""));
+            }
+    auto variant = [&](const std::string& what, auto change, bool training = false) {
+        Recurrent::Options o = rnn_options(cell, 4, true, false);
+        change(o);
+        Recurrent r(o);
+        r.set_name(t);
+        GradCase c;
+        c.training = training;
+        c.mask = &mask;
+        expect_ok(check_layer(r, 3, {5, 3}, ++seed, c), t + " " + what);
+    };
+    variant("without bias", [](Recurrent::Options& o) { o.use_bias = false; });
+    variant("relu", [](Recurrent::Options& o) { o.activation = act("relu"); });
+    variant("dropout and recurrent dropout (masks fixed per sequence)", [](Recurrent::Options& o) {
+        o.dropout = 0.3;
+        o.recurrent_dropout = 0.4;
+    }, true);
+    if (cell == Recurrent::Cell::Gru) variant("reset_after false", [](Recurrent::Options& o) { o.reset_after = false; });
+    if (cell == Recurrent::Cell::Gru)
+        variant("reset_after false with recurrent dropout", [](Recurrent::Options& o) {
+            o.reset_after = false;
+            o.recurrent_dropout = 0.4;
+        }, true);
+    if (cell != Recurrent::Cell::Simple)
+        variant("relu gates", [](Recurrent::Options& o) { o.recurrent_activation = act("relu"); });
+    if (cell == Recurrent::Cell::Lstm) variant("linear gates", [](Recurrent::Options& o) { o.recurrent_activation = act("linear"); });
 }
 
 // One case per layer type.
@@ -245,6 +320,77 @@ const std::map<std::string, std::function<void()>>& layer_cases() {
              Reshape r({-1, 3});
              expect_ok(check_layer(r, 2, {2, 3, 1}, 34), "reshape");
              CHECK(r.output_shape() == Shape{2, 3});
+         }},
+        {"simple_rnn", [] { recurrent_cases(Recurrent::Cell::Simple); }},
+        {"lstm", [] { recurrent_cases(Recurrent::Cell::Lstm); }},
+        {"gru", [] { recurrent_cases(Recurrent::Cell::Gru); }},
+        {"bidirectional",
+         [] {
+             const Matrix mask = step_mask(3, 4);
+             uint64_t seed = 1100;
+             for (const char* merge : {"concat", "sum", "mul", "ave"})
+                 for (bool seq : {false, true})
+                     for (bool masked : {false, true}) {
+                         auto inner = std::make_unique<Recurrent>(rnn_options(Recurrent::Cell::Gru, 3, seq, false));
+                         Bidirectional b(std::move(inner), merge);
+                         b.set_name("bidirectional");
+                         GradCase c;
+                         c.mask = masked ? &mask : nullptr;
+                         expect_ok(check_layer(b, 3, {4, 2}, ++seed, c), std::string("bidirectional ") + merge +
+                                                                            (seq ? " sequences" : "") + (masked ? " masked" : ""));
+                     }
+             Bidirectional l(std::make_unique<Recurrent>(rnn_options(Recurrent::Cell::Lstm, 2, true, false)), "concat");
+             l.set_name("bidirectional");
+             expect_ok(check_layer(l, 2, {3, 2}, 1200), "bidirectional lstm");
+         }},
+        {"time_distributed",
+         [] {
+             Dense::Options o;
+             o.units = 3;
+             o.activation = act("tanh");
+             o.bias_initializer.type = "random_uniform";
+             TimeDistributed td(std::make_unique<Dense>(o));
+             td.set_name("time_distributed");
+             expect_ok(check_layer(td, 3, {4, 2}, 1300), "time_distributed dense");
+             TimeDistributed tc(std::make_unique<Conv>([] {
+                 Conv::Options c;
+                 c.rank = 1;
+                 c.filters = 2;
+                 c.kernel_size = {2};
+                 c.strides = {1};
+                 c.dilation_rate = {1};
+                 return c;
+             }()));
+             expect_ok(check_layer(tc, 2, {3, 4, 2}, 1301), "time_distributed conv1d over (steps, length, channels)");
+         }},
+        {"embedding",
+         [] {
+             for (bool mask_zero : {false, true}) {
+                 Embedding::Options o;
+                 o.input_dim = 6;
+                 o.output_dim = 3;
+                 o.mask_zero = mask_zero;
+                 Embedding e(o);
+                 e.set_name("embedding");
+                 Matrix ids(3, 4);
+                 ids << 1, 2, 2, 0, 5, 4, 3, 1, 0, 0, 5, 5;  // repeated ids: their gradients add up
+                 GradCase c;
+                 c.x = &ids;
+                 c.check_input = false;  // ids are not differentiable
+                 expect_ok(check_layer(e, 3, {4}, 1400, c), mask_zero ? "embedding mask_zero" : "embedding");
+             }
+         }},
+        {"masking",
+         [] {
+             Masking m(7.0);  // nothing equals 7: every step passes, the gradient is the identity
+             expect_ok(check_layer(m, 2, {4, 3}, 1500), "masking");
+             Matrix x = random_matrix(2, 12, 1501);
+             x.block(0, 3, 1, 3).setZero();  // step 1 of sample 0 is padding: no gradient reaches it
+             Masking z(0.0);
+             GradCase c;
+             c.x = &x;
+             c.check_input = false;
+             expect_ok(check_layer(z, 2, {4, 3}, 1502, c), "masking with a padded step");
          }},
     };
     return cases;

@@ -148,6 +148,13 @@ void emit_option(YAML::Emitter& e, const OptionSpec& o, const OptionValue& v) {
         case OptionKind::Activation: emit_activation(e, v.activation); break;
         case OptionKind::Initializer: emit_initializer(e, v.initializer); break;
         case OptionKind::Regularizer: break;
+        case OptionKind::Layer: {
+            e << YAML::BeginMap << YAML::Key << "type" << YAML::Value << v.layer.type;
+            if (const LayerSchema* inner = find_layer_schema(v.layer.type))
+                for (const auto& io : inner->options) emit_option(e, io, v.layer.options->get(io.key));
+            e << YAML::EndMap;
+            break;
+        }
         case OptionKind::IntPairs:  // always the explicit form: [[before, after], ...]
             e << YAML::Flow << YAML::BeginSeq;
             for (size_t i = 0; i + 1 < v.list.size(); i += 2)

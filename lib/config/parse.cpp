@@ -274,6 +274,8 @@ int64_t int_bound(double v, bool low) {
     return static_cast<int64_t>(v);
 }
 
+LayerConfig read_layer(Reader& r, const YAML::Node& n, const std::string& path);
+
 /// One layer option of any kind, checked against its spec.
 OptionValue read_option(Reader& r, const OptionSpec& o, const YAML::Node& n, const std::string& path) {
     OptionValue v = o.def;
@@ -333,6 +335,14 @@ OptionValue read_option(Reader& r, const OptionSpec& o, const YAML::Node& n, con
         case OptionKind::IntTuple: v.list = list_of(one_int, true); break;
         case OptionKind::NumberTuple: v.list = list_of(one_number, true); break;
         case OptionKind::IntList: v.list = list_of(one_int, false); break;
+        case OptionKind::Layer: {
+            LayerConfig inner = read_layer(r, n, path);
+            if (n.IsMap() && n["name"])
+                doc.error(n["name"], child(path, "name"), "a wrapped layer is named after its wrapper; give the wrapper the name");
+            v.layer.type = inner.type;
+            v.layer.options = std::make_shared<LayerOptions>(std::move(inner.options));
+            break;
+        }
         case OptionKind::IntPairs: {
             // 2 → every side 2; [1, 2] → one amount per axis; [[1, 2], [3, 4]] → (before, after) per axis.
             // A single axis also takes [before, after] directly, as Keras' 1-D layers do.

@@ -16,6 +16,7 @@ public:
     void forward(const ConstView& x, Matrix& y, const ForwardContext&) override { fn_.forward(x, y); }
     void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
     std::unique_ptr<Layer> clone() const override { return std::make_unique<ActivationLayer>(*this); }
+    MaskFlow mask_flow() const override { return MaskFlow::Keep; }
     const ActivationFn& activation() const { return fn_; }
 
 private:

@@ -31,6 +31,17 @@ Shape stored_shape(const ParamRef& p);
 struct ForwardContext {
     bool training = false;
     Rng* rng = nullptr;  ///< needed by stochastic layers in training
+    /// Keras' mask of a sequence input (T, ...): (batch × T), 1 for a real step and 0 for padding;
+    /// null when the input has none. Set by the model for each layer; it stays valid until the next
+    /// forward pass, so a layer may keep the pointer for its backward pass.
+    const Matrix* mask = nullptr;
+};
+
+/// How a layer's output mask follows from its input's (Keras' compute_mask).
+enum class MaskFlow {
+    Drop,  ///< the output has no mask (the default: flatten, dense, pooling, ...)
+    Keep,  ///< the output has the input's mask (dropout, layer normalization, time_distributed, ...)
+    Make,  ///< the layer computes a new mask (embedding with mask_zero, masking)
 };
 
 /// One layer of a Sequential model. Inputs are views, outputs are caller-owned buffers that are
@@ -60,6 +71,10 @@ public:
     /// True for layers whose output is their input's values in the same order (reshape, flatten): the
     /// model passes the buffer on instead of running them.
     virtual bool aliases_input() const { return false; }
+    /// Masking (Keras): whether the output has a mask, and for MaskFlow::Make, what it is.
+    virtual MaskFlow mask_flow() const { return MaskFlow::Drop; }
+    /// MaskFlow::Make only: the output's mask (batch × T) for input x, whose own mask is `in` (or null).
+    virtual void make_mask(const ConstView& /*x*/, const Matrix* /*in*/, Matrix& /*mask*/) const {}
     virtual std::unique_ptr<Layer> clone() const = 0;
 
 private:

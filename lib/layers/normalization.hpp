@@ -30,6 +30,7 @@ public:
     void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
     std::vector<ParamRef> params() override;
     std::unique_ptr<Layer> clone() const override { return std::make_unique<BatchNorm>(*this); }
+    MaskFlow mask_flow() const override { return MaskFlow::Keep; }
     /// Per-channel y = x·a + b as inference computes it (for folding into a preceding layer).
     void inference_affine(RowVector& a, RowVector& b) const;
 
@@ -64,6 +65,7 @@ public:
     void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
     std::vector<ParamRef> params() override;
     std::unique_ptr<Layer> clone() const override { return std::make_unique<LayerNorm>(*this); }
+    MaskFlow mask_flow() const override { return MaskFlow::Keep; }
 
 private:
     Options opt_;

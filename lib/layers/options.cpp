@@ -80,6 +80,7 @@ std::string OptionSpec::default_text() const {
             for (double v : def.list) same = same && v == def.list[0];
             return same && !def.list.empty() ? num_text(def.list[0]) : list_text(def.list);
         }
+        case OptionKind::Layer: return "required";
     }
     return "";
 }
@@ -107,9 +108,17 @@ std::string OptionSpec::kind_text() const {
         case OptionKind::IntPairs:
             k = tuple == 1 ? "integer or [before, after]" : "integer, [h, w] or [[top, bottom], [left, right]]";
             break;
+        case OptionKind::Layer: k = "layer mapping"; break;
     }
     if (nullable) k += " or null";
     return k;
+}
+
+OptionSpec opt_layer(const std::string& key, const std::string& doc) {
+    OptionSpec s = make(key, OptionKind::Layer, doc);
+    s.required = true;
+    s.required_hint = "the wrapped layer, e.g. {type: lstm, units: 32}";
+    return s;
 }
 
 OptionSpec opt_int(const std::string& key, int64_t def, const std::string& doc) {

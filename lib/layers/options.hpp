@@ -30,6 +30,14 @@ enum class OptionKind {
     IntList,      ///< a list of integers of any length (a shape), each in [min, max]
     IntPairs,     ///< (before, after) per axis, as Keras' padding/cropping: an integer (every side), one
                   ///< integer per axis, or one [before, after] pair per axis; stored before₀, after₀, ...
+    Layer,        ///< a wrapped layer as a mapping {type: lstm, units: 32, ...} (bidirectional, time_distributed)
+};
+
+class LayerOptions;
+/// A wrapped layer's type and options (OptionKind::Layer).
+struct NestedLayer {
+    std::string type;
+    std::shared_ptr<const LayerOptions> options;
 };
 
 /// One option's value, of its option's kind.
@@ -41,6 +49,7 @@ struct OptionValue {
     ActivationFn activation;
     InitializerSpec initializer;
     RegularizerSpec regularizer;
+    NestedLayer layer;          ///< Layer
 };
 
 /// One key of a layer's config: its kind, default, range and a one-line doc.
@@ -87,6 +96,8 @@ OptionSpec opt_numbers(const std::string& key, int n, std::vector<double> def, c
 OptionSpec opt_int_list(const std::string& key, const std::string& doc);
 /// `n` axes of (before, after) amounts, each side `def`.
 OptionSpec opt_int_pairs(const std::string& key, int n, int64_t def, const std::string& doc);
+/// A wrapped layer (required): its mapping is read with that layer type's own schema.
+OptionSpec opt_layer(const std::string& key, const std::string& doc);
 
 /// A layer's options as read from a config: every key of its schema, defaults filled in.
 class LayerOptions {
@@ -106,6 +117,7 @@ public:
     const ActivationFn& activation(const std::string& key) const { return get(key).activation; }
     const InitializerSpec& initializer(const std::string& key) const { return get(key).initializer; }
     const RegularizerSpec& regularizer(const std::string& key) const { return get(key).regularizer; }
+    const NestedLayer& layer(const std::string& key) const { return get(key).layer; }
     const std::vector<std::pair<std::string, OptionValue>>& values() const { return values_; }
 
 private:

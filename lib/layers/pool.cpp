@@ -230,24 +230,35 @@ Shape GlobalPool::build(const Shape& input, Rng&) {
     return out_;
 }
 
-void GlobalPool::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
+void GlobalPool::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) {
     const int64_t batch = x.rows(), c = channels_;
+    mask_ = rank_ == 1 && ctx.mask && ctx.mask->cols() == positions_ ? ctx.mask : nullptr;
     y.resize(batch, c);
     if (max_) argmax_.resize(size_t(batch * c));
     over_samples(batch, positions_ * c, [&](int64_t s) {
         const float* xs = x.data() + s * x.outerStride();
+        const float* m = mask_ ? mask_->data() + s * positions_ : nullptr;
         float* o = y.data() + s * c;
         if (max_) {
             int32_t* a = argmax_.data() + s * c;
-            for (int64_t ch = 0; ch < c; ++ch) o[ch] = xs[ch], a[ch] = int32_t(ch);
-            for (int64_t p = 1; p < positions_; ++p)
+            bool any = false;
+            for (int64_t p = 0; p < positions_; ++p) {
+                if (m && m[p] == 0.0f) continue;  // padding
                 for (int64_t ch = 0; ch < c; ++ch)
-                    if (xs[p * c + ch] > o[ch]) o[ch] = xs[p * c + ch], a[ch] = int32_t(p * c + ch);
+                    if (!any || xs[p * c + ch] > o[ch]) o[ch] = xs[p * c + ch], a[ch] = int32_t(p * c + ch);
+                any = true;
+            }
+            if (!any)  // every step padded: 0, with no gradient
+                for (int64_t ch = 0; ch < c; ++ch) o[ch] = 0.0f, a[ch] = -1;
         } else {
             std::fill(o, o + c, 0.0f);
-            for (int64_t p = 0; p < positions_; ++p)
+            int64_t count = 0;
+            for (int64_t p = 0; p < positions_; ++p) {
+                if (m && m[p] == 0.0f) continue;
+                ++count;
                 for (int64_t ch = 0; ch < c; ++ch) o[ch] += xs[p * c + ch];
-            const float inv = 1.0f / float(positions_);
+            }
+            const float inv = count ? 1.0f / float(count) : 0.0f;
             for (int64_t ch = 0; ch < c; ++ch) o[ch] *= inv;
         }
     });
@@ -262,12 +273,21 @@ void GlobalPool::backward(const ConstView& x, const ConstView&, const ConstView&
         float* d = dx->data() + s * dx->cols();
         if (max_) {
             const int32_t* a = argmax_.data() + s * c;
-            for (int64_t ch = 0; ch < c; ++ch) d[a[ch]] += g[ch];
+            for (int64_t ch = 0; ch < c; ++ch)
+                if (a[ch] >= 0) d[a[ch]] += g[ch];
             return;
         }
-        const float inv = 1.0f / float(positions_);
-        for (int64_t p = 0; p < positions_; ++p)
+        const float* m = mask_ ? mask_->data() + s * positions_ : nullptr;
+        int64_t count = positions_;
+        if (m) {
+            count = 0;
+            for (int64_t p = 0; p < positions_; ++p) count += m[p] != 0.0f;
+        }
+        const float inv = count ? 1.0f / float(count) : 0.0f;
+        for (int64_t p = 0; p < positions_; ++p) {
+            if (m && m[p] == 0.0f) continue;
             for (int64_t ch = 0; ch < c; ++ch) d[p * c + ch] = g[ch] * inv;
+        }
     });
 }
 

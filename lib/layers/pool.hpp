@@ -73,6 +73,7 @@ private:
     int64_t positions_ = 1, channels_ = 1;
     Shape out_;
     std::vector<int32_t> argmax_;
+    const Matrix* mask_ = nullptr;  // 1-D: the steps' mask of the last forward (padding skipped, as Keras)
 };
 
 }  // namespace nnctl

@@ -8,7 +8,10 @@
 #include "layers/spatial.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/recurrent.hpp"
 #include "layers/reshape.hpp"
+#include "layers/sequence.hpp"
+#include "core/error.hpp"
 
 namespace nnctl {
 
@@ -40,6 +43,13 @@ const std::vector<LayerSchema>& layer_schemas() {
         Augment::schema(Augment::Kind::Rotation),
         Augment::schema(Augment::Kind::Zoom),
         Augment::schema(Augment::Kind::Contrast),
+        Embedding::schema(),
+        Masking::schema(),
+        Recurrent::schema(Recurrent::Cell::Simple),
+        Recurrent::schema(Recurrent::Cell::Lstm),
+        Recurrent::schema(Recurrent::Cell::Gru),
+        Bidirectional::schema(),
+        TimeDistributed::schema(),
     };
     return t;
 }
@@ -48,6 +58,12 @@ const LayerSchema* find_layer_schema(const std::string& type) {
     for (const auto& s : layer_schemas())
         if (s.type == type) return &s;
     return nullptr;
+}
+
+std::unique_ptr<Layer> make_nested_layer(const NestedLayer& n) {
+    const LayerSchema* s = find_layer_schema(n.type);
+    if (!s || !n.options) throw ConfigError("unknown wrapped layer type '" + n.type + "'");
+    return s->make(*n.options);
 }
 
 const std::vector<std::string>& layer_types() {

@@ -15,5 +15,7 @@ const std::vector<LayerSchema>& layer_schemas();
 const LayerSchema* find_layer_schema(const std::string& type);
 /// Every registered type name.
 const std::vector<std::string>& layer_types();
+/// A wrapped layer (bidirectional's, time_distributed's), made by its type's schema.
+std::unique_ptr<Layer> make_nested_layer(const NestedLayer& n);
 
 }  // namespace nnctl

@@ -18,6 +18,7 @@ public:
     void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
     void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
     std::unique_ptr<Layer> clone() const override { return std::make_unique<SpatialDropout>(*this); }
+    MaskFlow mask_flow() const override { return MaskFlow::Keep; }
 
 private:
     double rate_;

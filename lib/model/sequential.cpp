@@ -78,15 +78,31 @@ bool Sequential::fuse_output_activation(const std::string& name) {
 const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx) {
     const size_t n = layers_.size() - (skip_last_ ? 1 : 0);
     if (n == 0) throw Error("model has no layers to run");
+    masks_.resize(layers_.size());
+    ForwardContext c = ctx;  // c.mask: the mask of the current layer's input (Keras' mask propagation)
+    c.mask = nullptr;
     for (size_t i = 0; i < n; ++i) {
-        if (src_[i] != i) continue;  // a reshape or a folded layer: its output is the buffer before it
-        const ConstView in = i == 0 ? x : ConstView(outs_[src_[i - 1]]);
-        if (fused_[i] && i + 1 < n) {  // conv + max pooling in one pass, straight into the pooling's output
-            static_cast<Conv&>(*layers_[i]).forward_pooled(in, static_cast<Pool&>(*layers_[i + 1]), outs_[i + 1], ctx);
-            ++i;
+        if (src_[i] != i) {  // a reshape or a folded layer: its output is the buffer before it
+            if (!folded_.empty() && folded_[i]) continue;  // a folded normalization keeps the mask
+            c.mask = nullptr;  // a reshape changes the time axis
             continue;
         }
-        layers_[i]->forward(in, outs_[i], ctx);
+        const ConstView in = i == 0 ? x : ConstView(outs_[src_[i - 1]]);
+        if (fused_[i] && i + 1 < n) {  // conv + max pooling in one pass, straight into the pooling's output
+            static_cast<Conv&>(*layers_[i]).forward_pooled(in, static_cast<Pool&>(*layers_[i + 1]), outs_[i + 1], c);
+            ++i;
+            c.mask = nullptr;
+            continue;
+        }
+        layers_[i]->forward(in, outs_[i], c);
+        switch (layers_[i]->mask_flow()) {
+            case MaskFlow::Drop: c.mask = nullptr; break;
+            case MaskFlow::Keep: break;
+            case MaskFlow::Make:
+                layers_[i]->make_mask(in, c.mask, masks_[i]);
+                c.mask = &masks_[i];
+                break;
+        }
     }
     return outs_[src_[n - 1]];
 }

@@ -71,6 +71,7 @@ private:
     std::vector<bool> folded_;      // layers folded away by fold_batch_norm (empty: none)
     std::vector<size_t> src_;       // which outs_ buffer holds layer i's output (a reshape, a folded layer: the one before)
     std::vector<bool> fused_;       // layer i is a convolution run together with the max pooling after it
+    std::vector<Matrix> masks_;     // masks made by layer i (MaskFlow::Make)
 };
 
 }  // namespace nnctl

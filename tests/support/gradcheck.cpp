@@ -6,6 +6,8 @@
 
 namespace nnctl::test {
 
+GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t seed, const GradCase& c, double input_scale);
+
 namespace {
 constexpr double kStep = 1e-3;
 
@@ -42,22 +44,31 @@ Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed, double
 }
 
 GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t seed, bool training, double input_scale) {
+    return check_layer(layer, batch, input, seed, GradCase{nullptr, nullptr, true, training}, input_scale);
+}
+
+GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t seed, const GradCase& c) {
+    return check_layer(layer, batch, input, seed, c, 1.0);
+}
+
+GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t seed, const GradCase& c, double input_scale) {
+    const bool training = c.training;
     Rng init(seed);
     Shape out_shape = layer.build(input, init);
-    Matrix x = random_matrix(batch, shape_size(input), seed + 1, input_scale, 0.05);
+    Matrix x = c.x ? *c.x : random_matrix(batch, shape_size(input), seed + 1, input_scale, 0.05);
     Matrix r = random_matrix(batch, shape_size(out_shape), seed + 2);
     const uint64_t stream = seed + 3;
 
     auto loss_at = [&](const Matrix& xin) {
         Rng rng(stream);
         Matrix y;
-        layer.forward(xin, y, ForwardContext{training, &rng});
+        layer.forward(xin, y, ForwardContext{training, &rng, c.mask});
         return double((y.cast<double>().array() * r.cast<double>().array()).sum());
     };
 
     Rng rng(stream);
     Matrix y, dx;
-    layer.forward(x, y, ForwardContext{training, &rng});
+    layer.forward(x, y, ForwardContext{training, &rng, c.mask});
     layer.backward(x, y, r, &dx);
 
     GradReport rep;
@@ -72,6 +83,7 @@ GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t see
             record(rep, grads[k].data()[i], central_difference(w, i, [&] { return loss_at(x); }),
                    params[k].name + "[" + std::to_string(i) + "]");
     }
+    if (!c.check_input) return rep;
     Matrix xp = x;
     for (Eigen::Index i = 0; i < x.size(); ++i)
         record(rep, dx.data()[i], central_difference(xp, i, [&] { return loss_at(xp); }),

@@ -20,6 +20,15 @@ struct GradReport {
 /// Stochastic layers see the same random stream in every forward pass.
 GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t seed, bool training = false,
                        double input_scale = 1.0);
+/// The same with more control: `mask` (batch × steps) is given to the layer as its input's mask; `x`
+/// replaces the random input (then the input gradient is checked only when `check_input`).
+struct GradCase {
+    const Matrix* mask = nullptr;
+    const Matrix* x = nullptr;
+    bool check_input = true;
+    bool training = false;
+};
+GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t seed, const GradCase& c);
 /// Checks dL/dp of a loss at predictions p against targets t.
 GradReport check_loss(const Loss& loss, const Matrix& p, const Matrix& t);
 /// Checks the gradient of a regularizer's penalty at w.
