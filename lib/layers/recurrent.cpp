@@ -54,6 +54,32 @@ void fill_dropout(Matrix& m, int64_t rows, int64_t cols, double rate, Rng& rng) 
     for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform24() >= r ? keep : 0.0f;
 }
 
+/// The batch splits into this many row chunks across threads at each step (1: no split).
+int64_t row_chunks(int64_t batch) { return num_threads() > 1 && batch >= 16 ? std::min<int64_t>(num_threads(), batch / 8) : 1; }
+int64_t chunk_start(int64_t batch, int64_t chunks, int64_t c) { return batch * c / chunks; }
+int64_t chunk_rows(int64_t batch, int64_t chunks, int64_t c) {
+    return chunk_start(batch, chunks, c + 1) - chunk_start(batch, chunks, c);
+}
+
+/// out(:, j0 .. j0 + w) = Σ over blocks of `rows` rows: a_blockᵀ · b_block(:, j0 .. j0 + w); columns split
+/// across threads, blocks summed in order (the same bits for any thread count).
+void sum_tn_blocks(const ConstView& a, const ConstView& b, int64_t j0, int64_t w, int64_t rows, Matrix& out) {
+    const int64_t k = a.cols(), blocks = a.rows() / rows;
+    const int64_t parts = num_threads() > 1 && w >= 64 ? 2 : 1;
+    parallel_for(parts, [&](int64_t part) {
+        const int64_t c0 = w * part / parts, cw = w * (part + 1) / parts - c0;
+        thread_local Matrix tmp;
+        tmp.resize(k, cw);
+        auto dst = blk(out.data() + j0 + c0, k, cw, out.cols());
+        dst.setZero();
+        for (int64_t t = 0; t < blocks; ++t) {
+            gemm(k, rows, cw, a.data() + t * rows * a.outerStride(), 1, a.outerStride(),
+                 b.data() + t * rows * b.outerStride() + j0 + c0, b.outerStride(), tmp.data(), cw);
+            dst += tmp;
+        }
+    });
+}
+
 std::vector<OptionProblem> check_activations(const LayerOptions& o, bool gates) {
     std::vector<OptionProblem> p;
     for (const char* key : {"activation", "recurrent_activation"}) {
@@ -142,7 +168,11 @@ void Recurrent::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx
     if (opt_.cell == Cell::Gru) rh_.resize(T * B, n);
     if (rec_drop_) hd_.resize(T * B, n);
     step_.resize(B, G);
-    for (int64_t t = 0; t < T; ++t) step_forward(t, B);
+    const int64_t chunks = row_chunks(B);
+    for (int64_t t = 0; t < T; ++t) {
+        if (chunks == 1) step_forward(t, B, 0, B);
+        else parallel_for(chunks, [&](int64_t c) { step_forward(t, B, chunk_start(B, chunks, c), chunk_rows(B, chunks, c)); });
+    }
 
     if (!opt_.return_sequences) {
         y = h_.bottomRows(B);
@@ -157,65 +187,92 @@ void Recurrent::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx
         }
 }
 
-void Recurrent::step_forward(int64_t t, int64_t B) {
+void Recurrent::step_forward(int64_t t, int64_t B, int64_t r0, int64_t m) {
+    // Rows r0 .. r0 + m of step t (the batch splits across threads; every row is independent).
     const int64_t n = n_, G = gates() * n_;
     const Act act = act_kind(opt_.activation), rec = act_kind(opt_.recurrent_activation);
-    float* zt = z_.data() + t * B * G;
-    const float* hp = h_.data() + t * B * n;
-    float* hn = h_.data() + (t + 1) * B * n;
+    const int64_t row = t * B + r0;  // this chunk's first row in the per-step buffers
+    float* zt = z_.data() + row * G;
+    const float* hp = h_.data() + row * n;
+    float* hn = h_.data() + (row + B) * n;
     const float* hin = hp;  // h₋₁ as it enters the recurrent product
     if (rec_drop_) {
-        float* hd = hd_.data() + t * B * n;
-        for (int64_t i = 0; i < B * n; ++i) hd[i] = hp[i] * rec_mask_.data()[i];
+        float* hd = hd_.data() + row * n;
+        const float* rm = rec_mask_.data() + r0 * n;
+        for (int64_t i = 0; i < m * n; ++i) hd[i] = hp[i] * rm[i];
         hin = hd;
     }
     const float* U = u_.data();
-    float* s = step_.data();
-    auto gate = [&](int k) { return blk(zt + k * n, B, n, G); };
-    auto HP = cblk(hp, B, n, n);
-    auto HN = blk(hn, B, n, n);
+    float* s = step_.data() + r0 * G;
+    auto gate = [&](int k) { return blk(zt + k * n, m, n, G); };
+    auto HP = cblk(hp, m, n, n);
+    auto HN = blk(hn, m, n, n);
     switch (opt_.cell) {
         case Cell::Simple: {
-            gemm(B, n, n, hin, n, 1, U, n, s, n);
+            gemm(m, n, n, hin, n, 1, U, n, s, n);
             Block a = gate(0);
-            a += cblk(s, B, n, n);
+            a += cblk(s, m, n, n);
             act_apply(act, a);
             HN = a;
             break;
         }
         case Cell::Lstm: {
-            gemm(B, n, G, hin, n, 1, U, G, s, G);
-            blk(zt, B, G, G) += cblk(s, B, G, G);
-            act_apply(rec, blk(zt, B, 2 * n, G));  // i, f
+            gemm(m, n, G, hin, n, 1, U, G, s, G);
+            if (act == Act::Tanh && rec == Act::Sigmoid) {  // Keras' defaults: one pass per row, in L1
+                using A = Eigen::Map<Eigen::ArrayXf>;
+                using CA = Eigen::Map<const Eigen::ArrayXf>;
+                for (int64_t b = 0; b < m; ++b) {
+                    float* z = zt + b * G;
+                    const float* sb = s + b * G;
+                    A i(z, n), f(z + n, n), g(z + 2 * n, n), o(z + 3 * n, n);
+                    i = ((i + CA(sb, n)) * 0.5f).tanh() * 0.5f + 0.5f;
+                    f = ((f + CA(sb + n, n)) * 0.5f).tanh() * 0.5f + 0.5f;
+                    g = (g + CA(sb + 2 * n, n)).tanh();
+                    o = ((o + CA(sb + 3 * n, n)) * 0.5f).tanh() * 0.5f + 0.5f;
+                    A cn(c_.data() + (row + B + b) * n, n), tc(tc_.data() + (row + b) * n, n), h(hn + b * n, n);
+                    cn = f * CA(c_.data() + (row + b) * n, n) + i * g;
+                    tc = cn.tanh();
+                    h = o * tc;
+                }
+                if (mask_)
+                    for (int64_t b = 0; b < m; ++b)
+                        if (masked(r0 + b, t)) {
+                            std::memcpy(c_.data() + (row + B + b) * n, c_.data() + (row + b) * n, size_t(n) * sizeof(float));
+                            std::memcpy(hn + b * n, hp + b * n, size_t(n) * sizeof(float));
+                        }
+                return;
+            }
+            blk(zt, m, G, G) += cblk(s, m, G, G);
+            act_apply(rec, blk(zt, m, 2 * n, G));  // i, f
             act_apply(act, gate(2));               // c̃
             act_apply(rec, gate(3));               // o
-            auto CP = cblk(c_.data() + t * B * n, B, n, n);
-            auto CN = blk(c_.data() + (t + 1) * B * n, B, n, n);
-            auto TC = blk(tc_.data() + t * B * n, B, n, n);
+            auto CP = cblk(c_.data() + row * n, m, n, n);
+            auto CN = blk(c_.data() + (row + B) * n, m, n, n);
+            auto TC = blk(tc_.data() + row * n, m, n, n);
             CN = gate(1).cwiseProduct(CP) + gate(0).cwiseProduct(gate(2));
             TC = CN;
             act_apply(act, TC);
             HN = gate(3).cwiseProduct(TC);
             if (mask_)
-                for (int64_t b = 0; b < B; ++b)
-                    if (masked(b, t)) CN.row(b) = CP.row(b);
+                for (int64_t b = 0; b < m; ++b)
+                    if (masked(r0 + b, t)) CN.row(b) = CP.row(b);
             break;
         }
         case Cell::Gru: {
-            auto RH = blk(rh_.data() + t * B * n, B, n, n);
+            auto RH = blk(rh_.data() + row * n, m, n, n);
             if (opt_.reset_after) {
-                gemm(B, n, G, hin, n, 1, U, G, s, G, opt_.use_bias ? b_.data() + G : nullptr);
-                blk(zt, B, 2 * n, G) += cblk(s, B, 2 * n, G);
-                act_apply(rec, blk(zt, B, 2 * n, G));  // z, r
-                RH = cblk(s + 2 * n, B, n, G);         // h·Uh + bᵣh
+                gemm(m, n, G, hin, n, 1, U, G, s, G, opt_.use_bias ? b_.data() + G : nullptr);
+                blk(zt, m, 2 * n, G) += cblk(s, m, 2 * n, G);
+                act_apply(rec, blk(zt, m, 2 * n, G));  // z, r
+                RH = cblk(s + 2 * n, m, n, G);         // h·Uh + bᵣh
                 gate(2) += gate(1).cwiseProduct(RH);
             } else {
-                gemm(B, n, 2 * n, hin, n, 1, U, G, s, G);
-                blk(zt, B, 2 * n, G) += cblk(s, B, 2 * n, G);
-                act_apply(rec, blk(zt, B, 2 * n, G));
-                RH = gate(1).cwiseProduct(cblk(hin, B, n, n));  // r ⊙ h₋₁
-                gemm(B, n, n, RH.data(), n, 1, U + 2 * n, G, s + 2 * n, G);
-                gate(2) += cblk(s + 2 * n, B, n, G);
+                gemm(m, n, 2 * n, hin, n, 1, U, G, s, G);
+                blk(zt, m, 2 * n, G) += cblk(s, m, 2 * n, G);
+                act_apply(rec, blk(zt, m, 2 * n, G));
+                RH = gate(1).cwiseProduct(cblk(hin, m, n, n));  // r ⊙ h₋₁
+                gemm(m, n, n, RH.data(), n, 1, U + 2 * n, G, s + 2 * n, G);
+                gate(2) += cblk(s + 2 * n, m, n, G);
             }
             act_apply(act, gate(2));
             HN = gate(0).cwiseProduct(HP) + (1.0f - gate(0).array()).matrix().cwiseProduct(gate(2));
@@ -223,8 +280,8 @@ void Recurrent::step_forward(int64_t t, int64_t B) {
         }
     }
     if (mask_)
-        for (int64_t b = 0; b < B; ++b)
-            if (masked(b, t)) HN.row(b) = HP.row(b);
+        for (int64_t b = 0; b < m; ++b)
+            if (masked(r0 + b, t)) HN.row(b) = HP.row(b);
 }
 
 void Recurrent::backward(const ConstView& x, const ConstView&, const ConstView& dy, Matrix* dx) {
@@ -237,22 +294,34 @@ void Recurrent::backward(const ConstView& x, const ConstView&, const ConstView& 
     if (opt_.cell == Cell::Lstm) dc_.setZero(B, n);
     dtmp_.resize(B, n);
     dtmp2_.resize(B, n);
-    for (int64_t t = T; t-- > 0;) step_backward(t, B, dy);
+    const int64_t chunks = row_chunks(B);
+    for (int64_t t = T; t-- > 0;) {
+        if (chunks == 1) step_backward(t, B, 0, B, dy);
+        else
+            parallel_for(chunks, [&](int64_t c) {
+                step_backward(t, B, chunk_start(B, chunks, c), chunk_rows(B, chunks, c), dy);
+            });
+        dh_.swap(dtmp_);
+    }
 
-    matmul_tn(xt_, dz_, gw_);
+    // Weight gradients as sums over steps of (B-row block)ᵀ · (its gate gradients): each block is read
+    // while it is small enough for the cache, which one long product over T·B rows is not (3x slower).
     const ConstView hin = rec_drop_ ? ConstView(hd_) : ConstView(h_.topRows(T * B));
     if (opt_.cell == Cell::Gru && !opt_.reset_after) {
-        Matrix part;
-        matmul_tn(hin, dz_.leftCols(2 * n), part);
-        gu_.leftCols(2 * n) = part;
-        matmul_tn(rh_, dz_.rightCols(n), part);
-        gu_.rightCols(n) = part;
+        sum_tn_blocks(hin, dz_, 0, 2 * n, B, gu_);
+        sum_tn_blocks(rh_, dz_, 2 * n, n, B, gu_);
     } else {
-        matmul_tn(hin, two_bias ? dr_ : dz_, gu_);
+        sum_tn_blocks(hin, two_bias ? dr_ : dz_, 0, G, B, gu_);
     }
-    if (opt_.use_bias) {
-        gb_.row(0) = dz_.colwise().sum();
-        if (two_bias) gb_.row(1) = dr_.colwise().sum();
+    sum_tn_blocks(xt_, dz_, 0, G, B, gw_);
+    if (opt_.use_bias) {  // column sums, row by row (a column-wise reduction of a row-major matrix strides)
+        auto col_sums = [](const Matrix& d, float* out) {
+            Eigen::Map<RowVector> o(out, d.cols());
+            o.setZero();
+            for (Eigen::Index r = 0; r < d.rows(); ++r) o += d.row(r);
+        };
+        col_sums(dz_, gb_.data());
+        if (two_bias) col_sums(dr_, gb_.data() + G);
     }
     if (!dx) return;
     matmul_nt(dz_, w_, dxt_);
@@ -272,89 +341,117 @@ void Recurrent::backward(const ConstView& x, const ConstView&, const ConstView& 
     }
 }
 
-void Recurrent::step_backward(int64_t t, int64_t B, const ConstView& dy) {
+void Recurrent::step_backward(int64_t t, int64_t B, int64_t r0, int64_t m, const ConstView& dy) {
+    // Rows r0 .. r0 + m of step t; dh_, dc_ rows in, dtmp_ rows out (dL/dh₋₁).
     const int64_t n = n_, G = gates() * n_;
     const Act act = act_kind(opt_.activation), rec = act_kind(opt_.recurrent_activation);
-    // dh_: dL/dh_t from the later steps; add this step's output gradient.
+    const int64_t row = t * B + r0;
+    auto DH = blk(dh_.data() + r0 * n, m, n, n);
+    auto OUT = blk(dtmp_.data() + r0 * n, m, n, n);  // dL/dh₋₁
+    auto TMP = blk(dtmp2_.data() + r0 * n, m, n, n);
+    // DH: dL/dh_t from the later steps; add this step's output gradient.
     if (opt_.return_sequences) {
-        for (int64_t b = 0; b < B; ++b)
-            if (!(zero_masked_ && masked(b, t)))
-                dh_.row(b) += Eigen::Map<const RowVector>(dy.data() + b * dy.outerStride() + t * n, n);
+        for (int64_t b = 0; b < m; ++b)
+            if (!(zero_masked_ && masked(r0 + b, t)))
+                DH.row(b) += Eigen::Map<const RowVector>(dy.data() + (r0 + b) * dy.outerStride() + t * n, n);
     } else if (t == T_ - 1) {
-        dh_ += dy;
+        DH += dy.middleRows(r0, m);
     }
-    const float* zt = z_.data() + t * B * G;
-    float* dzt = dz_.data() + t * B * G;
-    auto gate = [&](int k) { return cblk(zt + k * n, B, n, G); };
-    auto dgate = [&](int k) { return blk(dzt + k * n, B, n, G); };
-    const float* hp = h_.data() + t * B * n;
-    auto HP = cblk(hp, B, n, n);
+    const float* zt = z_.data() + row * G;
+    float* dzt = dz_.data() + row * G;
+    auto gate = [&](int k) { return cblk(zt + k * n, m, n, G); };
+    auto dgate = [&](int k) { return blk(dzt + k * n, m, n, G); };
+    const float* hp = h_.data() + row * n;
+    auto HP = cblk(hp, m, n, n);
     const float* ut = ut_.data();
-    float* prod = dtmp_.data();  // dL/dh₋₁ through the recurrent product
-    auto zero_masked_rows = [&](float* p, int64_t ld) {
+    auto zero_masked_rows = [&](float* p) {
         if (!mask_) return;
-        for (int64_t b = 0; b < B; ++b)
-            if (masked(b, t)) std::fill(p + b * ld, p + b * ld + G, 0.0f);
+        for (int64_t b = 0; b < m; ++b)
+            if (masked(r0 + b, t)) std::fill(p + b * G, p + b * G + G, 0.0f);
     };
-    // After the product: through the recurrent dropout mask, plus `direct` (the path around the product).
+    // OUT holds the recurrent product's part of dL/dh₋₁: through the recurrent dropout mask, plus the
+    // path around the product (GRU's z ⊙ h₋₁); a masked step passed h₋₁ through unchanged.
     auto finish_dh = [&](const CBlock* direct_gate) {
-        if (rec_drop_) dtmp_.array() *= rec_mask_.array();
-        if (direct_gate) dtmp_ += dh_.cwiseProduct(*direct_gate);
+        if (rec_drop_) OUT.array() *= cblk(rec_mask_.data() + r0 * n, m, n, n).array();
+        if (direct_gate) OUT += DH.cwiseProduct(*direct_gate);
         if (mask_)
-            for (int64_t b = 0; b < B; ++b)
-                if (masked(b, t)) dtmp_.row(b) = dh_.row(b);  // a masked step passed h₋₁ through
-        dh_.swap(dtmp_);
+            for (int64_t b = 0; b < m; ++b)
+                if (masked(r0 + b, t)) OUT.row(b) = DH.row(b);
     };
     switch (opt_.cell) {
         case Cell::Simple: {
-            act_grad(act, dgate(0), dh_, gate(0));
-            zero_masked_rows(dzt, G);
-            gemm(B, n, n, dzt, n, 1, ut, n, prod, n);
+            act_grad(act, dgate(0), DH, gate(0));
+            zero_masked_rows(dzt);
+            gemm(m, n, n, dzt, n, 1, ut, n, OUT.data(), n);
             finish_dh(nullptr);
             break;
         }
         case Cell::Lstm: {
-            auto TC = cblk(tc_.data() + t * B * n, B, n, n);
-            auto CP = cblk(c_.data() + t * B * n, B, n, n);
-            act_grad(rec, dgate(3), dh_.cwiseProduct(TC), gate(3));         // o
-            act_grad(act, dtmp2_, dh_.cwiseProduct(gate(3)), TC);           // dL/dc_t
-            dtmp2_ += dc_;
-            act_grad(rec, dgate(0), dtmp2_.cwiseProduct(gate(2)), gate(0));  // i
-            act_grad(rec, dgate(1), dtmp2_.cwiseProduct(CP), gate(1));       // f
-            act_grad(act, dgate(2), dtmp2_.cwiseProduct(gate(0)), gate(2));  // c̃
-            if (!mask_) {
-                dc_ = dtmp2_.cwiseProduct(gate(1));
-            } else {
-                for (int64_t b = 0; b < B; ++b)
-                    if (!masked(b, t)) dc_.row(b) = dtmp2_.row(b).cwiseProduct(gate(1).row(b));  // masked: c passed through
+            if (act == Act::Tanh && rec == Act::Sigmoid) {  // Keras' defaults: one pass per row
+                using A = Eigen::Map<Eigen::ArrayXf>;
+                using CA = Eigen::Map<const Eigen::ArrayXf>;
+                for (int64_t b = 0; b < m; ++b) {
+                    float* dz = dzt + b * G;
+                    A dh(DH.data() + b * n, n), dc(dc_.data() + (r0 + b) * n, n);
+                    if (masked(r0 + b, t)) {  // the state passed through: nothing reaches the gates
+                        std::fill(dz, dz + G, 0.0f);
+                        continue;
+                    }
+                    const float* z = zt + b * G;
+                    CA i(z, n), f(z + n, n), g(z + 2 * n, n), o(z + 3 * n, n);
+                    CA tc(tc_.data() + (row + b) * n, n), cp(c_.data() + (row + b) * n, n);
+                    A(dz + 3 * n, n) = dh * tc * o * (1.0f - o);
+                    dc += dh * o * (1.0f - tc.square());
+                    A(dz, n) = dc * g * i * (1.0f - i);
+                    A(dz + n, n) = dc * cp * f * (1.0f - f);
+                    A(dz + 2 * n, n) = dc * i * (1.0f - g.square());
+                    dc *= f;
+                }
+                gemm(m, G, n, dzt, G, 1, ut, n, OUT.data(), n);
+                finish_dh(nullptr);
+                break;
             }
-            zero_masked_rows(dzt, G);
-            gemm(B, G, n, dzt, G, 1, ut, n, prod, n);
+            auto TC = cblk(tc_.data() + row * n, m, n, n);
+            auto CP = cblk(c_.data() + row * n, m, n, n);
+            auto DC = blk(dc_.data() + r0 * n, m, n, n);
+            act_grad(rec, dgate(3), DH.cwiseProduct(TC), gate(3));         // o
+            act_grad(act, TMP, DH.cwiseProduct(gate(3)), TC);              // dL/dc_t
+            TMP += DC;
+            act_grad(rec, dgate(0), TMP.cwiseProduct(gate(2)), gate(0));  // i
+            act_grad(rec, dgate(1), TMP.cwiseProduct(CP), gate(1));       // f
+            act_grad(act, dgate(2), TMP.cwiseProduct(gate(0)), gate(2));  // c̃
+            if (!mask_) {
+                DC = TMP.cwiseProduct(gate(1));
+            } else {
+                for (int64_t b = 0; b < m; ++b)
+                    if (!masked(r0 + b, t)) DC.row(b) = TMP.row(b).cwiseProduct(gate(1).row(b));  // masked: c passed through
+            }
+            zero_masked_rows(dzt);
+            gemm(m, G, n, dzt, G, 1, ut, n, OUT.data(), n);
             finish_dh(nullptr);
             break;
         }
         case Cell::Gru: {
-            auto RH = cblk(rh_.data() + t * B * n, B, n, n);
-            act_grad(rec, dgate(0), dh_.cwiseProduct(HP - gate(2)), gate(0));                    // z
-            act_grad(act, dgate(2), dh_.cwiseProduct((1.0f - gate(0).array()).matrix()), gate(2));  // h̃
+            auto RH = cblk(rh_.data() + row * n, m, n, n);
+            act_grad(rec, dgate(0), DH.cwiseProduct(HP - gate(2)), gate(0));                    // z
+            act_grad(act, dgate(2), DH.cwiseProduct((1.0f - gate(0).array()).matrix()), gate(2));  // h̃
             const CBlock zg = gate(0);  // the direct path h = z ⊙ h₋₁ + ...
             if (opt_.reset_after) {
                 act_grad(rec, dgate(1), dgate(2).cwiseProduct(RH), gate(1));  // r
-                float* drt = dr_.data() + t * B * G;
-                blk(drt, B, 2 * n, G) = blk(dzt, B, 2 * n, G);
-                blk(drt + 2 * n, B, n, G) = dgate(2).cwiseProduct(gate(1));
-                zero_masked_rows(dzt, G);
-                zero_masked_rows(drt, G);
-                gemm(B, G, n, drt, G, 1, ut, n, prod, n);
+                float* drt = dr_.data() + row * G;
+                blk(drt, m, 2 * n, G) = blk(dzt, m, 2 * n, G);
+                blk(drt + 2 * n, m, n, G) = dgate(2).cwiseProduct(gate(1));
+                zero_masked_rows(dzt);
+                zero_masked_rows(drt);
+                gemm(m, G, n, drt, G, 1, ut, n, OUT.data(), n);
             } else {
                 // d(r ⊙ h₋₁) = dh̃ₐ · Uhᵀ; the reset gate's gradient and h₋₁'s second path follow from it.
-                float* drh = dtmp2_.data();
-                gemm(B, n, n, dzt + 2 * n, G, 1, ut + 2 * n * n, n, drh, n);
-                const float* hin = rec_drop_ ? hd_.data() + t * B * n : hp;
-                act_grad(rec, dgate(1), dtmp2_.cwiseProduct(cblk(hin, B, n, n)), gate(1));
-                zero_masked_rows(dzt, G);
-                gemm(B, 2 * n, n, dzt, G, 1, ut, n, prod, n);
-                dtmp_ += dtmp2_.cwiseProduct(gate(1));
+                gemm(m, n, n, dzt + 2 * n, G, 1, ut + 2 * n * n, n, TMP.data(), n);
+                const float* hin = rec_drop_ ? hd_.data() + row * n : hp;
+                act_grad(rec, dgate(1), TMP.cwiseProduct(cblk(hin, m, n, n)), gate(1));
+                zero_masked_rows(dzt);
+                gemm(m, 2 * n, n, dzt, G, 1, ut, n, OUT.data(), n);
+                OUT += TMP.cwiseProduct(gate(1));
             }
             finish_dh(&zg);
             break;

@@ -62,8 +62,8 @@ public:
 private:
     int gates() const { return opt_.cell == Cell::Lstm ? 4 : opt_.cell == Cell::Gru ? 3 : 1; }
     bool masked(int64_t b, int64_t t) const;  // step t (processing order) of sample b is padding
-    void step_forward(int64_t t, int64_t B);
-    void step_backward(int64_t t, int64_t B, const ConstView& dy);
+    void step_forward(int64_t t, int64_t B, int64_t r0, int64_t m);
+    void step_backward(int64_t t, int64_t B, int64_t r0, int64_t m, const ConstView& dy);
 
     Options opt_;
     int64_t T_ = 0, F_ = 0, n_ = 0;  // steps, input features, units
