@@ -2,7 +2,7 @@
 """PyTorch (CPU) peer for scripts/bench-train: the same networks, data, initial-weight scheme,
 batch size, epochs and optimizer as the nnctl configs it is compared with. Prints one JSON line.
 
-  bench_torch.py --workload w1|w2|fmnist|predict --threads N --blas-threads M --epochs E
+  bench_torch.py --workload w1|w2|fmnist|cnn|w4|predict --threads N --blas-threads M --epochs E
 
 fmnist: the w2 network on the real Fashion-MNIST files (dataset-fashion-mnist), reporting test
 accuracy. predict: the same network (untrained: cost does not depend on the weights) timed at
@@ -20,7 +20,7 @@ import sys
 import time
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--workload", choices=["w1", "w2", "fmnist", "cnn", "predict"], required=True)
+ap.add_argument("--workload", choices=["w1", "w2", "fmnist", "cnn", "w4", "predict"], required=True)
 ap.add_argument("--train-samples", type=int, default=0, help="cnn: train on the first N images (0: all)")
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--blas-threads", type=int, default=None)
@@ -130,6 +130,23 @@ if args.workload == "cnn":
     layers = [c1, c2, d1, d2]
     opt = torch.optim.Adam([p for l in layers for p in l.parameters()], lr=1e-3)
     batch = 64
+elif args.workload == "w4":
+    # The shared reference's w4_lstm: LSTM(64) over 50 steps of 8 features -> dense 2, Adam 1e-3, batch 64.
+    xs, ys = splitmix.w4(2000, 11)
+    xt, yt = splitmix.w4(500, 12)
+    X, Y, Xt, Yt = (torch.from_numpy(a) for a in (xs, ys, xt, yt))
+    lstm = torch.nn.LSTM(8, 64, batch_first=True)
+    with torch.no_grad():  # Keras' defaults: glorot kernel, orthogonal recurrent kernel, forget bias 1
+        lim = (6.0 / (8 + 256)) ** 0.5
+        lstm.weight_ih_l0.uniform_(-lim, lim)
+        torch.nn.init.orthogonal_(lstm.weight_hh_l0)
+        lstm.bias_ih_l0.zero_()
+        lstm.bias_hh_l0.zero_()
+        lstm.bias_hh_l0[64:128] = 1.0
+    head = dense(64, 2)
+    layers = [lstm, head]
+    opt = torch.optim.Adam([p for l in layers for p in l.parameters()], lr=1e-3)
+    batch = 64
 elif args.workload == "fmnist":
     X, Y = fmnist("train")
     Xt, Yt = fmnist("t10k")
@@ -149,6 +166,9 @@ else:
 
 
 def forward(x):
+    if args.workload == "w4":
+        _, (h, _) = lstm(x)
+        return head(h[-1])
     if args.workload == "cnn":
         x = F.max_pool2d(F.relu(c1(x)), 2)
         x = F.max_pool2d(F.relu(c2(x)), 2)
@@ -174,7 +194,7 @@ for epoch in range(args.epochs):
 
 steady = epoch_s[1:] if len(epoch_s) > 1 else epoch_s
 extra = {}
-if args.workload in ("fmnist", "cnn"):
+if args.workload in ("fmnist", "cnn", "w4"):
     with torch.no_grad():
         extra["test_accuracy"] = float((forward(Xt).argmax(1) == Yt).float().mean())
 print(json.dumps({**extra,

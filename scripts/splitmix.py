@@ -17,3 +17,12 @@ def synthetic(samples, features, classes, seed):
     x = (stream(seed, samples * features) >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
     y = ((stream(seed + 1, samples) >> np.uint64(32)) * np.uint64(classes)) >> np.uint64(32)
     return x.reshape(samples, features), y.astype(np.int64)
+
+
+def w4(samples, seed, steps=50, features=8):
+    """The shared reference's w4_lstm data: x = 2*u24 - 1 in [-1, 1), shape (n, steps, features) from
+    stream `seed` (train 11, test 12); label 1 when the sum over steps of feature 0 is positive."""
+    u = (stream(seed, samples * steps * features) >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
+    x = (np.float32(2.0) * u - np.float32(1.0)).reshape(samples, steps, features)
+    y = (x[:, :, 0].astype(np.float64).sum(axis=1) > 0).astype(np.int64)
+    return x, y
