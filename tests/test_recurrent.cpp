@@ -8,6 +8,7 @@
 #include "config/registry.hpp"
 #include "core/error.hpp"
 #include "core/initializers.hpp"
+#include "core/parallel.hpp"
 #include "layers/dense.hpp"
 #include "layers/pool.hpp"
 #include "layers/recurrent.hpp"
@@ -301,4 +302,32 @@ model:
     ExperimentConfig stacked = parse_config(base + "    - {type: lstm, units: 3}\n    - {type: lstm, units: 3}\n" + tail, "cfg.yaml");
     CHECK_THROWS_WITH_AS(build_model(stacked.layers, stacked.input_shape, 1),
                          doctest::Contains("lstm expects a sequence (timesteps, features), got (None, 3)"), ConfigError);
+}
+
+TEST_CASE("recurrent layers give the same bits on one thread and on two") {
+    for (auto cell : {Recurrent::Cell::Lstm, Recurrent::Cell::Gru, Recurrent::Cell::Simple})
+        for (bool seq : {false, true}) {
+            Recurrent::Options o = options(cell, 16, seq, false);
+            Recurrent a(o);
+            Rng rng(3);
+            a.build({9, 5}, rng);
+            Recurrent b = a;
+            Matrix x = random_matrix(40, 45, 4), mask = Matrix::Ones(40, 9);
+            mask.block(3, 6, 10, 3).setZero();
+            Matrix ya, yb, dxa, dxb;
+            auto run = [&](Recurrent& r, Matrix& y, Matrix& dx, int threads) {
+                set_num_threads(threads);
+                r.forward(x, y, ForwardContext{false, nullptr, &mask});
+                Matrix dy = random_matrix(y.rows(), y.cols(), 5);
+                r.backward(x, y, dy, &dx);
+            };
+            run(a, ya, dxa, 1);
+            run(b, yb, dxb, 2);
+            set_num_threads(1);
+            INFO(a.type() << (seq ? " sequences" : ""));
+            CHECK(ya == yb);
+            CHECK(dxa == dxb);
+            auto pa = a.params(), pb = b.params();
+            for (size_t i = 0; i < pa.size(); ++i) CHECK(*pa[i].grad == *pb[i].grad);
+        }
 }
