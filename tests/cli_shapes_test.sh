@@ -194,5 +194,47 @@ check "padding with the wrong count is named" grep -q "model.layers.2.padding: e
 check "a missing rate is named" grep -q "model.layers.3: missing key 'rate' (the fraction of channels to drop)" "$TMP/e"
 check "strides below 1 are named" grep -q "model.layers.4.strides: must be between 1 and 1048576, got 0" "$TMP/e"
 
+# Sequences: a stacked bidirectional GRU + LSTM trains, saves Keras-named weights, and predicts.
+cat >"$TMP/seq.yaml" <<YAML
+name: seq
+data:
+  train: {format: synthetic, samples: 120, features: 24, classes: 2}
+  validation_split: 0.25
+model:
+  input_shape: [8, 3]
+  layers:
+    - {type: masking, mask_value: -1}
+    - {type: bidirectional, name: bi, layer: {type: gru, units: 6, return_sequences: true}}
+    - {type: time_distributed, layer: {type: dense, units: 4, activation: relu}}
+    - {type: lstm, units: 5, recurrent_dropout: 0.1}
+    - {type: dense, units: 2, activation: softmax}
+loss: sparse_categorical_crossentropy
+training: {epochs: 2, batch_size: 16}
+YAML
+"$NNCTL" train "$TMP/seq.yaml" --out "$TMP/seq" -q 2>"$TMP/e"; code=$?
+check "a recurrent model trains (got $code: $(head -c 300 "$TMP/e"))" test $code -eq 0
+"$NNCTL" summary "$TMP/seq.yaml" >"$TMP/seq.txt" 2>&1
+check "summary shows the sequence shapes" grep -q "(None, 8, 12)" "$TMP/seq.txt"
+check "weights carry Keras' names" grep -q "bi.forward_gru.recurrent_kernel" "$TMP/seq/model.safetensors"
+/usr/bin/python3 -c 'import random; random.seed(1); print("\n".join(",".join("%.3f" % random.random() for _ in range(24)) for _ in range(5)))' >"$TMP/seq.csv"
+"$NNCTL" predict "$TMP/seq" --input "$TMP/seq.csv" >"$TMP/seq.out" 2>"$TMP/e"; code=$?
+check "predict runs a recurrent model (got $code: $(head -c 300 "$TMP/e"))" test $code -eq 0
+check "one prediction per row" test "$(grep -c . "$TMP/seq.out")" -ge 5
+cat >"$TMP/seq_bad.yaml" <<YAML
+name: seq
+data:
+  train: {format: synthetic, samples: 40, features: 24, classes: 2}
+model:
+  input_shape: [8, 3]
+  layers:
+    - {type: lstm, units: 5}
+    - {type: lstm, units: 5}
+    - {type: dense, units: 2, activation: softmax}
+loss: sparse_categorical_crossentropy
+YAML
+"$NNCTL" train "$TMP/seq_bad.yaml" --out "$TMP/seq_bad" -q 2>"$TMP/e"; code=$?
+check "a recurrent layer on a flat input exits 2 (got $code)" test $code -eq 2
+check "the error names the layer and the fix" grep -q "seq_bad.yaml:8:7: model.layers.1 (lstm_2): lstm expects a sequence (timesteps, features), got (None, 5)" "$TMP/e"
+
 echo "cli_shapes: $pass passed, $fail failed"
 test "$fail" -eq 0
