@@ -168,11 +168,13 @@ void Recurrent::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx
     if (opt_.cell == Cell::Gru) rh_.resize(T * B, n);
     if (rec_drop_) hd_.resize(T * B, n);
     step_.resize(B, G);
+    // Each sample's rows depend only on its own earlier steps: a thread runs its chunk of the batch
+    // through every step, with no synchronisation between steps.
     const int64_t chunks = row_chunks(B);
-    for (int64_t t = 0; t < T; ++t) {
-        if (chunks == 1) step_forward(t, B, 0, B);
-        else parallel_for(chunks, [&](int64_t c) { step_forward(t, B, chunk_start(B, chunks, c), chunk_rows(B, chunks, c)); });
-    }
+    parallel_for(chunks, [&](int64_t c) {
+        const int64_t r0 = chunk_start(B, chunks, c), m = chunk_rows(B, chunks, c);
+        for (int64_t t = 0; t < T; ++t) step_forward(t, B, r0, m);
+    });
 
     if (!opt_.return_sequences) {
         y = h_.bottomRows(B);
@@ -295,14 +297,13 @@ void Recurrent::backward(const ConstView& x, const ConstView&, const ConstView& 
     dtmp_.resize(B, n);
     dtmp2_.resize(B, n);
     const int64_t chunks = row_chunks(B);
-    for (int64_t t = T; t-- > 0;) {
-        if (chunks == 1) step_backward(t, B, 0, B, dy);
-        else
-            parallel_for(chunks, [&](int64_t c) {
-                step_backward(t, B, chunk_start(B, chunks, c), chunk_rows(B, chunks, c), dy);
-            });
-        dh_.swap(dtmp_);
-    }
+    parallel_for(chunks, [&](int64_t c) {
+        const int64_t r0 = chunk_start(B, chunks, c), m = chunk_rows(B, chunks, c);
+        for (int64_t t = T; t-- > 0;) {
+            step_backward(t, B, r0, m, dy);
+            blk(dh_.data() + r0 * n, m, n, n) = cblk(dtmp_.data() + r0 * n, m, n, n);  // dL/dh₋₁ is the next step's dh
+        }
+    });
 
     // Weight gradients as sums over steps of (B-row block)ᵀ · (its gate gradients): each block is read
     // while it is small enough for the cache, which one long product over T·B rows is not (3x slower).
