@@ -49,7 +49,7 @@ public:
     void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
     void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
     MaskFlow mask_flow() const override { return MaskFlow::Make; }
-    void make_mask(const ConstView& x, const Matrix* in, Matrix& mask) const override { mask = mask_; }
+    void make_mask(const ConstView&, const Matrix*, Matrix& mask) const override { mask = mask_; }
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Masking>(*this); }
 
 private:
