@@ -6,6 +6,7 @@
 #include "common.hpp"
 #include "core/json.hpp"
 #include "train/evaluate.hpp"
+#include "train/forecast.hpp"
 #include "train/experiment.hpp"
 
 namespace nnctl::cli {
@@ -54,11 +55,43 @@ void print_classification(const ClassificationReport& r) {
     }
 }
 
+/// One table per forecast: a row per forecaster (the model, then its baselines), original units.
+void print_forecast(const ForecastReport& r) {
+    auto& lg = log();
+    std::string targets;
+    for (const auto& t : r.targets) targets += (targets.empty() ? "" : ", ") + t;
+    lg.info("forecast of {} ({} step{} ahead), {} windows, in the series' units", targets, r.horizon,
+            r.horizon == 1 ? "" : "s", r.windows);
+    auto table = [&](const char* title, auto&& scores_of) {
+        if (title) lg.info("{}", title);
+        lg.info("{}  {:>12} {:>12} {:>10} {:>10}", pad("", 20), "MAE", "RMSE", "MAPE %", "sMAPE %");
+        for (const auto& m : r.methods) {
+            const ForecastScores& s = scores_of(m);
+            std::string name = m.name == "seasonal_naive" ? "seasonal naive (" + std::to_string(r.season) + ")" : m.name;
+            if (m.windows != r.windows) name += " *";
+            char buf[128];
+            std::snprintf(buf, sizeof buf, "%12.4f %12.4f %10.2f %10.2f", s.mae, s.rmse, s.mape, s.smape);
+            lg.info("{:<20}  {}", name, buf);
+        }
+    };
+    table(nullptr, [](const ForecastMethod& m) -> const ForecastScores& { return m.all; });
+    if (r.targets.size() > 1)
+        for (size_t t = 0; t < r.targets.size(); ++t)
+            table(("target " + r.targets[t]).c_str(),
+                  [t](const ForecastMethod& m) -> const ForecastScores& { return m.per_target[t]; });
+    for (const auto& m : r.methods)
+        if (m.windows != r.windows)
+            lg.info("* {}: scored on the {} windows whose series reaches back far enough", m.name, m.windows);
+    if (!r.methods.empty() && r.methods[0].all.mape_skipped > 0)
+        lg.info("MAPE leaves out {} zero actual value(s), where it is undefined", r.methods[0].all.mape_skipped);
+}
+
 int run_evaluate(EvaluateOptions& o) {
     apply_common_options(o.common);
     auto& lg = log();
     SavedRun run = load_run(o.run);
-    Dataset data = load_evaluation_data(run, o.data);
+    ForecastReference ref;
+    Dataset data = load_evaluation_data(run, o.data, &ref);
     Logs logs = evaluate_model(run.model, run.loss, run.cfg.metrics, data, o.batch_size);
     const Matrix outputs = predict_all(run.model, data.x, o.batch_size);
 
@@ -68,7 +101,8 @@ int run_evaluate(EvaluateOptions& o) {
         std::snprintf(buf, sizeof buf, "%s: %.4f  ", k.c_str(), v);
         line += buf;
     }
-    lg.info("{} samples  {}", data.size(), line);
+    const bool forecaster = run.schema.format == "timeseries";
+    lg.info("{} {}  {}{}", data.size(), forecaster ? "windows" : "samples", line, forecaster ? "(loss on scaled values)" : "");
     lg.info("");
 
     JsonWriter j;
@@ -102,6 +136,11 @@ int run_evaluate(EvaluateOptions& o) {
             j.end_array();
         }
         j.end_array().end_object();
+    } else if (forecaster) {
+        ForecastReport r = forecast_report(run.schema.series, ref, unscale_forecast(run.schema.series, outputs));
+        print_forecast(r);
+        j.key("forecast");
+        write_forecast_json(j, r);
     } else {
         RegressionReport r = regression_report(data.y, outputs);
         std::snprintf(buf, sizeof buf, "%.6g", r.mse);
@@ -128,7 +167,9 @@ std::function<int()> register_evaluate(CLI::App& app) {
     add_common_options(*cmd, o->common, false, "Print one JSON document on stdout; the report goes to stderr");
     cmd->footer(
         "\nPrints the loss and every configured metric; for classifiers also per-class precision, recall,\n"
-        "F1 and support and the confusion matrix; for regression MSE, MAE, RMSE and R².\n"
+        "F1 and support and the confusion matrix; for regression MSE, MAE, RMSE and R²; for forecasters\n"
+        "(timeseries) MAE, RMSE, MAPE and sMAPE in the series' units next to the naive (last value) and,\n"
+        "with a season, seasonal-naive baselines. MAPE leaves out zero actual values.\n"
         "Example: nnctl evaluate runs/iris --json\n" +
         std::string(kExitCodes));
     return [o] { return run_evaluate(*o); };

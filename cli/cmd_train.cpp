@@ -126,6 +126,11 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
     save_run(dir, resolved, ex, res);
     finish(res.train.interrupted ? "interrupted" : "completed", res.train.interrupted ? "stopped by a signal" : "");
     if (!res.test_logs.empty()) lg.info("test:{}", format_logs(res.test_logs));
+    if (res.forecast) {
+        std::string line;
+        for (const auto& m : res.forecast->methods) line += fmt::format("  {}: {:.4f}", m.name, m.all.mae);
+        lg.info("test MAE in the series' units:{}", line);
+    }
     lg.info("{} run saved to {}", res.train.interrupted ? "interrupted;" : "done;", dir);
 
     if (o.common.json) {

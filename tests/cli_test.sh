@@ -14,7 +14,11 @@ source tests/cli_common.sh
 for cfg in configs/*.yaml configs/seed/*.yaml; do
   out="$TMP/run_$(basename "$cfg" .yaml)"
   small=()
-  case "$cfg" in *cnn*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;; esac
+  case "$cfg" in
+    *cnn*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
+    # The series scripts/fetch-series.sh extracts is committed under tests/data for the suite.
+    *sunspots*) small=(--set data.train.path=tests/data/sunspots.csv) ;;
+  esac
   if "$NNCTL" train "$cfg" --set training.epochs=2 "${small[@]}" --out "$out" -q --json >"$out.json" 2>"$out.err"; then
     ok
     for f in config.yaml model.safetensors model.json history.csv metrics.json; do
@@ -336,6 +340,43 @@ done
 "$NNCTL" train configs/xor.yaml --set training.epochs=3 --out "$TMP/j" --json >"$TMP/j.out" 2>"$TMP/j.err"
 check "epoch lines on stderr" grep -q "^Epoch 3/3" "$TMP/j.err"
 check "stdout is exactly one JSON document" /usr/bin/python3 -c 'import json,sys; json.loads(open(sys.argv[1]).read())' "$TMP/j.out"
+
+# Time series: a conv1d forecaster on the committed sunspots series; evaluate shows the baselines,
+# predict forecasts the year after the input's last; bad series are data errors naming the line.
+SUN=(--set data.train.path=tests/data/sunspots.csv)
+"$NNCTL" train configs/sunspots_forecast.yaml "${SUN[@]}" --set training.epochs=20 --out "$TMP/sun" -q --json >"$TMP/sun.json"; code=$?
+check "timeseries forecaster trains (exit $code)" test $code -eq 0
+check "metrics.json has the test forecast next to both baselines, in original units" /usr/bin/python3 -c '
+import json,sys; f=json.load(open(sys.argv[1]))["test_forecast"]
+assert f["targets"]==["SUNACTIVITY"] and f["horizon"]==1 and f["season"]==11 and f["windows"]==30, f
+assert abs(f["naive"]["mae"]-24.4)<1e-4 and abs(f["seasonal_naive"]["mae"]-26.63)<1e-4, f  # 1979-2008, by hand
+assert all(k in f["model"] for k in ("mae","rmse","mape","smape"))' "$TMP/sun/metrics.json"
+"$NNCTL" evaluate "$TMP/sun" 2>"$TMP/sun.eval"; code=$?
+check "evaluate a forecaster (exit $code)" test $code -eq 0
+check "evaluate's table lists the model and both baselines" bash -c \
+  "grep -q '^model ' '$TMP/sun.eval' && grep -q '^naive  *24.4000' '$TMP/sun.eval' && grep -q '^seasonal naive (11)  *26.6300' '$TMP/sun.eval'"
+"$NNCTL" evaluate "$TMP/sun" --json >"$TMP/sun.evaljson" 2>/dev/null
+check "evaluate --json: forecast with model, naive and seasonal_naive" /usr/bin/python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))["forecast"]; assert d["windows"]==30 and d["naive"]["rmse"]>0 and "seasonal_naive" in d' "$TMP/sun.evaljson"
+{ head -1 tests/data/sunspots.csv; sed -n '2,101p' tests/data/sunspots.csv; } >"$TMP/sun_1700s.csv"
+"$NNCTL" predict "$TMP/sun" --input "$TMP/sun_1700s.csv" >"$TMP/sun.pred"; code=$?
+check "predict forecasts the year after the input's last, with its date (exit $code)" bash -c \
+  "test \"\$(head -1 '$TMP/sun.pred')\" = 'step,YEAR,SUNACTIVITY' && grep -q '^1,1800,' '$TMP/sun.pred' && test \$(wc -l <'$TMP/sun.pred') -eq 2"
+"$NNCTL" predict "$TMP/sun" --input "$TMP/sun_1700s.csv" --format jsonl >"$TMP/sun.jsonl"
+check "predict --format jsonl" /usr/bin/python3 -c '
+import json,sys; r=json.loads(open(sys.argv[1]).readline()); assert r["step"]==1 and r["YEAR"]=="1800" and isinstance(r["SUNACTIVITY"],float)' "$TMP/sun.jsonl"
+head -11 tests/data/sunspots.csv >"$TMP/sun_short.csv"
+"$NNCTL" predict "$TMP/sun" --input "$TMP/sun_short.csv" 2>"$TMP/e" >/dev/null; code=$?
+check "too short a series exits 3 saying how many rows are needed (exit $code)" bash -c "test $code -eq 3 && grep -q 'needs the last 22' '$TMP/e'"
+printf '"YEAR","SUNACTIVITY"\n1700,5\n1701,11\n1703,16\n1702,23\n' >"$TMP/sun_order.csv"
+"$NNCTL" train configs/sunspots_forecast.yaml --set data.train.path="$TMP/sun_order.csv" --out "$TMP/x" -q 2>"$TMP/e"; code=$?
+check "a non-increasing date exits 3 naming the line and both values (exit $code)" bash -c \
+  "test $code -eq 3 && grep -q \"sun_order.csv:5: date '1702' is not after '1703' (line 4)\" '$TMP/e'"
+"$NNCTL" train configs/sunspots_forecast.yaml "${SUN[@]}" --set data.train.horizon=3 --out "$TMP/x" -q 2>"$TMP/e"; code=$?
+check "a last layer that does not fit the horizon exits 2 naming it (exit $code)" bash -c \
+  "test $code -eq 2 && grep -q 'sunspots_forecast.yaml:[0-9]*:[0-9]*: model.layers.3: the last layer outputs 1 values.*= 3 values' '$TMP/e'"
+"$NNCTL" validate configs/sunspots_forecast.yaml --set data.preprocess=standardize -q 2>"$TMP/e"; code=$?
+check "data.preprocess on a timeseries is a config error (exit $code)" bash -c "test $code -eq 2 && grep -q 'data.preprocess: a timeseries source scales' '$TMP/e'"
 
 echo "cli: $pass passed, $fail failed"
 test "$fail" -eq 0

@@ -25,7 +25,7 @@ struct LayerConfig {
 };
 
 struct DataSourceConfig {
-    std::string format;  ///< synthetic | csv | idx | npy | image_folder
+    std::string format;  ///< synthetic | csv | idx | npy | image_folder | timeseries
     // synthetic
     int64_t samples = 1000;
     int64_t features = 20;
@@ -42,6 +42,17 @@ struct DataSourceConfig {
     char delimiter = ',';
     bool header = true;
     std::string missing = "error";  ///< error | drop | mean
+    // timeseries (path, feature_columns, delimiter and missing are shared with csv; missing takes
+    // error | interpolate | drop). A validation or test source leaves the window keys at 0 / empty:
+    // they come from the training source (and must match it when given).
+    std::string date_column;                  ///< `date`: column of ISO, YYYYMMDD, year or number keys; empty: none
+    std::vector<std::string> target_columns;  ///< `targets`: forecast columns (a name or a list)
+    int64_t sequence_length = 0;              ///< rows per window (0: unset)
+    int64_t sequence_stride = 1;              ///< rows between window starts
+    int64_t sampling_rate = 1;                ///< rows between the steps of a window
+    int64_t horizon = 1;                      ///< future values forecast per target
+    int64_t season = 0;                       ///< > 0: score a seasonal-naive baseline of this period (rows)
+    std::string scale = "standardize";        ///< none | standardize | minmax, per column, fitted on train
     // idx
     std::string images, labels;
     // image_folder (path: the folder of class sub-folders)

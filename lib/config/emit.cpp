@@ -45,6 +45,20 @@ void emit_source(YAML::Emitter& e, const DataSourceConfig& s) {
         e << YAML::Key << "delimiter" << YAML::Value << std::string(1, s.delimiter);
         e << YAML::Key << "header" << YAML::Value << s.header;
         e << YAML::Key << "missing" << YAML::Value << s.missing;
+    } else if (s.format == "timeseries") {
+        e << YAML::Key << "path" << YAML::Value << s.path;
+        if (!s.date_column.empty()) e << YAML::Key << "date" << YAML::Value << s.date_column;
+        if (!s.feature_columns.empty()) e << YAML::Key << "features" << YAML::Value << YAML::Flow << s.feature_columns;
+        if (!s.target_columns.empty()) e << YAML::Key << "targets" << YAML::Value << YAML::Flow << s.target_columns;
+        // 0 / empty: taken from the training source (validation and test series).
+        if (s.sequence_length > 0) e << YAML::Key << "sequence_length" << YAML::Value << s.sequence_length;
+        if (s.sequence_stride > 0) e << YAML::Key << "sequence_stride" << YAML::Value << s.sequence_stride;
+        if (s.sampling_rate > 0) e << YAML::Key << "sampling_rate" << YAML::Value << s.sampling_rate;
+        if (s.horizon > 0) e << YAML::Key << "horizon" << YAML::Value << s.horizon;
+        if (s.season > 0) e << YAML::Key << "season" << YAML::Value << s.season;
+        if (!s.scale.empty()) e << YAML::Key << "scale" << YAML::Value << s.scale;
+        e << YAML::Key << "missing" << YAML::Value << s.missing;
+        e << YAML::Key << "delimiter" << YAML::Value << std::string(1, s.delimiter);
     } else if (s.format == "idx") {
         e << YAML::Key << "images" << YAML::Value << s.images;
         e << YAML::Key << "labels" << YAML::Value << s.labels;

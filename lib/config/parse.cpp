@@ -444,7 +444,7 @@ DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& 
     DataSourceConfig s;
     s.where = r.doc().where(n, path);
     if (!r.is_map(n, path, "a data source such as {format: csv, path: data.csv, target: label}")) return s;
-    static const Keys formats = {"synthetic", "csv", "idx", "npy", "image_folder"};
+    static const Keys formats = {"synthetic", "csv", "idx", "npy", "image_folder", "timeseries"};
     if (!n["format"]) {
         r.doc().error(n, path, "missing key 'format' (one of: " + join(formats) + ")");
         return s;
@@ -488,6 +488,48 @@ DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& 
         else s.delimiter = d[0];
         s.header = r.boolean(n, "header", path, true);
         s.missing = r.string(n, "missing", path, "error", {"error", "drop", "mean"});
+    } else if (s.format == "timeseries") {
+        // Windowing keys are required on the training source only: a validation or test series is
+        // cut with the training source's windows (and a key given there must match them).
+        const bool train = path == "data.train";
+        r.check_keys(n, path,
+                     {"format", "path", "date", "features", "targets", "sequence_length", "sequence_stride",
+                      "sampling_rate", "horizon", "missing", "scale", "season", "delimiter", "max_samples"},
+                     "a timeseries source");
+        s.path = required_path("path", "the CSV file of the series, one row per time step, with a header");
+        s.date_column = r.string(n, "date", path, "");
+        if (YAML::Node f = n["features"]) s.feature_columns = read_string_list(r, f, child(path, "features"), "columns");
+        if (YAML::Node t = n["targets"]) {
+            if (t.IsScalar()) s.target_columns.push_back(r.string_value(t, child(path, "targets"), ""));
+            else s.target_columns = read_string_list(r, t, child(path, "targets"), "columns");
+            if (t.IsSequence() && t.size() == 0) r.doc().error(t, child(path, "targets"), "expected at least one column");
+        } else if (train) {
+            r.doc().error(n, path, "missing key 'targets' (the column or list of columns to forecast)");
+        }
+        if (!n["sequence_length"] && train)
+            r.doc().error(n, path, "missing key 'sequence_length' (rows of history in each window)");
+        s.sequence_length = r.integer(n, "sequence_length", path, 0, 1, 1'000'000);
+        s.sequence_stride = r.integer(n, "sequence_stride", path, train ? 1 : 0, 1, 1'000'000);
+        s.sampling_rate = r.integer(n, "sampling_rate", path, train ? 1 : 0, 1, 1'000'000);
+        s.horizon = r.integer(n, "horizon", path, train ? 1 : 0, 1, 1'000'000);
+        s.season = r.integer(n, "season", path, 0, 1, 1'000'000);
+        s.missing = r.string(n, "missing", path, "error", {"error", "interpolate", "drop"});
+        s.scale = r.string(n, "scale", path, train ? "standardize" : "", {"none", "standardize", "minmax"});
+        std::string d = r.string(n, "delimiter", path, ",");
+        if (d == "\\t" || d == "tab") d = "\t";
+        if (d.size() != 1 || d == "\"" || d == "\n" || d == "\r")
+            r.doc().error(n["delimiter"], child(path, "delimiter"), "must be a single character other than a quote or newline");
+        else s.delimiter = d[0];
+        if (!s.date_column.empty())
+            for (size_t i = 0; i < s.feature_columns.size(); ++i)
+                if (s.feature_columns[i] == s.date_column)
+                    r.doc().error(n["features"][i], child(path, "features." + std::to_string(i)),
+                                  "'" + s.date_column + "' is the date column; it cannot also be a feature");
+        if (!s.date_column.empty())
+            for (size_t i = 0; i < s.target_columns.size(); ++i)
+                if (s.target_columns[i] == s.date_column)
+                    r.doc().error(n["targets"].IsSequence() ? n["targets"][i] : n["targets"], child(path, "targets"),
+                                  "'" + s.date_column + "' is the date column; it cannot also be a target");
     } else if (s.format == "idx") {
         r.check_keys(n, path, keys({"images", "labels"}), "an idx source");
         s.images = required_path("images", "the IDX images file, e.g. train-images-idx3-ubyte.gz");
@@ -555,6 +597,26 @@ DataConfig read_data(Reader& r, const YAML::Node& n, const std::string& path) {
     if (d.validation_split + d.test_split >= 1.0)
         r.doc().error(n, path, "validation_split + test_split leaves no training data");
     d.split_shuffle = r.boolean(n, "split_shuffle", path, true);
+    // A time series is split by time (the last stretches), never shuffled, so split_shuffle is
+    // ignored for it; its columns are scaled by the source's own `scale` key, not by preprocess.
+    if (d.train.format == "timeseries") {
+        if (YAML::Node p = n["preprocess"]; p && d.preprocess != "none")
+            r.doc().error(p, child(path, "preprocess"),
+                          "a timeseries source scales its columns itself: use data.train.scale (standardize, "
+                          "minmax or none) instead");
+        for (const char* k : {"validation", "test"})
+            if (YAML::Node v = n[k]; v && v.IsMap() && v["format"] && v["format"].IsScalar() &&
+                                     v["format"].Scalar() != "timeseries")
+                r.doc().error(v["format"], child(path, std::string(k) + ".format"),
+                              "the training source is a timeseries: the " + std::string(k) +
+                                  " source must be one too (or use " + k + "_split)");
+    } else {
+        for (const char* k : {"validation", "test"})
+            if (YAML::Node v = n[k]; v && v.IsMap() && v["format"] && v["format"].IsScalar() &&
+                                     v["format"].Scalar() == "timeseries")
+                r.doc().error(v["format"], child(path, std::string(k) + ".format"),
+                              "a timeseries " + std::string(k) + " source needs a timeseries training source");
+    }
     return d;
 }
 
@@ -931,7 +993,13 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
         else c.optimizer.learning_rate.initial_learning_rate = 0.001;  // adam's default
         if (root["metrics"]) c.metrics = read_metrics(r, root["metrics"], "metrics");
         if (root["training"]) c.training = read_training(r, root["training"], "training");
-        if (YAML::Node s = root["search"]; s && with_search) c.search = read_search(r, s, "search", c.seed);
+        if (YAML::Node s = root["search"]; s && with_search) {
+            c.search = read_search(r, s, "search", c.seed);
+            if (c.search.cv > 0 && c.data.train.format == "timeseries")  // shuffled folds would see the future
+                r.doc().error(s["cv"], "search.cv",
+                              "k-fold cross-validation mixes past and future rows of a timeseries; use "
+                              "data.validation_split (the last stretch before the test stretch) instead");
+        }
     }
     if (!doc.errors().empty()) {
         std::string msg;

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "data/timeseries.hpp"
 
 namespace nnctl {
 
@@ -50,6 +51,8 @@ Dataset load_source(const DataSourceConfig& src, bool want_classes, const DataSc
     else if (src.format == "idx") d = load_idx(src, want_classes);
     else if (src.format == "npy") d = load_npy(src, want_classes);
     else if (src.format == "image_folder") d = load_image_folder(src);
+    else if (src.format == "timeseries")
+        throw ConfigError(src.where + ": a timeseries source is windowed as a whole series (data.train)");
     else throw ConfigError(src.where + ": data format '" + src.format + "' is not supported");
     if (d.size() == 0) throw DataError(src.where + ": the data source has no rows");
     for (Eigen::Index i = 0; i < d.x.size(); ++i)
@@ -119,6 +122,7 @@ void align_classes(Dataset& d, const Dataset& train) {
 }  // namespace
 
 DataSplits load_data(const DataConfig& cfg, bool want_classes, uint64_t seed) {
+    if (cfg.train.format == "timeseries") return load_timeseries_data(cfg, want_classes);  // split by time, unseeded
     DataSplits s;
     s.train = load_source(cfg.train, want_classes, nullptr, &s.schema, Rng::derive(seed, 11));
     if (cfg.test) {

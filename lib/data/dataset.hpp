@@ -49,12 +49,23 @@ Matrix read_idx_images(const std::string& path);
 /// Keep the first `max_samples` rows, or a seeded random subset of `take` rows.
 void limit_rows(Dataset& d, const DataSourceConfig& src, uint64_t seed);
 
+/// A forecaster's reference values for a set of windows, in the series' original units (timeseries
+/// sources only); one row per window, laid out as the targets: column h·targets + j.
+struct ForecastReference {
+    Matrix actual;    ///< the true future values
+    Matrix naive;     ///< each target's last observed value in the window, repeated over the horizon
+    Matrix seasonal;  ///< the value one season (or k seasons) back, at or before the window's end; NaN
+                      ///< where the series does not reach back that far; empty without `season`
+    bool empty() const { return actual.rows() == 0; }
+};
+
 /// The train / validation / test sets an experiment uses, and the fitted schema.
 struct DataSplits {
     Dataset train;
     Dataset validation;  ///< empty (0 rows) when none
     Dataset test;        ///< empty when none
     DataSchema schema;
+    ForecastReference test_reference;  ///< timeseries: the test windows' actual values and baselines
 };
 
 /// Load every configured source, carve validation/test fractions off the training data, fit the

@@ -85,6 +85,32 @@ void DataSchema::write_json(JsonWriter& j) const {
         }
         j.end_array();
     }
+    if (format == "timeseries") {
+        const SeriesSchema& t = series;
+        j.key("delimiter").value(std::string(1, delimiter));
+        j.key("missing").value(missing);
+        j.key("series").begin_object();
+        j.key("columns").begin_array();
+        for (const auto& c : t.columns) j.value(c);
+        j.end_array().key("features").begin_array();
+        for (int c : t.features) j.value(c);
+        j.end_array().key("targets").begin_array();
+        for (int c : t.targets) j.value(c);
+        j.end_array();
+        j.key("date").value(t.date).key("date_kind").value(t.date_kind);
+        j.key("sequence_length").value(static_cast<long long>(t.sequence_length));
+        j.key("sequence_stride").value(static_cast<long long>(t.sequence_stride));
+        j.key("sampling_rate").value(static_cast<long long>(t.sampling_rate));
+        j.key("horizon").value(static_cast<long long>(t.horizon));
+        j.key("season").value(static_cast<long long>(t.season));
+        j.key("scale").value(t.scale);
+        j.key("offset").begin_array();
+        for (double v : t.offset) j.value(v);
+        j.end_array().key("factor").begin_array();
+        for (double v : t.factor) j.value(v);
+        j.end_array();
+        j.end_object();
+    }
     j.key("width").value(static_cast<long long>(width));
     j.key("feature_names").begin_array();
     for (const auto& n : feature_names) j.value(n);
@@ -175,6 +201,50 @@ DataSchema DataSchema::from_json(const JsonValue& v) {
             if (const JsonValue* fill = c.find("fill")) f.fill = fill->number;
             s.columns.push_back(std::move(f));
         }
+    }
+    if (s.format == "timeseries") {
+        std::string d = str(v, "delimiter");
+        if (d.size() != 1) bad("bad delimiter");
+        s.delimiter = d[0];
+        s.missing = str(v, "missing");
+        const JsonValue& ts = need(v, "series");
+        SeriesSchema& t = s.series;
+        t.columns = strings(need(ts, "columns"), "columns");
+        auto positions = [&](const char* key) {
+            std::vector<int> out;
+            const JsonValue& a = need(ts, key);
+            if (!a.is_array()) bad(std::string("'") + key + "' must be a list");
+            for (const auto& i : a.items) {
+                if (!i.is_number() || i.number < 0 || i.number >= double(t.columns.size()) || i.number != std::floor(i.number))
+                    bad(std::string("'") + key + "' must hold column positions");
+                out.push_back(int(i.number));
+            }
+            if (out.empty()) bad(std::string("'") + key + "' is empty");
+            return out;
+        };
+        t.features = positions("features");
+        t.targets = positions("targets");
+        t.date = str(ts, "date");
+        t.date_kind = str(ts, "date_kind");
+        t.sequence_length = integer(ts, "sequence_length");
+        t.sequence_stride = integer(ts, "sequence_stride");
+        t.sampling_rate = integer(ts, "sampling_rate");
+        t.horizon = integer(ts, "horizon");
+        t.season = integer(ts, "season");
+        if (t.sequence_length < 1 || t.sequence_stride < 1 || t.sampling_rate < 1 || t.horizon < 1 || t.season < 0)
+            bad("window sizes must be at least 1");
+        t.scale = str(ts, "scale");
+        for (const char* key : {"offset", "factor"}) {
+            const JsonValue& a = need(ts, key);
+            if (!a.is_array()) bad(std::string("'") + key + "' must be a list");
+            std::vector<double>& out = std::string(key) == "offset" ? t.offset : t.factor;
+            for (const auto& i : a.items) {
+                if (!i.is_number() || !std::isfinite(i.number)) bad(std::string("'") + key + "' must hold numbers");
+                out.push_back(i.number);
+            }
+        }
+        if (t.scale != "none" && (t.offset.size() != t.columns.size() || t.factor.size() != t.columns.size()))
+            bad("series scaling has the wrong number of columns");
     }
     s.width = integer(v, "width");
     s.feature_names = strings(need(v, "feature_names"), "feature_names");

@@ -26,23 +26,44 @@ struct Scaling {
     bool active() const { return kind != "none"; }
 };
 
+/// A time series source's layout, windowing and per-column scaling (format timeseries). Model inputs
+/// are windows (sequence_length × features), x[t·F + f]; outputs the next `horizon` values of each
+/// target, y[h·T + j], both scaled; outputs are turned back into original units with `unscale`.
+struct SeriesSchema {
+    std::vector<std::string> columns;  ///< the columns used: features in order, then targets not among them
+    std::vector<int> features;         ///< positions in `columns` of the model's input features
+    std::vector<int> targets;          ///< positions in `columns` of the forecast targets
+    std::string date;                  ///< date column name; empty: none
+    std::string date_kind;             ///< iso (YYYY-MM-DD) | compact (YYYYMMDD) | number (years too)
+    int64_t sequence_length = 0, sequence_stride = 1, sampling_rate = 1, horizon = 1, season = 0;
+    std::string scale = "none";        ///< none | standardize | minmax
+    std::vector<double> offset, factor;  ///< per column: scaled = (value − offset) · factor
+
+    /// Rows one window's inputs cover: (sequence_length − 1) · sampling_rate + 1.
+    int64_t span() const { return (sequence_length - 1) * sampling_rate + 1; }
+    /// Scaled model value of column c back in original units.
+    double unscale(int c, double v) const { return factor.empty() ? v : v / factor[size_t(c)] + offset[size_t(c)]; }
+    double scaled(int c, double v) const { return factor.empty() ? v : (v - offset[size_t(c)]) * factor[size_t(c)]; }
+};
+
 /// Everything needed to turn raw input rows into model inputs, and outputs into labels; saved with
 /// the model so that evaluate and predict apply exactly what training applied.
 struct DataSchema {
-    std::string format;                     ///< csv | idx | npy | synthetic
+    std::string format;                     ///< csv | idx | npy | synthetic | image_folder | timeseries
     char delimiter = ',';
     bool header = true;
     int input_columns = 0;                  ///< columns in a CSV row
     std::vector<FeatureColumn> columns;     ///< CSV feature columns in model order
     std::string target;                     ///< CSV target column name (empty when none)
     int target_index = -1;
-    std::string missing = "error";          ///< error | drop | mean
+    std::string missing = "error";          ///< error | drop | mean (timeseries: error | interpolate | drop)
     int64_t width = 0;                      ///< features after encoding
     std::vector<std::string> feature_names; ///< after encoding (one-hot columns as name=value)
     std::string task = "classification";    ///< classification | regression
     std::vector<std::string> class_names;
     int64_t outputs = 0;                    ///< regression target columns
-    Scaling scaling;
+    Scaling scaling;                        ///< timeseries: none (its scaling is in `series`)
+    SeriesSchema series;                    ///< timeseries only
 
     bool is_classification() const { return task == "classification"; }
     void write_json(JsonWriter& j) const;

@@ -6,18 +6,34 @@
 #include "config/parse.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "data/timeseries.hpp"
 #include "train/experiment.hpp"
 
 namespace nnctl {
 
-Dataset load_evaluation_data(SavedRun& run, const std::string& spec) {
+Dataset load_evaluation_data(SavedRun& run, const std::string& spec, ForecastReference* ref) {
     const DataSchema& s = run.schema;
     if (spec.empty()) {
         const auto& dc = run.cfg.data;
         if (!dc.test && dc.test_split <= 0.0)
             throw ConfigError(run.dir + ": the run has no test data (no data.test or data.test_split); give --data");
         DataSplits splits = load_data(dc, run.cfg.loss.is_classification(), Rng::derive(run.cfg.seed, 5));
+        if (ref) *ref = std::move(splits.test_reference);
         return std::move(splits.test);
+    }
+    if (s.format == "timeseries") {
+        DataSourceConfig src = parse_source_spec(spec, "");
+        if (src.format == "csv") {  // a plain series file: read with the training source's settings
+            src.format = "timeseries";
+            src.missing = s.missing;
+            src.delimiter = s.delimiter;
+            src.sequence_stride = src.sampling_rate = src.horizon = 0;
+            src.scale.clear();
+        } else if (src.format != "timeseries") {
+            throw ConfigError(spec + ": the model forecasts a time series: give a CSV series or a YAML timeseries source");
+        }
+        ForecastReference local;
+        return load_series_windows(src, s, ref ? ref : &local);
     }
     DataSourceConfig src = parse_source_spec(spec, s.target);
     Dataset d = load_source(src, s.is_classification(), src.format == "csv" && s.format == "csv" ? &s : nullptr);

@@ -15,7 +15,10 @@ struct SavedRun;
 /// The data `nnctl evaluate` scores: `spec` (a CSV path, idx:IMAGES,LABELS, npy:X,Y or a YAML source
 /// file) read with the run's schema and preprocessing, or — when `spec` is empty — the run's own
 /// test data (a test source, or the test_split carved exactly as in training).
-Dataset load_evaluation_data(SavedRun& run, const std::string& spec);
+/// A forecaster (timeseries schema) scores windows of a series: the test stretch cut as in training,
+/// or every window of `spec` (a CSV series or a YAML timeseries source); `ref` receives their actual
+/// values and baseline forecasts in original units.
+Dataset load_evaluation_data(SavedRun& run, const std::string& spec, ForecastReference* ref = nullptr);
 
 /// What `accuracy` means for this loss and output width (Keras' rule).
 AccuracyKind accuracy_kind(const Loss& loss, int64_t outputs);

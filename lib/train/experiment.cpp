@@ -15,6 +15,7 @@
 #include "core/fileio.hpp"
 #include "core/json.hpp"
 #include "model/safetensors.hpp"
+#include "train/evaluate.hpp"
 
 namespace nnctl {
 
@@ -25,6 +26,17 @@ Experiment prepare_experiment(const ExperimentConfig& cfg) {
     ex.data = load_data(cfg.data, cfg.loss.is_classification(), Rng::derive(cfg.seed, 5));
     ex.model = build_model(cfg.layers, model_input_shape(cfg, ex.data.train), Rng::derive(cfg.seed, 1));
     fuse_output(ex.model, ex.loss);
+    if (ex.data.schema.format == "timeseries" && !cfg.layers.empty()) {
+        // Checked here rather than by encode_targets, so that the message can say what the units mean.
+        const int64_t outputs = shape_size(ex.model.output_shape()), want = ex.data.schema.outputs;
+        const SeriesSchema& s = ex.data.schema.series;
+        if (outputs != want)
+            throw ConfigError(cfg.layers.back().where + ": the last layer outputs " + std::to_string(outputs) +
+                              " values per window, shape " + shape_str(ex.model.output_shape()) +
+                              "; the timeseries source forecasts horizon " + std::to_string(s.horizon) + " × " +
+                              std::to_string(s.targets.size()) + " target(s) = " + std::to_string(want) +
+                              " values (y[h·targets + j]): end with a dense layer of " + std::to_string(want) + " units");
+    }
     ex.optimizer = make_optimizer(cfg.optimizer);
     return ex;
 }
@@ -145,6 +157,10 @@ ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb) {
     r.train = trainer.fit(ex.data.train, ex.data.validation.size() > 0 ? &ex.data.validation : nullptr, cb);
     if (!r.train.history.empty()) r.final_logs = r.train.history.back().values;
     if (ex.data.test.size() > 0 && !r.train.interrupted) r.test_logs = trainer.evaluate(ex.data.test);
+    if (!ex.data.test_reference.empty() && !r.train.interrupted) {
+        const SeriesSchema& s = ex.data.schema.series;
+        r.forecast = forecast_report(s, ex.data.test_reference, unscale_forecast(s, predict_all(ex.model, ex.data.test.x)));
+    }
     return r;
 }
 
@@ -242,6 +258,10 @@ void write_result_logs(JsonWriter& j, const ExperimentResult& res) {
     if (!res.test_logs.empty()) {
         j.key("test");
         write_logs(j, res.test_logs);
+    }
+    if (res.forecast) {  // the test logs' loss is on scaled values; these are in the series' units
+        j.key("test_forecast");
+        write_forecast_json(j, *res.forecast);
     }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
@@ -8,6 +9,7 @@
 #include "model/safetensors.hpp"
 #include "model/sequential.hpp"
 #include "optim/optimizer.hpp"
+#include "train/forecast.hpp"
 #include "train/trainer.hpp"
 
 namespace nnctl {
@@ -25,6 +27,7 @@ struct ExperimentResult {
     TrainResult train;
     Logs final_logs;  ///< the last epoch's logs (train and validation)
     Logs test_logs;   ///< empty without test data
+    std::optional<ForecastReport> forecast;  ///< timeseries with test data: model vs baselines, original units
 };
 
 /// Load the data and build the model, loss and optimizer a config describes.

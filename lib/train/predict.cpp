@@ -192,6 +192,7 @@ PredictStats predict_images(SavedRun& run, const PredictOptions& opt, Writer& w,
 
 PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std::function<void(const std::string&)>& write) {
     const DataSchema& s = run.schema;
+    if (s.format == "timeseries") return predict_forecast(run, opt, write);
     const int64_t outputs = shape_size(run.model.output_shape());
     Writer w(s, opt, write, outputs);
     const int bs = std::max(1, opt.batch_size);

@@ -25,4 +25,11 @@ struct PredictStats {
 };
 PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std::function<void(const std::string&)>& write);
 
+/// A forecaster (timeseries schema): read the CSV series `opt.input` like the training series,
+/// take the window ending at its last row and write the next `horizon` values of each target in
+/// original units: CSV `step[,DATE],TARGET...` or JSON lines {"step": h, ...}, with forecast dates
+/// when the series' dates step regularly. A series shorter than one window is a DataError saying
+/// how many rows are needed. (lib/train/forecast.cpp)
+PredictStats predict_forecast(SavedRun& run, const PredictOptions& opt, const std::function<void(const std::string&)>& write);
+
 }  // namespace nnctl
