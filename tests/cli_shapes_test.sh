@@ -236,5 +236,13 @@ YAML
 check "a recurrent layer on a flat input exits 2 (got $code)" test $code -eq 2
 check "the error names the layer and the fix" grep -q "seq_bad.yaml:8:7: model.layers.1 (lstm_2): lstm expects a sequence (timesteps, features), got (None, 5)" "$TMP/e"
 
+# The LSTM forecaster example on the committed sunspots series beats both baselines on its test years.
+"$NNCTL" train configs/sunspots_lstm.yaml --set data.train.path="$PWD/tests/data/sunspots.csv" --out "$TMP/sun" -q 2>"$TMP/e"; code=$?
+check "the LSTM forecaster trains (got $code: $(head -c 300 "$TMP/e"))" test $code -eq 0
+"$NNCTL" evaluate "$TMP/sun" --json >"$TMP/sun.json" 2>/dev/null
+check "the LSTM beats the naive and seasonal-naive baselines" /usr/bin/python3 -c '
+import json,sys; f=json.load(open(sys.argv[1]))["forecast"]
+m=f["model"]["mae"]; assert m < 0.75*f["naive"]["mae"] and m < 0.75*f["seasonal_naive"]["mae"], f' "$TMP/sun.json"
+
 echo "cli_shapes: $pass passed, $fail failed"
 test "$fail" -eq 0
