@@ -92,13 +92,13 @@ std::function<int()> register_predict(CLI::App& app) {
     cmd->add_option("run", o->run, "Run directory written by nnctl train")->required()->type_name("RUN_DIR");
     cmd->add_option("-i,--input", o->p.input,
                     "What to predict: CSV (optionally .gz), JSON lines, .npy, IDX, an image file or a folder of "
-                    "them, or - for stdin")
+                    "them, text (one a line), or - for stdin")
         ->required()
         ->type_name("FILE|-");
     cmd->add_option("-o,--output", o->output, "Where to write predictions (default: stdout)")->type_name("FILE|-");
     cmd->add_option("--format", o->p.output_format, "Output format")->check(CLI::IsMember({"csv", "jsonl"}));
     cmd->add_option("--input-format", o->p.input_format, "Input format (default: from the name, or sniffed on stdin)")
-        ->check(CLI::IsMember({"auto", "csv", "jsonl", "npy", "idx", "images"}));
+        ->check(CLI::IsMember({"auto", "csv", "jsonl", "npy", "idx", "images", "text"}));
     cmd->add_flag("--proba", o->p.proba, "Also write each class's probability, one column per class name");
     cmd->add_option("--batch-size", o->p.batch_size, "Rows per forward pass")->check(CLI::Range(1, 1 << 20));
     add_common_options(*cmd, o->common, false, "With --output FILE: a JSON summary (rows, seconds) on stdout");
@@ -110,8 +110,12 @@ std::function<int()> register_predict(CLI::App& app) {
         "(and its class sub-folders), or --input-format images with one path a line (a file or - for stdin);\n"
         "each image is resized to the model's input and written with its path first. A CSV to an image or\n"
         "array model holds one sample's raw values a row (e.g. 784 pixels 0..255), header optional.\n"
+        "Text models (format: text) read raw text, one text a line (a file or - for stdin), or the text\n"
+        "column of a .csv/.tsv or the text key of a .json/.jsonl file (or --input-format csv|jsonl); the\n"
+        "run's vocabulary is applied, unknown words map to [UNK]. Invalid UTF-8 is exit 3 naming the line.\n"
         "Example: nnctl predict runs/iris --input new_flowers.csv --proba\n"
-        "         ls photos/*.png | nnctl predict runs/shapes --input - --input-format images\n" +
+        "         ls photos/*.png | nnctl predict runs/shapes --input - --input-format images\n"
+        "         echo 'Great phone, works well' | nnctl predict runs/sentiment_bow --input - --proba\n" +
         std::string(kExitCodes));
     return [o] { return run_predict(*o); };
 }

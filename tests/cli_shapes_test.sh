@@ -244,5 +244,40 @@ check "the LSTM beats the naive and seasonal-naive baselines" /usr/bin/python3 -
 import json,sys; f=json.load(open(sys.argv[1]))["forecast"]
 m=f["model"]["mae"]; assert m < 0.75*f["naive"]["mae"] and m < 0.75*f["seasonal_naive"]["mae"], f' "$TMP/sun.json"
 
+# Text: the sentiment examples on the committed sample (240 Amazon sentences), predict on raw text.
+SENT=tests/data/sentiment_sample.json
+"$NNCTL" train configs/sentiment_bow.yaml --set data.train.path="$SENT" --out "$TMP/bow" -q 2>"$TMP/e"; code=$?
+check "the bag-of-words example trains on the sample (got $code: $(head -c 300 "$TMP/e"))" test $code -eq 0
+check "the run keeps the vocabulary, [UNK] first" test "$(head -n 1 "$TMP/bow/vocabulary.txt")" = "[UNK]"
+check "vocabulary.txt has max_tokens entries at most" test "$(wc -l <"$TMP/bow/vocabulary.txt")" -le 5000
+printf 'Excellent product, I love it. Works great!\nTerrible, it broke. Waste of money.\n\n' |
+  "$NNCTL" predict "$TMP/bow" --input - --proba >"$TMP/p.csv" 2>"$TMP/e"; code=$?
+check "predict reads raw sentences from stdin (got $code: $(head -c 300 "$TMP/e"))" test $code -eq 0
+check "one prediction a line, the empty line too, with class probabilities" /usr/bin/python3 -c '
+import csv,sys; r=list(csv.reader(open(sys.argv[1])))
+assert r[0]==["prediction","negative","positive"], r[0]
+assert len(r)==4 and r[1][0]=="positive" and r[2][0]=="negative", r
+assert all(abs(float(x[1])+float(x[2])-1)<1e-5 for x in r[1:])' "$TMP/p.csv"
+printf '{"text": "Great phone", "id": 7}\n' | "$NNCTL" predict "$TMP/bow" --input - --input-format jsonl --format jsonl >"$TMP/p.jsonl"
+check "predict reads the text key of JSON lines" grep -q '"prediction":"positive"' "$TMP/p.jsonl"
+printf 'fine\nbad \377 byte\n' | "$NNCTL" predict "$TMP/bow" --input - >/dev/null 2>"$TMP/e"; code=$?
+check "invalid UTF-8 on stdin exits 3 (got $code)" test $code -eq 3
+check "the error names the line and column" grep -q "<stdin>:2:5: invalid UTF-8 (byte 0xFF)" "$TMP/e"
+"$NNCTL" evaluate "$TMP/bow" --data "$SENT" --json >"$TMP/ev.json" 2>"$TMP/e"; code=$?
+check "evaluate reads a text file the way the training source did (got $code: $(head -c 300 "$TMP/e"))" test $code -eq 0
+check "the model learned its training sentences" /usr/bin/python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); a=d["metrics"]["accuracy"] if "metrics" in d else d["accuracy"]; assert a>0.8, d' "$TMP/ev.json"
+printf 'text,class\nfine,1\nalso fine,0\nnot \351 utf-8,1\n' >"$TMP/latin1.csv"
+"$NNCTL" train configs/sentiment_bow.yaml --set data.train.path="$TMP/latin1.csv" --out "$TMP/l1" -q 2>"$TMP/e"; code=$?
+check "a training file with invalid UTF-8 exits 3 (got $code)" test $code -eq 3
+check "the error names the file, line and column" grep -q "latin1.csv:4:5: invalid UTF-8 (byte 0xE9)" "$TMP/e"
+"$NNCTL" train configs/sentiment_lstm.yaml --set data.train.path="$SENT" --set training.epochs=2 --out "$TMP/lstm" -q 2>"$TMP/e"; code=$?
+check "the embedding + bidirectional LSTM example trains (got $code: $(head -c 300 "$TMP/e"))" test $code -eq 0
+echo "Battery died within a week" | "$NNCTL" predict "$TMP/lstm" --input - >"$TMP/pl.csv"
+check "the LSTM predicts a class for a sentence" grep -Eq '^(negative|positive)$' "$TMP/pl.csv"
+"$NNCTL" train configs/sentiment_lstm.yaml --set data.train.path="$SENT" --set model.layers.0.input_dim=100 --out "$TMP/lstm_small" -q 2>"$TMP/e"; code=$?
+check "an embedding smaller than the vocabulary exits 2 (got $code)" test $code -eq 2
+check "the error names the layer and the fix" grep -q "sentiment_lstm.yaml:25:7: model.layers.0: input_dim 100 is smaller than the text source.s vocabulary of 615 entries" "$TMP/e"
+
 echo "cli_shapes: $pass passed, $fail failed"
 test "$fail" -eq 0

@@ -15,6 +15,8 @@ for cfg in configs/*.yaml configs/seed/*.yaml; do
   out="$TMP/run_$(basename "$cfg" .yaml)"
   small=()
   case "$cfg" in
+    # The sentiment sentences come from scripts/fetch-sentiment.sh; a sample is committed for the suite.
+    *sentiment*) small=(--set data.train.path=tests/data/sentiment_sample.json) ;;
     *cnn*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
     # The series scripts/fetch-series.sh extracts is committed under tests/data for the suite.
     *sunspots*) small=(--set data.train.path=tests/data/sunspots.csv) ;;

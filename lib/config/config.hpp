@@ -25,7 +25,7 @@ struct LayerConfig {
 };
 
 struct DataSourceConfig {
-    std::string format;  ///< synthetic | csv | idx | npy | image_folder | timeseries
+    std::string format;  ///< synthetic | csv | idx | npy | image_folder | timeseries | text
     // synthetic
     int64_t samples = 1000;
     int64_t features = 20;
@@ -53,6 +53,17 @@ struct DataSourceConfig {
     int64_t horizon = 1;                      ///< future values forecast per target
     int64_t season = 0;                       ///< > 0: score a seasonal-naive baseline of this period (rows)
     std::string scale = "standardize";        ///< none | standardize | minmax, per column, fitted on train
+    // text (path, target, delimiter, header and missing are shared with csv; missing takes error | drop):
+    // a CSV/TSV, JSON lines or JSON array file, or a folder of one sub-folder of .txt files per class
+    std::string text_column = "text";  ///< `text`: the column or key holding the text
+    std::string standardize = "lower_and_strip_punctuation";  ///< | lower | strip_punctuation | none
+    std::string split = "whitespace";  ///< whitespace | character | none
+    std::string output_mode = "int";   ///< int | multi_hot | count | tf_idf
+    int64_t ngrams = 1;                ///< every n-gram up to this length
+    int64_t max_tokens = 0;            ///< vocabulary cap, special tokens included; 0: no cap
+    int64_t output_sequence_length = 0;  ///< int mode: ids per text; 0: the longest training text
+    bool pad_to_max_tokens = false;
+    bool deduplicate = false;          ///< keep only the first row of each distinct text (before splitting)
     // idx
     std::string images, labels;
     // image_folder (path: the folder of class sub-folders)

@@ -25,7 +25,7 @@ void emit_kv(YAML::Emitter& e, const char* k, double v) {
     num(e, v);
 }
 
-void emit_source(YAML::Emitter& e, const DataSourceConfig& s) {
+void emit_source(YAML::Emitter& e, const DataSourceConfig& s, bool train = false) {
     e << YAML::BeginMap << YAML::Key << "format" << YAML::Value << s.format;
     if (s.format == "synthetic") {
         e << YAML::Key << "samples" << YAML::Value << s.samples;
@@ -59,6 +59,24 @@ void emit_source(YAML::Emitter& e, const DataSourceConfig& s) {
         if (!s.scale.empty()) e << YAML::Key << "scale" << YAML::Value << s.scale;
         e << YAML::Key << "missing" << YAML::Value << s.missing;
         e << YAML::Key << "delimiter" << YAML::Value << std::string(1, s.delimiter);
+    } else if (s.format == "text") {
+        e << YAML::Key << "path" << YAML::Value << s.path;
+        e << YAML::Key << "text" << YAML::Value << s.text_column;
+        if (!s.target.empty()) e << YAML::Key << "target" << YAML::Value << s.target;
+        e << YAML::Key << "delimiter" << YAML::Value << std::string(1, s.delimiter);
+        e << YAML::Key << "header" << YAML::Value << s.header;
+        e << YAML::Key << "missing" << YAML::Value << s.missing;
+        e << YAML::Key << "deduplicate" << YAML::Value << s.deduplicate;
+        if (train) {  // the vectorizer: fitted on the training rows, so given there only
+            e << YAML::Key << "standardize" << YAML::Value << s.standardize;
+            e << YAML::Key << "split" << YAML::Value << s.split;
+            e << YAML::Key << "output_mode" << YAML::Value << s.output_mode;
+            e << YAML::Key << "ngrams" << YAML::Value << s.ngrams;
+            if (s.max_tokens > 0) e << YAML::Key << "max_tokens" << YAML::Value << s.max_tokens;
+            if (s.output_sequence_length > 0)
+                e << YAML::Key << "output_sequence_length" << YAML::Value << s.output_sequence_length;
+            if (s.pad_to_max_tokens) e << YAML::Key << "pad_to_max_tokens" << YAML::Value << true;
+        }
     } else if (s.format == "idx") {
         e << YAML::Key << "images" << YAML::Value << s.images;
         e << YAML::Key << "labels" << YAML::Value << s.labels;
@@ -237,7 +255,7 @@ std::string emit_config(const ExperimentConfig& c) {
 
     e << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
     e << YAML::Key << "train" << YAML::Value;
-    emit_source(e, c.data.train);
+    emit_source(e, c.data.train, true);
     if (c.data.validation) {
         e << YAML::Key << "validation" << YAML::Value;
         emit_source(e, *c.data.validation);

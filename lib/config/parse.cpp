@@ -444,7 +444,7 @@ DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& 
     DataSourceConfig s;
     s.where = r.doc().where(n, path);
     if (!r.is_map(n, path, "a data source such as {format: csv, path: data.csv, target: label}")) return s;
-    static const Keys formats = {"synthetic", "csv", "idx", "npy", "image_folder", "timeseries"};
+    static const Keys formats = {"synthetic", "csv", "idx", "npy", "image_folder", "timeseries", "text"};
     if (!n["format"]) {
         r.doc().error(n, path, "missing key 'format' (one of: " + join(formats) + ")");
         return s;
@@ -530,6 +530,52 @@ DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& 
                 if (s.target_columns[i] == s.date_column)
                     r.doc().error(n["targets"].IsSequence() ? n["targets"][i] : n["targets"], child(path, "targets"),
                                   "'" + s.date_column + "' is the date column; it cannot also be a target");
+    } else if (s.format == "text") {
+        // The vectorizer (standardize ... max_tokens) is fitted on the training rows: its keys belong
+        // to data.train; a validation or test source is read and vectorized the training way.
+        const bool train = path == "data.train" || path.empty();
+        static const Keys vectorizer = {"standardize", "split", "output_mode", "ngrams", "max_tokens",
+                                        "output_sequence_length", "pad_to_max_tokens"};
+        Keys allowed = keys({"path", "text", "target", "delimiter", "header", "missing", "deduplicate"});
+        if (train) allowed.insert(allowed.end(), vectorizer.begin(), vectorizer.end());
+        else
+            for (const auto& k : vectorizer)
+                if (n[k])
+                    r.doc().error(n[k], child(path, k),
+                                  "'" + k + "' belongs to data.train: the vocabulary is fitted on the training rows "
+                                  "and applied unchanged to validation and test data");
+        r.check_keys(n, path, allowed, "a text source");
+        s.path = required_path("path", "a CSV/TSV, JSON lines or JSON file, or a folder of one sub-folder of .txt "
+                                       "files per class");
+        s.text_column = r.string(n, "text", path, train ? "text" : "");
+        s.target = r.string(n, "target", path, "");
+        struct stat st {};
+        if (train && !n["target"] && ::stat(s.path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+            r.doc().error(n, path, "missing key 'target' (the column or key holding each text's class or value; "
+                                   "a folder source takes its classes from the sub-folders instead)");
+        std::string d = r.string(n, "delimiter", path, "");
+        if (d == "\\t" || d == "tab") d = "\t";
+        if (n["delimiter"] && (d.size() != 1 || d == "\"" || d == "\n" || d == "\r"))
+            r.doc().error(n["delimiter"], child(path, "delimiter"), "must be a single character other than a quote or newline");
+        else if (d.size() == 1) s.delimiter = d[0];
+        else s.delimiter = s.path.size() > 4 && s.path.compare(s.path.size() - 4, 4, ".tsv") == 0 ? '\t' : ',';
+        s.header = r.boolean(n, "header", path, true);
+        s.missing = r.string(n, "missing", path, "error", {"error", "drop"});
+        s.deduplicate = r.boolean(n, "deduplicate", path, false);
+        s.standardize = r.string(n, "standardize", path, "lower_and_strip_punctuation",
+                                 {"lower_and_strip_punctuation", "lower", "strip_punctuation", "none"});
+        s.split = r.string(n, "split", path, "whitespace", {"whitespace", "character", "none"});
+        s.output_mode = r.string(n, "output_mode", path, "int", {"int", "multi_hot", "count", "tf_idf"});
+        s.ngrams = r.integer(n, "ngrams", path, 1, 1, 16);
+        s.max_tokens = r.integer(n, "max_tokens", path, 0, 3, 100'000'000);
+        s.output_sequence_length = r.integer(n, "output_sequence_length", path, 0, 1, 1'000'000);
+        s.pad_to_max_tokens = r.boolean(n, "pad_to_max_tokens", path, false);
+        if (n["output_sequence_length"] && s.output_mode != "int")
+            r.doc().error(n["output_sequence_length"], child(path, "output_sequence_length"),
+                          "only output_mode: int gives sequences; " + s.output_mode + " gives one vector per text");
+        if (n["pad_to_max_tokens"] && s.pad_to_max_tokens && (s.output_mode == "int" || !n["max_tokens"]))
+            r.doc().error(n["pad_to_max_tokens"], child(path, "pad_to_max_tokens"),
+                          "pad_to_max_tokens needs max_tokens and an output_mode other than int");
     } else if (s.format == "idx") {
         r.check_keys(n, path, keys({"images", "labels"}), "an idx source");
         s.images = required_path("images", "the IDX images file, e.g. train-images-idx3-ubyte.gz");
@@ -610,12 +656,28 @@ DataConfig read_data(Reader& r, const YAML::Node& n, const std::string& path) {
                 r.doc().error(v["format"], child(path, std::string(k) + ".format"),
                               "the training source is a timeseries: the " + std::string(k) +
                                   " source must be one too (or use " + k + "_split)");
+    } else if (d.train.format == "text") {
+        if (YAML::Node p = n["preprocess"]; p && d.preprocess != "none")
+            r.doc().error(p, child(path, "preprocess"),
+                          "a text source gives token ids or counts: preprocess does not apply (tf_idf weights counts)");
+        for (auto* v : {&d.validation, &d.test})
+            if (*v && (*v)->format == "text") {  // unnamed columns: the training source's
+                if ((*v)->text_column.empty()) (*v)->text_column = d.train.text_column;
+                if ((*v)->target.empty()) (*v)->target = d.train.target;
+            }
+        for (const char* k : {"validation", "test"})
+            if (YAML::Node v = n[k]; v && v.IsMap() && v["format"] && v["format"].IsScalar() &&
+                                     v["format"].Scalar() != "text")
+                r.doc().error(v["format"], child(path, std::string(k) + ".format"),
+                              "the training source is text: the " + std::string(k) + " source must be one too (or use " +
+                              k + "_split)");
     } else {
         for (const char* k : {"validation", "test"})
             if (YAML::Node v = n[k]; v && v.IsMap() && v["format"] && v["format"].IsScalar() &&
-                                     v["format"].Scalar() == "timeseries")
+                                     (v["format"].Scalar() == "timeseries" || v["format"].Scalar() == "text"))
                 r.doc().error(v["format"], child(path, std::string(k) + ".format"),
-                              "a timeseries " + std::string(k) + " source needs a timeseries training source");
+                              "a " + v["format"].Scalar() + " " + std::string(k) + " source needs a " +
+                                  v["format"].Scalar() + " training source");
     }
     return d;
 }

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "data/text.hpp"
 #include "data/timeseries.hpp"
 
 namespace nnctl {
@@ -28,19 +29,42 @@ Dataset Dataset::subset(const std::vector<int>& idx) const {
     return d;
 }
 
-void limit_rows(Dataset& d, const DataSourceConfig& src, uint64_t seed) {
-    const int n = int(d.size());
+std::vector<int> kept_rows(int n, const DataSourceConfig& src, uint64_t seed) {
+    std::vector<int> idx(static_cast<size_t>(n));
+    std::iota(idx.begin(), idx.end(), 0);
     if (src.max_samples > 0 && src.max_samples < n) {
-        std::vector<int> idx(size_t(src.max_samples));
-        std::iota(idx.begin(), idx.end(), 0);
-        d = d.subset(idx);
+        idx.resize(size_t(src.max_samples));
     } else if (src.take > 0 && src.take < n) {
         Rng rng(seed);
-        std::vector<int> p = permutation(n, rng);
-        p.resize(size_t(src.take));
-        std::sort(p.begin(), p.end());  // keep the file's order
-        d = d.subset(p);
+        idx = permutation(n, rng);
+        idx.resize(size_t(src.take));
+        std::sort(idx.begin(), idx.end());  // keep the file's order
     }
+    return idx;
+}
+
+void limit_rows(Dataset& d, const DataSourceConfig& src, uint64_t seed) {
+    const int n = int(d.size());
+    if ((src.max_samples > 0 && src.max_samples < n) || (src.take > 0 && src.take < n)) d = d.subset(kept_rows(n, src, seed));
+}
+
+std::vector<int> split_off(std::vector<int>& rows, double frac, bool shuffle, uint64_t seed, const char* what) {
+    const int n = int(rows.size());
+    const int k = int(std::floor(double(n) * frac));
+    if (k <= 0 || k >= n)
+        throw ConfigError(std::string("data.") + what + "_split " + std::to_string(frac) + " leaves " +
+                          std::to_string(n - k) + " of " + std::to_string(n) + " rows for training and " +
+                          std::to_string(k) + " for " + what);
+    std::vector<int> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    if (shuffle) {
+        Rng rng(seed);
+        order = permutation(n, rng);
+    }
+    std::vector<int> keep, held;
+    for (int i = 0; i < n; ++i) (i < n - k ? keep : held).push_back(rows[size_t(order[size_t(i)])]);
+    rows = std::move(keep);
+    return held;
 }
 
 Dataset load_source(const DataSourceConfig& src, bool want_classes, const DataSchema* fitted, DataSchema* fit_out,
@@ -53,6 +77,8 @@ Dataset load_source(const DataSourceConfig& src, bool want_classes, const DataSc
     else if (src.format == "image_folder") d = load_image_folder(src);
     else if (src.format == "timeseries")
         throw ConfigError(src.where + ": a timeseries source is windowed as a whole series (data.train)");
+    else if (src.format == "text")
+        throw ConfigError(src.where + ": a text source is vectorized with a vocabulary fitted on a text training source");
     else throw ConfigError(src.where + ": data format '" + src.format + "' is not supported");
     if (d.size() == 0) throw DataError(src.where + ": the data source has no rows");
     for (Eigen::Index i = 0; i < d.x.size(); ++i)
@@ -78,19 +104,9 @@ Dataset load_source(const DataSourceConfig& src, bool want_classes, const DataSc
 namespace {
 /// Split off `frac` of `from` (the last rows of a seeded shuffle, or the last rows in order).
 Dataset carve(Dataset& from, double frac, bool shuffle, uint64_t seed, const char* what) {
-    const int n = int(from.size());
-    const int k = int(std::floor(double(n) * frac));
-    if (k <= 0 || k >= n)
-        throw ConfigError(std::string("data.") + what + "_split " + std::to_string(frac) + " leaves " +
-                          std::to_string(n - k) + " of " + std::to_string(n) + " rows for training and " +
-                          std::to_string(k) + " for " + what);
-    std::vector<int> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    if (shuffle) {
-        Rng rng(seed);
-        order = permutation(n, rng);
-    }
-    std::vector<int> keep(order.begin(), order.end() - k), held(order.end() - k, order.end());
+    std::vector<int> keep(static_cast<size_t>(from.size()));
+    std::iota(keep.begin(), keep.end(), 0);
+    std::vector<int> held = split_off(keep, frac, shuffle, seed, what);
     Dataset out = from.subset(held);
     from = from.subset(keep);
     return out;
@@ -123,6 +139,7 @@ void align_classes(Dataset& d, const Dataset& train) {
 
 DataSplits load_data(const DataConfig& cfg, bool want_classes, uint64_t seed) {
     if (cfg.train.format == "timeseries") return load_timeseries_data(cfg, want_classes);  // split by time, unseeded
+    if (cfg.train.format == "text") return load_text_data(cfg, want_classes, seed);  // vocabulary fitted after the splits
     DataSplits s;
     s.train = load_source(cfg.train, want_classes, nullptr, &s.schema, Rng::derive(seed, 11));
     if (cfg.test) {

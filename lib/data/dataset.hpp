@@ -48,6 +48,12 @@ Matrix read_idx_images(const std::string& path);
 
 /// Keep the first `max_samples` rows, or a seeded random subset of `take` rows.
 void limit_rows(Dataset& d, const DataSourceConfig& src, uint64_t seed);
+/// The rows of n that limit_rows keeps, in file order.
+std::vector<int> kept_rows(int n, const DataSourceConfig& src, uint64_t seed);
+/// Move `frac` of `rows` out (the last rows of a seeded shuffle, or the last in order) and return
+/// them; `rows` keeps the rest in that order. ConfigError naming data.WHAT_split when nothing or
+/// everything would move.
+std::vector<int> split_off(std::vector<int>& rows, double frac, bool shuffle, uint64_t seed, const char* what);
 
 /// A forecaster's reference values for a set of windows, in the series' original units (timeseries
 /// sources only); one row per window, laid out as the targets: column h·targets + j.

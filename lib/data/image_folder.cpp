@@ -15,13 +15,12 @@
 
 namespace nnctl {
 
-namespace {
-bool is_dir(const std::string& p) {
+bool is_directory(const std::string& p) {
     struct stat st {};
     return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-std::vector<std::string> entries(const std::string& dir) {
+std::vector<std::string> folder_entries(const std::string& dir) {
     std::vector<std::string> out;
     DIR* d = ::opendir(dir.c_str());
     if (!d) throw DataError(dir + ": cannot open the folder (" + std::strerror(errno) + ")");
@@ -31,29 +30,29 @@ std::vector<std::string> entries(const std::string& dir) {
     std::sort(out.begin(), out.end());
     return out;
 }
-}  // namespace
+
 
 std::vector<std::string> list_images(const std::string& dir) {
     std::vector<std::string> out;
-    for (const auto& name : entries(dir)) {
+    for (const auto& name : folder_entries(dir)) {
         const std::string p = dir + "/" + name;
-        if (is_image_file(name) && !is_dir(p)) out.push_back(p);
+        if (is_image_file(name) && !is_directory(p)) out.push_back(p);
     }
     return out;
 }
 
 std::vector<std::string> list_subfolders(const std::string& dir) {
     std::vector<std::string> out;
-    for (const auto& name : entries(dir))
-        if (is_dir(dir + "/" + name)) out.push_back(dir + "/" + name);
+    for (const auto& name : folder_entries(dir))
+        if (is_directory(dir + "/" + name)) out.push_back(dir + "/" + name);
     return out;
 }
 
 ImageFolderListing list_image_folder(const std::string& root) {
-    if (!is_dir(root)) throw DataError(root + ": not a folder (an image_folder source is a folder with one sub-folder per class)");
+    if (!is_directory(root)) throw DataError(root + ": not a folder (an image_folder source is a folder with one sub-folder per class)");
     ImageFolderListing l;
-    for (const auto& name : entries(root))
-        if (is_dir(root + "/" + name)) l.class_names.push_back(name);
+    for (const auto& name : folder_entries(root))
+        if (is_directory(root + "/" + name)) l.class_names.push_back(name);
     if (l.class_names.empty())
         throw DataError(root + ": no class sub-folders (expected " + root + "/<class name>/<image files>)");
     for (size_t c = 0; c < l.class_names.size(); ++c)

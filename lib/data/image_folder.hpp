@@ -16,6 +16,9 @@ struct ImageFolderListing {
 ImageFolderListing list_image_folder(const std::string& root);
 /// Image files directly in `dir` (not recursive), sorted; for predict on a folder.
 std::vector<std::string> list_images(const std::string& dir);
+/// Names in `dir`, sorted, hidden ones (".x") skipped; DataError when it cannot be read.
+std::vector<std::string> folder_entries(const std::string& dir);
+bool is_directory(const std::string& path);
 /// Sub-folders of `dir` (paths), sorted, hidden ones skipped.
 std::vector<std::string> list_subfolders(const std::string& dir);
 

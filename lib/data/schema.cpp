@@ -111,6 +111,29 @@ void DataSchema::write_json(JsonWriter& j) const {
         j.end_array();
         j.end_object();
     }
+    if (format == "text") {
+        const TextSchema& t = text;
+        j.key("delimiter").value(std::string(1, delimiter));
+        j.key("header").value(header);
+        j.key("missing").value(missing);
+        j.key("text").begin_object();
+        j.key("column").value(t.column).key("target").value(t.target);
+        j.key("standardize").value(t.standardize).key("split").value(t.split);
+        j.key("ngrams").value(t.ngrams).key("output_mode").value(t.output_mode);
+        j.key("output_sequence_length").value(static_cast<long long>(t.output_sequence_length));
+        j.key("max_tokens").value(static_cast<long long>(t.max_tokens));
+        j.key("pad_to_max_tokens").value(t.pad_to_max_tokens);
+        j.key("integer_labels").value(t.integer_labels);
+        j.key("vocabulary").begin_array();
+        for (const auto& w : t.vocabulary) j.value(w);
+        j.end_array();
+        if (t.output_mode == "tf_idf") {
+            j.key("idf").begin_array();
+            for (double v : t.idf) j.value(v);
+            j.end_array();
+        }
+        j.end_object();
+    }
     j.key("width").value(static_cast<long long>(width));
     j.key("feature_names").begin_array();
     for (const auto& n : feature_names) j.value(n);
@@ -176,13 +199,16 @@ DataSchema DataSchema::from_json(const JsonValue& v) {
     if (!v.is_object()) bad("not an object");
     DataSchema s;
     s.format = str(v, "format");
-    if (s.format == "csv") {
+    auto read_layout = [&] {  // CSV-like files: their delimiter and header row
         std::string d = str(v, "delimiter");
         if (d.size() != 1) bad("bad delimiter");
         s.delimiter = d[0];
         const JsonValue& h = need(v, "header");
         if (h.type != JsonValue::Type::Bool) bad("'header' must be true or false");
         s.header = h.boolean;
+    };
+    if (s.format == "csv") {
+        read_layout();
         s.input_columns = int(integer(v, "input_columns"));
         s.target = str(v, "target");
         s.target_index = int(integer(v, "target_index"));
@@ -245,6 +271,37 @@ DataSchema DataSchema::from_json(const JsonValue& v) {
         }
         if (t.scale != "none" && (t.offset.size() != t.columns.size() || t.factor.size() != t.columns.size()))
             bad("series scaling has the wrong number of columns");
+    }
+    if (s.format == "text") {
+        read_layout();
+        s.missing = str(v, "missing");
+        const JsonValue& tv = need(v, "text");
+        TextSchema& t = s.text;
+        auto flag = [&](const char* key) {
+            const JsonValue& b = need(tv, key);
+            if (b.type != JsonValue::Type::Bool) bad(std::string("'") + key + "' must be true or false");
+            return b.boolean;
+        };
+        t.column = str(tv, "column");
+        t.target = str(tv, "target");
+        t.standardize = str(tv, "standardize");
+        t.split = str(tv, "split");
+        t.ngrams = int(integer(tv, "ngrams"));
+        t.output_mode = str(tv, "output_mode");
+        t.output_sequence_length = integer(tv, "output_sequence_length");
+        t.max_tokens = integer(tv, "max_tokens");
+        t.pad_to_max_tokens = flag("pad_to_max_tokens");
+        t.integer_labels = flag("integer_labels");
+        t.vocabulary = strings(need(tv, "vocabulary"), "vocabulary");
+        if (t.ngrams < 1 || t.output_sequence_length < 0 || t.max_tokens < 0) bad("bad text vectorization sizes");
+        if (t.output_mode == "tf_idf") {
+            const JsonValue& a = need(tv, "idf");
+            if (!a.is_array()) bad("'idf' must be a list");
+            for (const auto& i : a.items) {
+                if (!i.is_number() || !std::isfinite(i.number)) bad("'idf' must hold numbers");
+                t.idf.push_back(i.number);
+            }
+        }
     }
     s.width = integer(v, "width");
     s.feature_names = strings(need(v, "feature_names"), "feature_names");

@@ -46,10 +46,29 @@ struct SeriesSchema {
     double scaled(int c, double v) const { return factor.empty() ? v : (v - offset[size_t(c)]) * factor[size_t(c)]; }
 };
 
+/// A text source's reader settings and its fitted TextVectorization (format text), as Keras'
+/// TextVectorization defines them: standardize, split, n-grams, then a vocabulary lookup.
+struct TextSchema {
+    std::string column = "text";   ///< the text column (CSV header name) or key (JSON); folder: unused
+    std::string target;            ///< the target column or key; folder: the class sub-folder
+    std::string standardize = "lower_and_strip_punctuation";  ///< | lower | strip_punctuation | none
+    std::string split = "whitespace";  ///< whitespace | character | none
+    int ngrams = 1;                    ///< 1: single tokens; N: every 1..N-gram, joined by a space
+    std::string output_mode = "int";   ///< int | multi_hot | count | tf_idf
+    int64_t output_sequence_length = 0;  ///< int mode: ids per text (pad with 0 / truncate at the end)
+    int64_t max_tokens = 0;            ///< vocabulary size cap, special tokens included; 0: none
+    bool pad_to_max_tokens = false;    ///< non-int modes: output max_tokens wide even if the vocabulary is smaller
+    bool integer_labels = false;       ///< targets were integers 0..K−1 named by class_names
+    /// Keras' get_vocabulary(): int mode "", "[UNK]", then tokens by count (ties: reverse byte order);
+    /// other modes "[UNK]" then tokens.
+    std::vector<std::string> vocabulary;
+    std::vector<double> idf;           ///< tf_idf: weight per output index (OOV: the mean of the tokens')
+};
+
 /// Everything needed to turn raw input rows into model inputs, and outputs into labels; saved with
 /// the model so that evaluate and predict apply exactly what training applied.
 struct DataSchema {
-    std::string format;                     ///< csv | idx | npy | synthetic | image_folder | timeseries
+    std::string format;                     ///< csv | idx | npy | synthetic | image_folder | timeseries | text
     char delimiter = ',';
     bool header = true;
     int input_columns = 0;                  ///< columns in a CSV row
@@ -64,6 +83,7 @@ struct DataSchema {
     int64_t outputs = 0;                    ///< regression target columns
     Scaling scaling;                        ///< timeseries: none (its scaling is in `series`)
     SeriesSchema series;                    ///< timeseries only
+    TextSchema text;                        ///< text only
 
     bool is_classification() const { return task == "classification"; }
     void write_json(JsonWriter& j) const;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "config/parse.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "data/text.hpp"
 #include "data/timeseries.hpp"
 #include "train/experiment.hpp"
 
@@ -34,6 +36,24 @@ Dataset load_evaluation_data(SavedRun& run, const std::string& spec, ForecastRef
         }
         ForecastReference local;
         return load_series_windows(src, s, ref ? ref : &local);
+    }
+    if (s.format == "text") {
+        DataSourceConfig src;
+        auto ends = [&](const char* x) { return spec.size() >= std::strlen(x) && spec.compare(spec.size() - std::strlen(x), std::strlen(x), x) == 0; };
+        if (ends(".yaml") || ends(".yml")) {
+            src = parse_source_spec(spec, "");
+            if (src.format != "text") throw ConfigError(spec + ": the model reads text: give a text source (format: text)");
+        } else {  // a file or folder read the way the training source was
+            src.format = "text";
+            src.path = spec;
+            src.delimiter = ends(".tsv") ? '\t' : s.delimiter;
+            src.header = s.header;
+            src.missing = s.missing;
+        }
+        if (src.text_column.empty() || (src.text_column == "text" && !s.text.column.empty())) src.text_column = s.text.column;
+        if (src.target.empty()) src.target = s.text.target;
+        src.where = spec;
+        return load_text_with_schema(src, s);
     }
     DataSourceConfig src = parse_source_spec(spec, s.target);
     Dataset d = load_source(src, s.is_classification(), src.format == "csv" && s.format == "csv" ? &s : nullptr);

@@ -24,6 +24,18 @@ Experiment prepare_experiment(const ExperimentConfig& cfg) {
     ex.cfg = cfg;
     ex.loss = cfg.loss;
     ex.data = load_data(cfg.data, cfg.loss.is_classification(), Rng::derive(cfg.seed, 5));
+    const DataSchema& ds = ex.data.schema;
+    if (ds.format == "text" && ds.text.output_mode == "int" && !cfg.layers.empty() && cfg.layers[0].type == "embedding") {
+        // Out-of-range ids would be found only mid-training; say at once what to change.
+        const LayerConfig& e = cfg.layers[0];
+        const int64_t dim = e.options.integer("input_dim"), vocab = int64_t(ds.text.vocabulary.size());
+        if (dim < vocab)
+            throw ConfigError(e.where + ": input_dim " + std::to_string(dim) + " is smaller than the text source's "
+                              "vocabulary of " + std::to_string(vocab) + " entries (ids 0.." + std::to_string(vocab - 1) +
+                              ", padding and [UNK] included): set input_dim to " +
+                              (ds.text.max_tokens > 0 ? "max_tokens (" + std::to_string(ds.text.max_tokens) + ")"
+                                                      : std::to_string(vocab) + " or set data.train.max_tokens"));
+    }
     ex.model = build_model(cfg.layers, model_input_shape(cfg, ex.data.train), Rng::derive(cfg.seed, 1));
     fuse_output(ex.model, ex.loss);
     if (ex.data.schema.format == "timeseries" && !cfg.layers.empty()) {
@@ -290,6 +302,16 @@ void save_run(const std::string& dir, const std::string& resolved_yaml, Experime
         ex.data.schema.write_json(m);
         m.end_object();
         write_file_atomic(dir + "/model.json", m.str() + "\n");
+        if (ex.data.schema.format == "text") {
+            // Keras' vocabulary asset, for people and other tools: token i on line i + 1 (the int
+            // mode's padding "" is the empty first line). model.json holds the copy nnctl reads.
+            std::string v;
+            for (const auto& t : ex.data.schema.text.vocabulary) {
+                for (char c : t) v += c == '\n' ? std::string("\\n") : c == '\\' ? std::string("\\\\") : std::string(1, c);
+                v += '\n';
+            }
+            write_file_atomic(dir + "/vocabulary.txt", v);
+        }
     }
     write_file_atomic(dir + "/history.csv", history_csv(res.train.history));
     JsonWriter j;

@@ -13,6 +13,7 @@
 #include "data/image_folder.hpp"
 #include "data/input.hpp"
 #include "data/schema.hpp"
+#include "data/text.hpp"
 #include "core/fileio.hpp"
 
 #include <sys/stat.h>
@@ -30,6 +31,28 @@ std::string csv_quote(const std::string& s) {
     std::string o = "\"";
     for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
     return o + "\"";
+}
+
+/// Call handle(line) for every '\n'-separated line of `in` (a last line without one too), streaming:
+/// memory holds one line; a line over 64 MB is a DataError naming it.
+template <class F>
+void for_each_line(InputStream& in, const std::string& name, F&& handle) {
+    std::string line, chunk(1 << 16, '\0');
+    long long lines = 0;
+    for (size_t n; (n = in.read(&chunk[0], chunk.size())) > 0;) {
+        size_t start = 0;
+        for (size_t i = 0; i < n; ++i)
+            if (chunk[i] == '\n') {
+                line.append(chunk, start, i - start);
+                ++lines;
+                handle(line);
+                line.clear();
+                start = i + 1;
+            }
+        line.append(chunk, start, n - start);
+        if (line.size() > (64u << 20)) throw DataError(name + ":" + std::to_string(lines + 1) + ": line longer than 64 MB");
+    }
+    if (!line.empty()) handle(line);
 }
 
 /// Formats predictions for one batch of model outputs.
@@ -214,6 +237,47 @@ PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std:
         filled = 0;
     };
 
+    if (s.format == "text") {  // raw text: a sentence a line, or the text column of a CSV / JSON file
+        std::string fmt = opt.input_format;
+        if (fmt == "auto")
+            fmt = ends_with(opt.input, ".csv") || ends_with(opt.input, ".tsv") || ends_with(opt.input, ".csv.gz") ? "csv"
+                  : ends_with(opt.input, ".json") || ends_with(opt.input, ".jsonl") || ends_with(opt.input, ".ndjson")
+                      ? "jsonl"
+                      : "text";
+        if (fmt != "text" && fmt != "csv" && fmt != "jsonl")
+            throw ConfigError("--input-format " + fmt + ": a text model reads text (one a line), csv or jsonl");
+        TextVectorizer vec(s.text);
+        w.header(outputs);
+        if (fmt != "text") {
+            DataSourceConfig src;
+            src.format = "text";
+            src.path = opt.input;
+            src.text_column = s.text.column;
+            src.delimiter = ends_with(opt.input, ".tsv") ? '\t' : s.delimiter;
+            src.header = s.header;
+            src.where = opt.input;
+            for (const TextRow& r : read_text_rows(src, false, nullptr, fmt == "csv" ? "csv" : "json")) {
+                vec.encode(r.text, batch.row(filled).data());
+                if (++filled == bs) flush();
+            }
+            flush();
+            return stats;
+        }
+        InputStream in(opt.input);
+        const std::string name = in.display();
+        long long lineno = 0;
+        auto handle = [&](std::string& text) {
+            ++lineno;
+            if (!text.empty() && text.back() == '\r') text.pop_back();
+            check_utf8(text, name, lineno);
+            vec.encode(text, batch.row(filled).data());
+            if (++filled == bs) flush();
+        };
+        for_each_line(in, name, handle);
+        flush();
+        return stats;
+    }
+
     std::string fmt = opt.input_format;
     struct stat st {};
     const bool folder = opt.input != "-" && ::stat(opt.input.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -298,7 +362,6 @@ PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std:
     std::vector<std::string> cols;
     for (const auto& c : s.columns) cols.push_back(c.name);
     CsvEncoder enc(s, s.format == "csv" && s.header ? cols : std::vector<std::string>{}, name, false);
-    std::string line, chunk(1 << 16, '\0');
     long long lineno = 0;
     auto handle = [&](const std::string& text) {
         ++lineno;
@@ -353,19 +416,7 @@ PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std:
         }
         if (++filled == bs) flush();
     };
-    for (size_t n; (n = input->read(&chunk[0], chunk.size())) > 0;) {
-        size_t start = 0;
-        for (size_t i = 0; i < n; ++i)
-            if (chunk[i] == '\n') {
-                line.append(chunk, start, i - start);
-                handle(line);
-                line.clear();
-                start = i + 1;
-            }
-        line.append(chunk, start, n - start);
-        if (line.size() > (64u << 20)) throw DataError(name + ":" + std::to_string(lineno + 1) + ": line longer than 64 MB");
-    }
-    if (!line.empty()) handle(line);
+    for_each_line(*input, name, handle);
     flush();
     return stats;
 }

@@ -8,7 +8,7 @@ namespace nnctl {
 
 struct PredictOptions {
     std::string input;                  ///< a path, or "-" for standard input
-    std::string input_format = "auto";  ///< auto | csv | jsonl | npy | idx
+    std::string input_format = "auto";  ///< auto | csv | jsonl | npy | idx | images | text
     std::string output_format = "csv";  ///< csv | jsonl
     bool proba = false;                 ///< also write class probabilities
     int batch_size = 1024;
