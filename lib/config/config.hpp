@@ -111,8 +111,17 @@ struct ReduceLrConfig {
     std::string mode = "auto";
 };
 
-struct TrainingConfig {
+/// One stage of `training.stages`: trained after the stages before it, with fresh optimizer state.
+struct StageConfig {
     int epochs = 1;
+    double learning_rate = 0.0;          ///< > 0: a constant rate for this stage; 0: the optimizer's own
+    std::vector<std::string> unfreeze;   ///< layers made trainable before the stage
+    std::vector<std::string> freeze;     ///< layers made untrainable before the stage
+};
+
+struct TrainingConfig {
+    int epochs = 1;                  ///< with stages: their sum
+    std::vector<StageConfig> stages;  ///< empty: one stage of `epochs`
     int batch_size = 32;
     bool shuffle = true;
     EarlyStoppingConfig early_stopping;
@@ -147,12 +156,22 @@ struct SearchConfig {
     std::string canonical;            ///< the section as text without `trials`, for resume checks
 };
 
+/// `model.init_from`: weights loaded by tensor name and shape before training.
+struct InitFromConfig {
+    std::string path;                 ///< a run directory or a .safetensors file; empty: none
+    bool all = true;                  ///< every layer of the model, or only `layers`
+    std::vector<std::string> layers;
+    bool strict = true;               ///< a missing or mis-shaped tensor is an error (else a warning, skipped)
+    bool present() const { return !path.empty(); }
+};
+
 struct ExperimentConfig {
     std::string name = "experiment";
     uint64_t seed = 42;
     DataConfig data;
     std::vector<LayerConfig> layers;
     Shape input_shape;  ///< model.input_shape; empty: the data's per-sample shape
+    InitFromConfig init_from;
     Loss loss;
     OptimizerSpec optimizer;
     std::vector<MetricSpec> metrics;

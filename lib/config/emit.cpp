@@ -280,6 +280,15 @@ std::string emit_config(const ExperimentConfig& c) {
 
     e << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
     if (!c.input_shape.empty()) e << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << c.input_shape;
+    if (c.init_from.present()) {
+        e << YAML::Key << "init_from" << YAML::Value << YAML::BeginMap;
+        e << YAML::Key << "path" << YAML::Value << c.init_from.path;
+        e << YAML::Key << "layers" << YAML::Value;
+        if (c.init_from.all) e << "all";
+        else e << YAML::Flow << c.init_from.layers;
+        e << YAML::Key << "strict" << YAML::Value << c.init_from.strict;
+        e << YAML::EndMap;
+    }
     e << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
     for (const auto& l : c.layers) {
         e << YAML::BeginMap;
@@ -335,7 +344,19 @@ std::string emit_config(const ExperimentConfig& c) {
 
     const auto& t = c.training;
     e << YAML::Key << "training" << YAML::Value << YAML::BeginMap;
-    e << YAML::Key << "epochs" << YAML::Value << t.epochs;
+    if (t.stages.empty()) {
+        e << YAML::Key << "epochs" << YAML::Value << t.epochs;
+    } else {
+        e << YAML::Key << "stages" << YAML::Value << YAML::BeginSeq;
+        for (const auto& g : t.stages) {
+            e << YAML::Flow << YAML::BeginMap << YAML::Key << "epochs" << YAML::Value << g.epochs;
+            if (g.learning_rate > 0) emit_kv(e, "learning_rate", g.learning_rate);
+            if (!g.unfreeze.empty()) e << YAML::Key << "unfreeze" << YAML::Value << YAML::Flow << g.unfreeze;
+            if (!g.freeze.empty()) e << YAML::Key << "freeze" << YAML::Value << YAML::Flow << g.freeze;
+            e << YAML::EndMap;
+        }
+        e << YAML::EndSeq;
+    }
     e << YAML::Key << "batch_size" << YAML::Value << t.batch_size;
     e << YAML::Key << "shuffle" << YAML::Value << t.shuffle;
     if (t.early_stopping.enabled) {

@@ -840,9 +840,35 @@ std::vector<MetricSpec> read_metrics(Reader& r, const YAML::Node& n, const std::
 TrainingConfig read_training(Reader& r, const YAML::Node& n, const std::string& path) {
     TrainingConfig t;
     if (!r.is_map(n, path, "a mapping such as {epochs: 10, batch_size: 32}")) return t;
-    r.check_keys(n, path, {"epochs", "batch_size", "shuffle", "early_stopping", "reduce_lr_on_plateau"},
+    r.check_keys(n, path, {"epochs", "batch_size", "shuffle", "early_stopping", "reduce_lr_on_plateau", "stages"},
                  "the training section");
     t.epochs = int(r.integer(n, "epochs", path, 1, 1, 1'000'000));
+    if (YAML::Node st = n["stages"]) {
+        const std::string sp = child(path, "stages");
+        if (n["epochs"])
+            r.doc().error(n["epochs"], child(path, "epochs"), "give either epochs or stages (each stage has its epochs)");
+        if (!st.IsSequence() || st.size() == 0) {
+            r.doc().error(st, sp, "expected a list of stages such as [{epochs: 5}, {epochs: 5, unfreeze: [dense_1], "
+                                  "learning_rate: 1.0e-4}]");
+        } else {
+            int64_t total = 0;
+            for (size_t i = 0; i < st.size(); ++i) {
+                const std::string p = child(sp, std::to_string(i));
+                StageConfig g;
+                if (r.is_map(st[i], p, "a stage such as {epochs: 5, unfreeze: [conv2], learning_rate: 1.0e-4}")) {
+                    r.check_keys(st[i], p, {"epochs", "learning_rate", "unfreeze", "freeze"}, "a stage");
+                    if (!st[i]["epochs"]) r.doc().error(st[i], p, "missing key 'epochs'");
+                    g.epochs = int(r.integer(st[i], "epochs", p, 1, 1, 1'000'000));
+                    g.learning_rate = r.number(st[i], "learning_rate", p, 0.0, positive);
+                    if (YAML::Node u = st[i]["unfreeze"]) g.unfreeze = read_string_list(r, u, child(p, "unfreeze"), "layer names");
+                    if (YAML::Node u = st[i]["freeze"]) g.freeze = read_string_list(r, u, child(p, "freeze"), "layer names");
+                }
+                total += g.epochs;
+                t.stages.push_back(std::move(g));
+            }
+            t.epochs = int(std::min<int64_t>(total, 1'000'000));
+        }
+    }
     t.batch_size = int(r.integer(n, "batch_size", path, 32, 1, 10'000'000));
     t.shuffle = r.boolean(n, "shuffle", path, true);
     if (YAML::Node e = n["early_stopping"]) {
@@ -1026,7 +1052,25 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
             r.doc().error(root, "", "missing key 'model' (with a list of layers)");
         } else if (r.is_map(root["model"], "model", "a mapping with 'layers'")) {
             YAML::Node m = root["model"];
-            r.check_keys(m, "model", {"input_shape", "layers"}, "the model section");
+            r.check_keys(m, "model", {"input_shape", "layers", "init_from"}, "the model section");
+            if (YAML::Node f = m["init_from"]) {
+                const std::string fp = "model.init_from";
+                if (f.IsScalar()) {
+                    c.init_from.path = resolve_data_path(r.string_value(f, fp, ""), r.doc().filename());
+                } else if (r.is_map(f, fp, "a run directory, a .safetensors file, or {path: ..., layers: [...], strict: true}")) {
+                    r.check_keys(f, fp, {"path", "layers", "strict"}, "init_from");
+                    if (!f["path"]) r.doc().error(f, fp, "missing key 'path' (a run directory or a .safetensors file)");
+                    c.init_from.path = resolve_data_path(r.string(f, "path", fp, ""), r.doc().filename());
+                    c.init_from.strict = r.boolean(f, "strict", fp, true);
+                    if (YAML::Node l = f["layers"]) {
+                        if (l.IsScalar() && l.Scalar() == "all") c.init_from.all = true;
+                        else {
+                            c.init_from.all = false;
+                            c.init_from.layers = read_string_list(r, l, child(fp, "layers"), "layer names (or all)");
+                        }
+                    }
+                }
+            }
             if (YAML::Node is = m["input_shape"]) {
                 OptionSpec spec = opt_int_list("input_shape", "");
                 for (double d : read_option(r, spec, is, "model.input_shape").list) c.input_shape.push_back(int64_t(d));
@@ -1048,6 +1092,28 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
                     r.doc().error(layers[i], "model.layers." + std::to_string(i) + ".name",
                                   "layer name '" + l.name + "' is used twice");
             }
+        }
+        {  // layer names in init_from and the stages must name layers of the model
+            std::set<std::string> known;
+            std::string list;
+            for (const auto& l : c.layers) {
+                known.insert(l.name);
+                list += (list.empty() ? "" : ", ") + l.name;
+            }
+            auto check_names = [&](const YAML::Node& seq, const std::string& p) {
+                if (!seq || !seq.IsSequence() || c.layers.empty()) return;
+                for (size_t i = 0; i < seq.size(); ++i)
+                    if (seq[i].IsScalar() && !known.count(seq[i].Scalar()))
+                        r.doc().error(seq[i], child(p, std::to_string(i)),
+                                      "no layer named '" + seq[i].Scalar() + "' in the model (layers: " + list + ")");
+            };
+            if (YAML::Node m = root["model"]; m && m.IsMap() && m["init_from"] && m["init_from"].IsMap())
+                check_names(m["init_from"]["layers"], "model.init_from.layers");
+            if (YAML::Node t = root["training"]; t && t.IsMap() && t["stages"] && t["stages"].IsSequence())
+                for (size_t k = 0; k < t["stages"].size(); ++k)
+                    if (t["stages"][k].IsMap())
+                        for (const char* key : {"unfreeze", "freeze"})
+                            check_names(t["stages"][k][key], "training.stages." + std::to_string(k) + "." + key);
         }
         if (!root["loss"]) r.doc().error(root, "", "missing key 'loss' (e.g. categorical_crossentropy)");
         else c.loss = read_loss(r, root["loss"], "loss");

@@ -15,9 +15,7 @@ Sequential::Sequential(const Sequential& o)
     for (const auto& l : o.layers_) layers_.push_back(l->clone());
     outs_.resize(layers_.size());
     grads_.resize(layers_.size());
-    params_.clear();
-    for (auto& l : layers_)
-        for (auto& p : l->params()) params_.push_back(p);
+    collect_params();
 }
 
 Sequential& Sequential::operator=(const Sequential& o) {
@@ -52,9 +50,7 @@ void Sequential::build(const Shape& input, uint64_t seed) {
         auto* pool = dynamic_cast<Pool*>(layers_[i + 1].get());
         if (conv && pool && conv->can_fuse(*pool) && (i == 0 || !fused_[i - 1])) fused_[i] = true;
     }
-    params_.clear();
-    for (auto& l : layers_)
-        for (auto& p : l->params()) params_.push_back(p);
+    collect_params();
 }
 
 bool Sequential::fuse_output_activation(const std::string& name) {
@@ -141,6 +137,22 @@ void Sequential::predict(const ConstView& x, Matrix& out) {
 }
 
 std::vector<ParamRef> Sequential::params() { return params_; }
+
+void Sequential::collect_params() {
+    params_.clear();
+    for (auto& l : layers_)
+        for (auto& p : l->params()) params_.push_back(p);
+}
+
+bool Sequential::set_layer_trainable(const std::string& name, bool trainable) {
+    for (auto& l : layers_)
+        if (l->name() == name) {
+            l->set_trainable(trainable);
+            collect_params();
+            return true;
+        }
+    return false;
+}
 
 void fold_columns(Matrix& w, Matrix& bias, Matrix& bias_grad, bool& use_bias, const RowVector& a, const RowVector& b) {
     if (!use_bias) {

@@ -40,6 +40,9 @@ public:
     void apply_output_activation(const ConstView& logits, Matrix& out) const;
 
     std::vector<ParamRef> params();
+    /// Make the layer named `name` trainable or not (its weights' `trainable` flags follow);
+    /// false when there is no such layer.
+    bool set_layer_trainable(const std::string& name, bool trainable);
     /// Σ of every parameter's regularization penalty.
     double regularization_penalty();
     /// Adds each parameter's regularizer gradient to its gradient.
@@ -61,6 +64,7 @@ public:
 private:
     /// src_ from the layers that pass their input on (reshapes, folded layers).
     void link();
+    void collect_params();
     std::vector<std::unique_ptr<Layer>> layers_;
     Shape input_shape_;
     ActivationFn output_act_;       // linear unless a final activation was fused out

@@ -107,11 +107,11 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
             Sequential model = build_model(cfg.layers, model_input_shape(cfg, tr), Rng::derive(seed, 1));
             Loss loss = cfg.loss;
             fuse_output(model, loss);
-            auto opt = make_optimizer(cfg.optimizer);
-            Trainer t(model, loss, *opt, cfg.metrics, cfg.training, Rng::derive(seed, 2));
-            t.set_full_logs(false);  // only the final score is read: no per-epoch validation passes
-            t.fit(tr, &va);
-            Logs logs = t.evaluate(va);
+            if (cfg.init_from.present()) init_weights_from(model, cfg.init_from);
+            FitState st;
+            st.full_logs = false;  // only the final score is read: no per-epoch validation passes
+            fit_model(model, loss, cfg, tr, &va, seed, {}, st);
+            Logs logs = st.trainer->evaluate(va);
             double v = log_value(logs, metric);
             if (std::isnan(v)) {
                 std::string have;

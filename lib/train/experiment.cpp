@@ -1,5 +1,6 @@
 #include "train/experiment.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <map>
@@ -38,6 +39,7 @@ Experiment prepare_experiment(const ExperimentConfig& cfg) {
     }
     ex.model = build_model(cfg.layers, model_input_shape(cfg, ex.data.train), Rng::derive(cfg.seed, 1));
     fuse_output(ex.model, ex.loss);
+    if (cfg.init_from.present()) init_weights_from(ex.model, cfg.init_from);
     if (ex.data.schema.format == "timeseries" && !cfg.layers.empty()) {
         // Checked here rather than by encode_targets, so that the message can say what the units mean.
         const int64_t outputs = shape_size(ex.model.output_shape()), want = ex.data.schema.outputs;
@@ -117,6 +119,49 @@ void load_weights(Sequential& model, const std::vector<LoadedTensor>& tensors, c
     }
 }
 
+void init_weights_from(Sequential& model, const InitFromConfig& f) {
+    struct stat st {};
+    const bool dir = ::stat(f.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    const std::string file = dir ? f.path + "/model.safetensors" : f.path;
+    if (::stat(file.c_str(), &st) != 0)
+        throw DataError("model.init_from: " + file + ": not found (a run directory written by nnctl train, or a "
+                        ".safetensors file)");
+    const std::vector<LoadedTensor> tensors = read_safetensors(read_file(file), file);
+    auto shape_text = [](const std::vector<int64_t>& s) {
+        std::string t = "[";
+        for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+        return t + "]";
+    };
+    std::vector<std::string> problems;
+    size_t loaded = 0;
+    for (auto& p : model.params()) {
+        const std::string layer = p.name.substr(0, p.name.find('.'));
+        if (!f.all && std::find(f.layers.begin(), f.layers.end(), layer) == f.layers.end()) continue;
+        const std::vector<int64_t> want = stored_shape(p);
+        const bool bias = p.shape.empty() && p.value->rows() == 1 && p.name.size() > 5 &&
+                          p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
+        auto it = std::find_if(tensors.begin(), tensors.end(), [&](const LoadedTensor& t) { return t.name == p.name; });
+        if (it == tensors.end()) {
+            problems.push_back("no tensor '" + p.name + "' " + shape_text(want) + " in " + file);
+        } else if (it->shape != want && !(bias && it->shape == std::vector<int64_t>{1, p.value->cols()})) {
+            problems.push_back("tensor '" + p.name + "' has shape " + shape_text(it->shape) + " in " + file +
+                               ", the model needs " + shape_text(want));
+        } else {
+            std::copy(it->data.begin(), it->data.end(), p.value->data());
+            ++loaded;
+        }
+    }
+    if (!problems.empty() && f.strict) {
+        std::string msg = "model.init_from: " + std::to_string(problems.size()) + " weight" +
+                          (problems.size() > 1 ? "s" : "") + " cannot be loaded (strict: false skips them):";
+        for (size_t i = 0; i < problems.size() && i < 8; ++i) msg += "\n  " + problems[i];
+        if (problems.size() > 8) msg += "\n  ... and " + std::to_string(problems.size() - 8) + " more";
+        throw DataError(msg);
+    }
+    for (const auto& p : problems) warn("model.init_from: skipped: " + p);
+    if (loaded == 0) throw DataError("model.init_from: no weight of the chosen layers is in " + file);
+}
+
 SavedRun load_run(const std::string& dir) {
     SavedRun r;
     r.dir = dir;
@@ -163,10 +208,83 @@ SavedRun load_run(const std::string& dir) {
     return r;
 }
 
+TrainResult fit_model(Sequential& model, const Loss& loss, const ExperimentConfig& cfg, const Dataset& train,
+                      const Dataset* validation, uint64_t seed, const TrainCallbacks& cb, FitState& st) {
+    const TrainingConfig& tc = cfg.training;
+    if (tc.stages.empty()) {
+        if (!st.optimizer) st.optimizer = make_optimizer(cfg.optimizer);
+        st.trainer = std::make_unique<Trainer>(model, loss, *st.optimizer, cfg.metrics, tc, Rng::derive(seed, 2));
+        st.trainer->set_full_logs(st.full_logs);
+        return st.trainer->fit(train, validation, cb);
+    }
+    TrainResult all;
+    int offset = 0;
+    for (size_t k = 0; k < tc.stages.size(); ++k) {
+        const StageConfig& g = tc.stages[k];
+        const std::string where = "training.stages." + std::to_string(k);
+        for (const auto& n : g.unfreeze)
+            if (!model.set_layer_trainable(n, true)) throw ConfigError(where + ".unfreeze: no layer '" + n + "'");
+        for (const auto& n : g.freeze)
+            if (!model.set_layer_trainable(n, false)) throw ConfigError(where + ".freeze: no layer '" + n + "'");
+        OptimizerSpec spec = cfg.optimizer;
+        if (g.learning_rate > 0) {
+            spec.learning_rate = ScheduleSpec{};
+            spec.learning_rate.initial_learning_rate = g.learning_rate;
+        }
+        st.optimizer = make_optimizer(spec);
+        TrainingConfig stage = tc;
+        stage.stages.clear();
+        stage.epochs = g.epochs;
+        const uint64_t s = k == 0 ? Rng::derive(seed, 2) : Rng::derive(Rng::derive(seed, 2), k);
+        st.trainer = std::make_unique<Trainer>(model, loss, *st.optimizer, cfg.metrics, stage, s);
+        st.trainer->set_full_logs(st.full_logs);
+        if (cb.on_message) {
+            std::string m = "stage " + std::to_string(k + 1) + "/" + std::to_string(tc.stages.size()) + ": " +
+                            std::to_string(g.epochs) + " epoch" + (g.epochs > 1 ? "s" : "");
+            if (!g.unfreeze.empty()) {
+                m += ", unfrozen:";
+                for (const auto& n : g.unfreeze) m += " " + n;
+            }
+            if (!g.freeze.empty()) {
+                m += ", frozen:";
+                for (const auto& n : g.freeze) m += " " + n;
+            }
+            if (g.learning_rate > 0) m += ", learning rate " + format_number(g.learning_rate);
+            m += "; " + std::to_string(model.param_count(true)) + " trainable parameters";
+            cb.on_message(m);
+        }
+        TrainCallbacks scb = cb;
+        if (cb.on_epoch_begin) scb.on_epoch_begin = [&](int e, int) { cb.on_epoch_begin(offset + e, tc.epochs); };
+        if (cb.on_epoch_end)
+            scb.on_epoch_end = [&](const EpochLog& l) {
+                EpochLog c = l;
+                c.epoch += offset;
+                cb.on_epoch_end(c);
+            };
+        TrainResult r = st.trainer->fit(train, validation, scb);
+        for (auto& l : r.history) {
+            l.epoch += offset;
+            all.history.push_back(std::move(l));
+        }
+        all.stopped_early = all.stopped_early || r.stopped_early;
+        if (r.best_epoch > 0) all.best_epoch = r.best_epoch + offset;
+        offset += int(r.history.size());
+        if (r.interrupted) {
+            all.interrupted = true;
+            break;
+        }
+    }
+    return all;
+}
+
 ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb) {
-    Trainer trainer(ex.model, ex.loss, *ex.optimizer, ex.cfg.metrics, ex.cfg.training, Rng::derive(ex.cfg.seed, 2));
     ExperimentResult r;
-    r.train = trainer.fit(ex.data.train, ex.data.validation.size() > 0 ? &ex.data.validation : nullptr, cb);
+    FitState st;
+    st.optimizer = std::move(ex.optimizer);
+    r.train = fit_model(ex.model, ex.loss, ex.cfg, ex.data.train, ex.data.validation.size() > 0 ? &ex.data.validation : nullptr,
+                        ex.cfg.seed, cb, st);
+    ex.optimizer = std::move(st.optimizer);
+    Trainer& trainer = *st.trainer;
     if (!r.train.history.empty()) r.final_logs = r.train.history.back().values;
     if (ex.data.test.size() > 0 && !r.train.interrupted) r.test_logs = trainer.evaluate(ex.data.test);
     if (!ex.data.test_reference.empty() && !r.train.interrupted) {

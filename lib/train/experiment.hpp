@@ -54,7 +54,26 @@ struct SavedRun {
 SavedRun load_run(const std::string& dir);
 /// Copy tensors into the model's parameters by name; throws DataError listing mismatches.
 void load_weights(Sequential& model, const std::vector<LoadedTensor>& tensors, const std::string& what);
+/// model.init_from: copy the chosen layers' weights (all, or f.layers) from a run directory's
+/// model.safetensors or a .safetensors file, by tensor name and shape. A missing or mis-shaped
+/// tensor is a DataError naming it under strict, else a warning and the tensor keeps its
+/// initialization; other tensors in the file are ignored.
+void init_weights_from(Sequential& model, const InitFromConfig& f);
 /// Train, then evaluate on the test split when there is one.
+/// What fit_model leaves behind: the last stage's optimizer and trainer (for evaluate).
+struct FitState {
+    std::unique_ptr<Optimizer> optimizer;  ///< in: used for a config without stages when set
+    std::unique_ptr<Trainer> trainer;
+    bool full_logs = true;                 ///< Trainer::set_full_logs
+};
+
+/// Train `model` as cfg.training says: one fit of `epochs`, or each of training.stages in turn
+/// (freeze/unfreeze its layers, a fresh optimizer with the stage's learning rate and fresh
+/// early stopping, as a new Keras compile() + fit() would; epochs counted on across stages, one
+/// history). `seed` is the config's seed (the trainer's streams derive from it).
+TrainResult fit_model(Sequential& model, const Loss& loss, const ExperimentConfig& cfg, const Dataset& train,
+                      const Dataset* validation, uint64_t seed, const TrainCallbacks& cb, FitState& st);
+
 ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb = {});
 
 /// Write the run directory: config.yaml (the resolved config), model.safetensors, model.json,
