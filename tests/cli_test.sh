@@ -11,17 +11,28 @@ source tests/cli_common.sh
 # Every example config trains (few epochs) and writes a complete run directory. The generated
 # image folder comes from its script; the CNN configs train on a slice of Fashion-MNIST here.
 [ -d datasets/shapes ] || /usr/bin/python3 scripts/make-shapes.py datasets/shapes --per-class 40 >/dev/null
+# The fine-tuning example starts from a pretraining run: a quick one here.
+"$NNCTL" train configs/fashion_mnist_pretrain.yaml --set training.epochs=1 --set data.train.max_samples=2000 \
+  --set data.test.max_samples=500 --out "$TMP/pretrain" -q || bad "the pretraining example failed"
 for cfg in configs/*.yaml configs/seed/*.yaml; do
   out="$TMP/run_$(basename "$cfg" .yaml)"
   small=()
+  epochs=(--set training.epochs=2)
+  again=(--set training.epochs=1)
   case "$cfg" in
+    *finetune*)
+      small=(--set data.test.max_samples=1000 --set model.init_from.path="$TMP/pretrain")
+      epochs=(--set 'training.stages=[{epochs: 1}, {epochs: 1, unfreeze: [conv2, bn2], learning_rate: 1.0e-4}]')
+      again=(--set 'training.stages=[{epochs: 1}]') ;;
+    *scratch500*) small=(--set data.test.max_samples=1000) ;;
+    *pretrain*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
     # The sentiment sentences come from scripts/fetch-sentiment.sh; a sample is committed for the suite.
     *sentiment*) small=(--set data.train.path=tests/data/sentiment_sample.json) ;;
     *cnn*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
     # The series scripts/fetch-series.sh extracts is committed under tests/data for the suite.
     *sunspots*) small=(--set data.train.path=tests/data/sunspots.csv) ;;
   esac
-  if "$NNCTL" train "$cfg" --set training.epochs=2 "${small[@]}" --out "$out" -q --json >"$out.json" 2>"$out.err"; then
+  if "$NNCTL" train "$cfg" "${epochs[@]}" "${small[@]}" --out "$out" -q --json >"$out.json" 2>"$out.err"; then
     ok
     for f in config.yaml model.safetensors model.json history.csv metrics.json; do
       check "$cfg: $f written" test -s "$out/$f"
@@ -29,11 +40,27 @@ for cfg in configs/*.yaml configs/seed/*.yaml; do
     check "$cfg: history has 2 epochs" test "$(wc -l <"$out/history.csv")" -eq 3
     check "$cfg: --json is one JSON document with out/epochs_run/history/final" \
       /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["epochs_run"]==2 and len(d["history"])==2 and "loss" in d["final"] and d["out"]' "$out.json"
-    check "$cfg: resolved config trains again" "$NNCTL" train "$out/config.yaml" --out "$out.again" -q --set training.epochs=1 "${small[@]}"
+    check "$cfg: resolved config trains again" "$NNCTL" train "$out/config.yaml" --out "$out.again" -q "${again[@]}" "${small[@]}"
   else
     bad "$cfg failed: $(cat "$out.err")"
   fi
 done
+
+# Fine-tuning: the layers that stayed frozen through both stages hold the pretrained weights, the
+# unfrozen ones moved; the history covers both stages.
+check "frozen layers keep the pretrained weights, unfrozen ones are fine-tuned" /usr/bin/python3 -c '
+import json,struct,sys
+def load(p):
+    b=open(p,"rb").read(); n=struct.unpack("<Q",b[:8])[0]; h=json.loads(b[8:8+n]); d=b[8+n:]
+    return {k:d[v["data_offsets"][0]:v["data_offsets"][1]] for k,v in h.items() if k!="__metadata__"}
+pre=load(sys.argv[1]+"/model.safetensors"); ft=load(sys.argv[2]+"/model.safetensors")
+assert ft["conv1.kernel"]==pre["conv1.kernel"] and ft["bn1.moving_mean"]==pre["bn1.moving_mean"]
+assert ft["conv2.kernel"]!=pre["conv2.kernel"] and ft["dense1.kernel"]!=pre["dense1.kernel"]
+assert ft["head.kernel"]!=pre["head.kernel"]' "$TMP/pretrain" "$TMP/run_fashion_mnist_finetune"
+check "the fine-tuning config says how its stages went" grep -q '"epochs_run":2' "$TMP/run_fashion_mnist_finetune.json"
+"$NNCTL" train configs/fashion_mnist_finetune.yaml --set model.init_from.path="$TMP/nope" --out "$TMP/ft_missing" -q 2>"$TMP/ft.err"; code=$?
+check "init_from a missing run exits 3 (got $code)" test $code -eq 3
+check "the error names the file it looked for" grep -q "model.init_from: $TMP/nope: not found" "$TMP/ft.err"
 
 # Golden errors: exit 2 and the exact message with file, line, column and key path.
 for y in tests/data/bad_*.yaml; do

@@ -76,6 +76,7 @@ struct DataSourceConfig {
     int64_t max_samples = 0;  ///< > 0: keep only the first N rows
     int64_t take = 0;         ///< > 0: keep a seeded random subset of N rows
     std::vector<std::string> class_names;  ///< names for integer labels 0..K−1 (idx, npy, csv)
+    std::vector<std::string> keep_classes;  ///< keep only these classes (names or 0-based indices), renumbered in this order
     std::string where;        ///< "file:line:col" of this source in the config, for messages
 };
 

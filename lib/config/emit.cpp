@@ -93,6 +93,7 @@ void emit_source(YAML::Emitter& e, const DataSourceConfig& s, bool train = false
     if (s.max_samples > 0) e << YAML::Key << "max_samples" << YAML::Value << s.max_samples;
     if (s.take > 0) e << YAML::Key << "take" << YAML::Value << s.take;
     if (!s.class_names.empty()) e << YAML::Key << "class_names" << YAML::Value << YAML::Flow << s.class_names;
+    if (!s.keep_classes.empty()) e << YAML::Key << "keep_classes" << YAML::Value << YAML::Flow << s.keep_classes;
     e << YAML::EndMap;
 }
 

@@ -450,7 +450,7 @@ DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& 
         return s;
     }
     s.format = r.string(n, "format", path, "", formats);
-    const Keys any = {"format", "max_samples", "take", "class_names"};
+    const Keys any = {"format", "max_samples", "take", "class_names", "keep_classes"};
     auto keys = [&](Keys extra) {
         extra.insert(extra.begin(), any.begin(), any.end());
         return extra;
@@ -601,6 +601,13 @@ DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& 
     if (n["max_samples"] && n["take"])
         r.doc().error(n["take"], child(path, "take"), "give either max_samples (the first rows) or take (a random subset)");
     if (YAML::Node c = n["class_names"]) s.class_names = read_string_list(r, c, child(path, "class_names"), "names");
+    if (YAML::Node c = n["keep_classes"]) {
+        s.keep_classes = read_string_list(r, c, child(path, "keep_classes"), "class names or indices");
+        if (s.format != "idx" && s.format != "npy" && s.format != "image_folder")
+            r.doc().error(c, child(path, "keep_classes"), "keep_classes is for idx, npy and image_folder sources");
+        else if (c.IsSequence() && c.size() == 0)
+            r.doc().error(c, child(path, "keep_classes"), "expected at least one class");
+    }
     return s;
 }
 

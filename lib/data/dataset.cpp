@@ -67,6 +67,38 @@ std::vector<int> split_off(std::vector<int>& rows, double frac, bool shuffle, ui
     return held;
 }
 
+void keep_classes(Dataset& d, const DataSourceConfig& src) {
+    if (!d.is_classification())
+        throw ConfigError(src.where + ": keep_classes needs class labels (the source has numeric targets)");
+    std::vector<int> to(d.class_names.size(), -1);
+    std::vector<std::string> names;
+    for (size_t k = 0; k < src.keep_classes.size(); ++k) {
+        const std::string& c = src.keep_classes[k];
+        int idx = -1;
+        for (size_t j = 0; j < d.class_names.size(); ++j)
+            if (d.class_names[j] == c) idx = int(j);
+        double v;
+        if (idx < 0 && parse_number(c, v) && v >= 0 && v == std::floor(v) && v < double(d.class_names.size())) idx = int(v);
+        if (idx < 0) {
+            std::string have;
+            for (const auto& n : d.class_names) have += (have.empty() ? "" : ", ") + n;
+            throw ConfigError(src.where + ": keep_classes: '" + c + "' is not a class of the data (" + have +
+                              "; or an index 0.." + std::to_string(d.class_names.size() - 1) + ")");
+        }
+        if (to[size_t(idx)] >= 0) throw ConfigError(src.where + ": keep_classes: '" + c + "' is listed twice");
+        to[size_t(idx)] = int(k);
+        names.push_back(d.class_names[size_t(idx)]);
+    }
+    std::vector<int> rows;
+    for (size_t i = 0; i < d.labels.size(); ++i)
+        if (to[size_t(d.labels[i])] >= 0) rows.push_back(int(i));
+    if (rows.empty()) throw DataError(src.where + ": keep_classes leaves no rows");
+    d = d.subset(rows);
+    for (auto& l : d.labels) l = to[size_t(l)];
+    d.class_names = names;
+    d.num_classes = int(names.size());
+}
+
 Dataset load_source(const DataSourceConfig& src, bool want_classes, const DataSchema* fitted, DataSchema* fit_out,
                     uint64_t seed) {
     Dataset d;
@@ -87,6 +119,7 @@ Dataset load_source(const DataSourceConfig& src, bool want_classes, const DataSc
             throw DataError(src.where + ": non-finite feature value in row " + std::to_string(r + 1) + ", column " +
                             std::to_string(c + 1));
         }
+    if (!src.keep_classes.empty()) keep_classes(d, src);
     limit_rows(d, src, seed);
     if (fit_out && src.format != "csv") {  // CSV fits its own schema (columns, categories)
         DataSchema s;

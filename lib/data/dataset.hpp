@@ -46,6 +46,9 @@ Dataset load_image_folder(const DataSourceConfig& src);
 Matrix read_npy_features(const std::string& path);
 Matrix read_idx_images(const std::string& path);
 
+/// Keep only the rows of src.keep_classes (class names, or indices into the class names), their
+/// labels renumbered in that order (applied before max_samples / take).
+void keep_classes(Dataset& d, const DataSourceConfig& src);
 /// Keep the first `max_samples` rows, or a seeded random subset of `take` rows.
 void limit_rows(Dataset& d, const DataSourceConfig& src, uint64_t seed);
 /// The rows of n that limit_rows keeps, in file order.
