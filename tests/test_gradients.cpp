@@ -7,6 +7,7 @@
 
 #include "config/registry.hpp"
 #include "layers/activation_layer.hpp"
+#include "layers/attention.hpp"
 #include "layers/augment.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
@@ -379,6 +380,43 @@ const std::map<std::string, std::function<void()>>& layer_cases() {
                  c.check_input = false;  // ids are not differentiable
                  expect_ok(check_layer(e, 3, {4}, 1400, c), mask_zero ? "embedding mask_zero" : "embedding");
              }
+         }},
+        {"multi_head_attention",
+         [] {
+             const Matrix mask = step_mask(3, 4);
+             uint64_t seed = 1600;
+             for (bool causal : {false, true})
+                 for (bool masked : {false, true})
+                     for (bool bias : {true, false}) {
+                         MultiHeadAttention::Options o;
+                         o.num_heads = 2;
+                         o.key_dim = 3;
+                         o.value_dim = bias ? 2 : 0;
+                         o.output_dim = bias ? 5 : 0;
+                         o.use_bias = bias;
+                         o.use_causal_mask = causal;
+                         o.bias_initializer.type = "random_uniform";
+                         MultiHeadAttention m(o);
+                         m.set_name("mha");
+                         GradCase c;
+                         c.mask = masked ? &mask : nullptr;
+                         expect_ok(check_layer(m, 3, {4, 3}, ++seed, c),
+                                   std::string("multi_head_attention") + (causal ? " causal" : "") +
+                                       (masked ? " masked" : "") + (bias ? " value_dim/output_shape" : " no bias"));
+                     }
+             MultiHeadAttention::Options o;  // dropout on the weights: the same stream in every pass
+             o.num_heads = 2;
+             o.key_dim = 2;
+             o.dropout = 0.3;
+             MultiHeadAttention d(o);
+             d.set_name("mha");
+             expect_ok(check_layer(d, 2, {3, 4}, 1650, true), "multi_head_attention dropout");
+         }},
+        {"position_embedding",
+         [] {
+             PositionEmbedding p(6, InitializerSpec{"glorot_uniform"});
+             p.set_name("pos");
+             expect_ok(check_layer(p, 3, {4, 2}, 1700), "position_embedding (4 of 6 positions)");
          }},
         {"masking",
          [] {

@@ -1,6 +1,7 @@
 #include "layers/registry.hpp"
 
 #include "layers/activation_layer.hpp"
+#include "layers/attention.hpp"
 #include "layers/augment.hpp"
 #include "layers/conv.hpp"
 #include "layers/normalization.hpp"
@@ -50,6 +51,8 @@ const std::vector<LayerSchema>& layer_schemas() {
         Recurrent::schema(Recurrent::Cell::Gru),
         Bidirectional::schema(),
         TimeDistributed::schema(),
+        MultiHeadAttention::schema(),
+        PositionEmbedding::schema(),
     };
     return t;
 }

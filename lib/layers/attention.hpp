@@ -1,0 +1,73 @@
+#pragma once
+#include "core/initializers.hpp"
+#include "layers/layer.hpp"
+#include "layers/options.hpp"
+
+namespace nnctl {
+
+/// Keras' MultiHeadAttention as self-attention over a (steps, features) input (query = key = value
+/// = the input; named inputs come with model graphs). Per head h: softmax(Q_h·K_hᵀ / √key_dim) with
+/// padded key steps (the input's mask) and, with use_causal_mask, later steps left out; dropout on
+/// the attention weights in training; then the heads' A·V_h concatenated and projected to
+/// output_shape features (default: the input's). Weights as Keras stores them: NAME.query.kernel
+/// (features, heads, key_dim), NAME.query.bias (heads, key_dim), key.*, value.* (value_dim), and
+/// NAME.attention_output.kernel (heads, value_dim, output), .bias (output). The output keeps the
+/// input's mask.
+class MultiHeadAttention : public Layer {
+public:
+    struct Options {
+        int64_t num_heads = 1, key_dim = 1, value_dim = 0, output_dim = 0;  ///< 0: key_dim / the input's features
+        double dropout = 0.0;
+        bool use_bias = true, use_causal_mask = false;
+        InitializerSpec kernel_initializer{"glorot_uniform"}, bias_initializer{"zeros"};
+        RegularizerSpec kernel_regularizer, bias_regularizer;
+    };
+    explicit MultiHeadAttention(Options o) : opt_(std::move(o)) {}
+    static LayerSchema schema();
+    std::string type() const override { return "multi_head_attention"; }
+    Shape build(const Shape& input, Rng& rng) override;
+    Shape output_shape() const override { return {T_, O_}; }
+    void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
+    void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
+    std::vector<ParamRef> params() override;
+    MaskFlow mask_flow() const override { return MaskFlow::Keep; }
+    std::unique_ptr<Layer> clone() const override { return std::make_unique<MultiHeadAttention>(*this); }
+    /// The last forward's attention weights of sample b, head h: (steps × steps), rows sum to 1.
+    Matrix scores(int64_t b, int64_t h) const;
+
+private:
+    Options opt_;
+    int64_t T_ = 0, D_ = 0, H_ = 0, K_ = 0, V_ = 0, O_ = 0;
+    Matrix wq_, wk_, wv_, wo_, bq_, bk_, bv_, bo_;      // (D × H·K), ..., (H·V × O); biases as rows
+    Matrix gwq_, gwk_, gwv_, gwo_, gbq_, gbk_, gbv_, gbo_;
+    // The last forward pass: projections (B·T × H·K / H·V), attention weights after dropout and
+    // before (B·H·T × T), the dropout keep-scale (empty: none) and the heads' outputs (B·T × H·V).
+    Matrix q_, k_, v_, a_, p_, drop_, c_;
+    Matrix dq_, dk_, dv_, dc_, xbuf_;
+    bool dropped_ = false;
+};
+
+/// Keras-hub's PositionEmbedding added to its input: a learned vector per position,
+/// NAME.embeddings (sequence_length, features); a (steps, features) input gets rows 0..steps−1.
+class PositionEmbedding : public Layer {
+public:
+    PositionEmbedding(int64_t sequence_length, InitializerSpec init) : len_(sequence_length), init_(std::move(init)) {}
+    static LayerSchema schema();
+    std::string type() const override { return "position_embedding"; }
+    Shape build(const Shape& input, Rng& rng) override;
+    Shape output_shape() const override { return shape_; }
+    void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
+    void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
+    std::vector<ParamRef> params() override;
+    MaskFlow mask_flow() const override { return MaskFlow::Keep; }
+    std::unique_ptr<Layer> clone() const override { return std::make_unique<PositionEmbedding>(*this); }
+
+private:
+    int64_t len_;
+    InitializerSpec init_;
+    RegularizerSpec none_;
+    Shape shape_;
+    Matrix w_, gw_;
+};
+
+}  // namespace nnctl

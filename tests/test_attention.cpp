@@ -1,0 +1,125 @@
+// Attention: multi_head_attention's forward pass against a plain double loop over Keras' einsum
+// equations (with padding and causal masks), its weight names and shapes, and position_embedding.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "config/parse.hpp"
+#include "config/registry.hpp"
+#include "core/error.hpp"
+#include "layers/attention.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace nnctl;
+
+namespace {
+
+Matrix* param(Layer& l, const std::string& name, Shape* shape = nullptr) {
+    for (auto& p : l.params())
+        if (p.name == name) {
+            if (shape) *shape = p.shape;
+            return p.value;
+        }
+    FAIL("no parameter " << name);
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("multi_head_attention matches Keras' equations, with padding and causal masks") {
+    const int B = 2, T = 4, D = 3, H = 2, K = 3, V = 2, O = 5;
+    for (bool causal : {false, true}) {
+        MultiHeadAttention::Options o;
+        o.num_heads = H, o.key_dim = K, o.value_dim = V, o.output_dim = O, o.use_causal_mask = causal;
+        o.bias_initializer.type = "random_uniform";
+        MultiHeadAttention m(o);
+        m.set_name("mha");
+        Rng rng(5);
+        REQUIRE(m.build({T, D}, rng) == Shape{T, O});
+        Shape s;
+        param(m, "mha.query.kernel", &s);
+        CHECK(s == Shape{D, H, K});
+        param(m, "mha.value.bias", &s);
+        CHECK(s == Shape{H, V});
+        param(m, "mha.attention_output.kernel", &s);
+        CHECK(s == Shape{H, V, O});
+        const Matrix x = test::random_matrix(B, T * D, 9);
+        Matrix mask = Matrix::Ones(B, T);
+        mask(1, 3) = 0, mask(1, 2) = 0;  // sample 1: the last two steps are padding
+        ForwardContext ctx;
+        ctx.mask = &mask;
+        Matrix y;
+        m.forward(x, y, ctx);
+        // q[t,h,k] = Σ_d x[t,d] Wq[d,h,k] + bq[h,k]; s = q·k / √K; a = softmax over unmasked keys;
+        // c[t,h,v] = Σ_j a[t,j] v[j,h,v]; y[t,o] = Σ_{h,v} c[t,h,v] Wo[h,v,o] + bo[o].
+        const Matrix &wq = *param(m, "mha.query.kernel"), &wk = *param(m, "mha.key.kernel"),
+                     &wv = *param(m, "mha.value.kernel"), &wo = *param(m, "mha.attention_output.kernel");
+        const Matrix &bq = *param(m, "mha.query.bias"), &bk = *param(m, "mha.key.bias"), &bv = *param(m, "mha.value.bias"),
+                     &bo = *param(m, "mha.attention_output.bias");
+        for (int b = 0; b < B; ++b) {
+            auto X = [&](int t, int d) { return double(x(b, t * D + d)); };
+            std::vector<double> q(T * H * K), k(T * H * K), v(T * H * V), c(T * H * V, 0.0);
+            for (int t = 0; t < T; ++t)
+                for (int h = 0; h < H; ++h) {
+                    for (int j = 0; j < K; ++j) {
+                        double sq = bq(0, h * K + j), sk = bk(0, h * K + j);
+                        for (int d = 0; d < D; ++d) sq += X(t, d) * wq(d, h * K + j), sk += X(t, d) * wk(d, h * K + j);
+                        q[(t * H + h) * K + j] = sq, k[(t * H + h) * K + j] = sk;
+                    }
+                    for (int j = 0; j < V; ++j) {
+                        double sv = bv(0, h * V + j);
+                        for (int d = 0; d < D; ++d) sv += X(t, d) * wv(d, h * V + j);
+                        v[(t * H + h) * V + j] = sv;
+                    }
+                }
+            for (int h = 0; h < H; ++h) {
+                const Matrix a = m.scores(b, h);
+                for (int t = 0; t < T; ++t) {
+                    std::vector<double> e(T, 0.0);
+                    double sum = 0.0;
+                    for (int j = 0; j < T; ++j) {
+                        if (mask(b, j) == 0 || (causal && j > t)) continue;
+                        double dot = 0.0;
+                        for (int i = 0; i < K; ++i) dot += q[(t * H + h) * K + i] * k[(j * H + h) * K + i];
+                        e[size_t(j)] = std::exp(dot / std::sqrt(double(K)));
+                        sum += e[size_t(j)];
+                    }
+                    for (int j = 0; j < T; ++j) {
+                        CHECK(a(t, j) == doctest::Approx(e[size_t(j)] / sum).epsilon(1e-4));
+                        for (int i = 0; i < V; ++i) c[(t * H + h) * V + i] += e[size_t(j)] / sum * v[(j * H + h) * V + i];
+                    }
+                }
+            }
+            for (int t = 0; t < T; ++t)
+                for (int j = 0; j < O; ++j) {
+                    double out = bo(0, j);
+                    for (int h = 0; h < H; ++h)
+                        for (int i = 0; i < V; ++i) out += c[(t * H + h) * V + i] * wo(h * V + i, j);
+                    CHECK(y(b, t * O + j) == doctest::Approx(out).epsilon(1e-4));
+                }
+        }
+        if (causal) CHECK(m.scores(0, 1)(0, 1) == 0.0f);  // the first step sees only itself
+        CHECK(m.scores(1, 0)(0, 3) == 0.0f);            // padding gets no weight
+    }
+}
+
+TEST_CASE("attention layers in a config: defaults, shapes, position_embedding") {
+    const std::string yaml =
+        "data:\n  train: {format: synthetic, samples: 10, features: 12, classes: 2}\n"
+        "model:\n  input_shape: [6, 2]\n  layers:\n"
+        "    - {type: position_embedding, sequence_length: 8}\n"
+        "    - {type: multi_head_attention, num_heads: 2, key_dim: 4}\n"
+        "    - {type: layer_normalization}\n"
+        "    - {type: global_average_pooling1d}\n"
+        "    - {type: dense, units: 2}\n"
+        "loss: sparse_categorical_crossentropy\n";
+    ExperimentConfig c = parse_config(yaml, "a.yaml");
+    Sequential m = build_model(c.layers, c.input_shape, 1);
+    CHECK(m.layer(1).output_shape() == Shape{6, 2});  // output_shape: the input's features
+    int64_t n = 0;
+    for (const auto& p : m.params()) n += p.value->size();
+    // position 8·2; attention q, k, v (2·2·4 + 2·4 each), output (2·4·2 + 2); norm 4; dense 2·2 + 2
+    CHECK(n == 16 + 3 * (16 + 8) + (16 + 2) + 4 + 6);
+    CHECK_THROWS_WITH_AS(build_model(parse_config(yaml, "a.yaml").layers, Shape{9, 2}, 1),
+                         doctest::Contains("more than sequence_length 8"), ConfigError);
+}
