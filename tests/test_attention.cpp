@@ -123,3 +123,55 @@ TEST_CASE("attention layers in a config: defaults, shapes, position_embedding") 
     CHECK_THROWS_WITH_AS(build_model(parse_config(yaml, "a.yaml").layers, Shape{9, 2}, 1),
                          doctest::Contains("more than sequence_length 8"), ConfigError);
 }
+
+TEST_CASE("transformer_encoder: every tensor's directional derivative matches central differences") {
+    // A random direction per tensor sums many elements, so the derivative stands well above float32
+    // noise (element-wise checks in test_gradients.cpp are loose for this layer).
+    Matrix mask = Matrix::Ones(3, 4);
+    mask(1, 3) = 0, mask(2, 0) = 0;
+    for (bool first : {false, true})
+        for (bool masked : {false, true}) {
+            TransformerEncoder::Options o;
+            o.intermediate_dim = 5, o.num_heads = 2, o.norm_first = first;
+            o.activation.name = "tanh";
+            o.bias_initializer.type = "random_uniform";
+            TransformerEncoder t(o);
+            t.set_name("enc");
+            Rng rng(3);
+            REQUIRE(t.build({4, 4}, rng) == Shape{4, 4});
+            const Matrix x = test::random_matrix(3, 16, 5), R = test::random_matrix(3, 16, 6);
+            ForwardContext ctx;
+            ctx.mask = masked ? &mask : nullptr;
+            Matrix y, dx;
+            auto loss = [&] {
+                t.forward(x, y, ctx);
+                return double((y.array() * R.array()).sum());
+            };
+            loss();
+            t.backward(x, y, R, &dx);
+            std::vector<ParamRef> ps = t.params();
+            CHECK(ps.size() == 16);
+            uint64_t seed = 100;
+            std::vector<Matrix> grads;
+            for (auto& p : ps) grads.push_back(*p.grad);
+            for (size_t i = 0; i < ps.size(); ++i) {
+                const Matrix d = test::random_matrix(ps[i].value->rows(), ps[i].value->cols(), ++seed);
+                const double analytic = double((d.array() * grads[i].array()).sum()), eps = 1e-2;
+                *ps[i].value += float(eps) * d;
+                const double lp = loss();
+                *ps[i].value -= float(2 * eps) * d;
+                const double lm = loss();
+                *ps[i].value += float(eps) * d;
+                INFO(ps[i].name << std::string(first ? " norm_first" : "") << std::string(masked ? " masked" : ""));
+                CHECK(analytic == doctest::Approx((lp - lm) / (2 * eps)).epsilon(1e-3).scale(0.1));
+            }
+            const Matrix d = test::random_matrix(3, 16, 999);  // the input's gradient
+            const double analytic = double((d.array() * dx.array()).sum()), eps = 1e-2;
+            Matrix xp = x + float(eps) * d, xm = x - float(eps) * d;
+            t.forward(xp, y, ctx);
+            const double lp = double((y.array() * R.array()).sum());
+            t.forward(xm, y, ctx);
+            const double lm = double((y.array() * R.array()).sum());
+            CHECK(analytic == doctest::Approx((lp - lm) / (2 * eps)).epsilon(1e-3).scale(0.1));
+        }
+}

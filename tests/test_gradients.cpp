@@ -412,6 +412,41 @@ const std::map<std::string, std::function<void()>>& layer_cases() {
              d.set_name("mha");
              expect_ok(check_layer(d, 2, {3, 4}, 1650, true), "multi_head_attention dropout");
          }},
+        {"transformer_encoder",
+         [] {
+             const Matrix mask = step_mask(3, 4);
+             uint64_t seed = 1800;
+             for (bool first : {false, true})
+                 for (bool masked : {false, true}) {
+                     TransformerEncoder::Options o;
+                     o.intermediate_dim = 5;
+                     o.num_heads = 2;
+                     o.norm_first = first;
+                     o.activation = act("tanh");  // smooth, for finite differences
+                     o.bias_initializer.type = "random_uniform";
+                     TransformerEncoder t(o);
+                     t.set_name("encoder");
+                     GradCase c;
+                     c.mask = masked ? &mask : nullptr;
+                     // Two layer norms put float32 central differences' noise (~3e-4) near the size of
+                     // the smallest gradients here, so elements are checked loosely; test_attention.cpp
+                     // checks every tensor's directional derivative to 1e-3.
+                     const GradReport r = check_layer(t, 3, {4, 4}, ++seed, c);
+                     INFO("transformer_encoder" << (first ? " norm_first" : "") << (masked ? " masked" : "") << ": worst "
+                                                << r.worst << " at " << r.where);
+                     CHECK(r.worst < 0.1);
+                 }
+             TransformerEncoder::Options o;
+             o.intermediate_dim = 3;
+             o.num_heads = 2;
+             o.dropout = 0.2;
+             o.activation = act("tanh");
+             TransformerEncoder d(o);
+             d.set_name("encoder");
+             const GradReport r = check_layer(d, 2, {3, 4}, 1850, true);
+             INFO("transformer_encoder dropout: worst " << r.worst << " at " << r.where);
+             CHECK(r.worst < 0.1);
+         }},
         {"position_embedding",
          [] {
              PositionEmbedding p(6, InitializerSpec{"glorot_uniform"});

@@ -259,4 +259,180 @@ LayerSchema PositionEmbedding::schema() {
     return s;
 }
 
+// ---- TransformerEncoder ---------------------------------------------------------------------------
+
+namespace {
+LayerNorm::Options norm_options(double eps) {
+    LayerNorm::Options o;
+    o.epsilon = eps;
+    return o;
+}
+MultiHeadAttention::Options attention_options(const TransformerEncoder::Options& e) {
+    MultiHeadAttention::Options o;
+    o.num_heads = e.num_heads;
+    o.dropout = e.dropout;
+    o.kernel_initializer = e.kernel_initializer;
+    o.bias_initializer = e.bias_initializer;
+    return o;
+}
+}  // namespace
+
+TransformerEncoder::TransformerEncoder(Options o)
+    : opt_(std::move(o)),
+      attn_(attention_options(opt_)),
+      norm1_(norm_options(opt_.layer_norm_epsilon)),
+      norm2_(norm_options(opt_.layer_norm_epsilon)),
+      drop1_(opt_.dropout),
+      drop2_(opt_.dropout) {}
+
+Shape TransformerEncoder::build(const Shape& input, Rng& rng) {
+    if (input.size() != 2)
+        throw ConfigError("transformer_encoder expects a sequence (steps, features), got " + shape_str(input));
+    T_ = input[0], D_ = input[1];
+    if (D_ < opt_.num_heads)
+        throw ConfigError("transformer_encoder: " + std::to_string(opt_.num_heads) + " heads need at least as many "
+                          "features, the input has " + std::to_string(D_));
+    shape_ = input;
+    MultiHeadAttention::Options a = attention_options(opt_);
+    a.key_dim = D_ / opt_.num_heads;  // as keras-hub: hidden_dim // num_heads
+    attn_ = MultiHeadAttention(a);
+    params();  // names the parts
+    attn_.build(input, rng);
+    norm1_.build(input, rng);
+    norm2_.build(input, rng);
+    drop1_.build(input, rng);
+    drop2_.build(input, rng);
+    const int64_t I = opt_.intermediate_dim;
+    w1_.resize(D_, I), w2_.resize(I, D_), b1_.resize(1, I), b2_.resize(1, D_);
+    initialize(w1_, opt_.kernel_initializer, D_, I, rng);
+    initialize(b1_, opt_.bias_initializer, D_, I, rng);
+    initialize(w2_, opt_.kernel_initializer, I, D_, rng);
+    initialize(b2_, opt_.bias_initializer, I, D_, rng);
+    gw1_.setZero(D_, I), gb1_.setZero(1, I), gw2_.setZero(I, D_), gb2_.setZero(1, D_);
+    return input;
+}
+
+void TransformerEncoder::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) {
+    const int64_t B = x.rows(), N = T_ * D_;
+    // Attention block: h = x + dropout(attention(norm_first ? norm(x) : x)), normalized after unless norm_first.
+    if (opt_.norm_first) {
+        norm1_.forward(x, n1_, ctx);
+        attn_.forward(n1_, a_, ctx);
+    } else {
+        attn_.forward(x, a_, ctx);
+    }
+    drop1_.forward(a_, ad_, ctx);
+    h_ = ad_ + x;
+    const Matrix* h = &h_;
+    if (!opt_.norm_first) {
+        norm1_.forward(h_, hn_, ctx);
+        h = &hn_;
+    }
+    // Feed-forward block on every step.
+    const Matrix* fin = h;
+    if (opt_.norm_first) {
+        norm2_.forward(*h, n2_, ctx);
+        fin = &n2_;
+    }
+    const Map F(fin->data(), B * T_, D_);
+    matmul(F, w1_, z1_, b1_.data());
+    opt_.activation.forward(z1_, y1_);
+    Matrix f;
+    matmul(y1_, w2_, f, b2_.data());
+    f_.resize(B, N);
+    std::copy(f.data(), f.data() + f.size(), f_.data());
+    drop2_.forward(f_, fd_, ctx);
+    o_ = fd_ + *h;
+    if (opt_.norm_first) y = o_;
+    else norm2_.forward(o_, y, ctx);
+}
+
+void TransformerEncoder::backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) {
+    const int64_t B = x.rows(), N = T_ * D_;
+    const Matrix* h = opt_.norm_first ? &h_ : &hn_;
+    // Output: o = fd + h (then norm2 unless norm_first).
+    Matrix d_o;
+    if (opt_.norm_first) d_o = dy;
+    else norm2_.backward(o_, y, dy, &d_o);
+    drop2_.backward(f_, fd_, d_o, &g1_);  // dL/df
+    const Map dF(g1_.data(), B * T_, D_);
+    const Matrix* fin = opt_.norm_first ? &n2_ : h;
+    const Map F(fin->data(), B * T_, D_);
+    matmul_tn(y1_, dF, gw2_);
+    gb2_ = dF.colwise().sum();
+    Matrix dy1, dz1;
+    matmul_nt(dF, w2_, dy1);
+    opt_.activation.backward(z1_, y1_, dy1, dz1);
+    matmul_tn(F, dz1, gw1_);
+    gb1_ = dz1.colwise().sum();
+    Matrix dfin;
+    matmul_nt(dz1, w1_, dfin);  // (B·T × D)
+    Matrix d_h(B, N);
+    std::copy(dfin.data(), dfin.data() + dfin.size(), d_h.data());
+    if (opt_.norm_first) {
+        norm2_.backward(*h, n2_, d_h, &g2_);
+        d_h = g2_;
+    }
+    d_h += d_o;  // the residual
+    // Attention block: h = ad + x (then norm1 unless norm_first).
+    Matrix d_hpre;
+    if (opt_.norm_first) d_hpre = d_h;
+    else norm1_.backward(h_, hn_, d_h, &d_hpre);
+    drop1_.backward(a_, ad_, d_hpre, &g3_);
+    if (opt_.norm_first) {
+        attn_.backward(n1_, a_, g3_, &g4_);
+        Matrix dn;
+        norm1_.backward(x, n1_, g4_, &dn);
+        if (dx) *dx = dn + d_hpre;
+    } else {
+        attn_.backward(x, a_, g3_, dx ? &g4_ : nullptr);
+        if (dx) *dx = g4_ + d_hpre;
+    }
+}
+
+std::vector<ParamRef> TransformerEncoder::params() {
+    attn_.set_name(name() + ".self_attention");
+    norm1_.set_name(name() + ".self_attention_layer_norm");
+    norm2_.set_name(name() + ".feedforward_layer_norm");
+    std::vector<ParamRef> p = attn_.params();
+    for (auto* n : {&norm1_, &norm2_})
+        for (auto& q : n->params()) p.push_back(q);
+    p.push_back({name() + ".feedforward_intermediate_dense.kernel", &w1_, &gw1_, &none_, true});
+    p.push_back({name() + ".feedforward_intermediate_dense.bias", &b1_, &gb1_, &none_, true});
+    p.push_back({name() + ".feedforward_output_dense.kernel", &w2_, &gw2_, &none_, true});
+    p.push_back({name() + ".feedforward_output_dense.bias", &b2_, &gb2_, &none_, true});
+    for (auto& q : p) q.trainable = trainable();
+    return p;
+}
+
+LayerSchema TransformerEncoder::schema() {
+    LayerSchema s;
+    s.type = "transformer_encoder";
+    s.doc = "Self-attention + feed-forward block with residuals and layer norms over (steps, features), as keras-hub's";
+    s.options = {
+        opt_int("intermediate_dim", 0, "width of the feed-forward layer").needed("the feed-forward width").range(1, 1'000'000),
+        opt_int("num_heads", 1, "attention heads (each features / num_heads wide)").needed("the number of heads").range(1, 4096),
+        opt_number("dropout", 0.0, "dropout rate after attention and feed-forward, and on the attention weights")
+            .range(0.0, 1.0, false, true),
+        opt_activation("activation", "relu", "the feed-forward layer's activation"),
+        opt_number("layer_norm_epsilon", 1e-5, "layer normalization's epsilon").range(0.0, 1.0, true, false),
+        opt_bool("norm_first", false, "normalize before each block (pre-norm) instead of after"),
+        opt_initializer("kernel_initializer", "glorot_uniform", "initial kernels"),
+        opt_initializer("bias_initializer", "zeros", "initial biases"),
+    };
+    s.make = [](const LayerOptions& o) -> std::unique_ptr<Layer> {
+        Options e;
+        e.intermediate_dim = o.integer("intermediate_dim");
+        e.num_heads = o.integer("num_heads");
+        e.dropout = o.number("dropout");
+        e.activation = o.activation("activation");
+        e.layer_norm_epsilon = o.number("layer_norm_epsilon");
+        e.norm_first = o.flag("norm_first");
+        e.kernel_initializer = o.initializer("kernel_initializer");
+        e.bias_initializer = o.initializer("bias_initializer");
+        return std::make_unique<TransformerEncoder>(e);
+    };
+    return s;
+}
+
 }  // namespace nnctl

@@ -1,5 +1,8 @@
 #pragma once
 #include "core/initializers.hpp"
+#include "layers/activations.hpp"
+#include "layers/dropout.hpp"
+#include "layers/normalization.hpp"
 #include "layers/layer.hpp"
 #include "layers/options.hpp"
 
@@ -68,6 +71,47 @@ private:
     RegularizerSpec none_;
     Shape shape_;
     Matrix w_, gw_;
+};
+
+/// keras-hub's TransformerEncoder over (steps, features): self-attention (num_heads heads of
+/// features / num_heads each, padding masked), dropout, a residual connection and layer
+/// normalization, then a feed-forward block (dense intermediate_dim with `activation`, dense back
+/// to features), dropout, a residual and layer normalization. norm_first moves each normalization
+/// before its block (pre-norm). Weights NAME.self_attention.{query,key,value,attention_output}.*,
+/// NAME.self_attention_layer_norm.{gamma,beta}, NAME.feedforward_layer_norm.*,
+/// NAME.feedforward_intermediate_dense.{kernel,bias}, NAME.feedforward_output_dense.*.
+class TransformerEncoder : public Layer {
+public:
+    struct Options {
+        int64_t intermediate_dim = 0, num_heads = 1;
+        double dropout = 0.0, layer_norm_epsilon = 1e-5;
+        ActivationFn activation{"relu"};
+        bool norm_first = false;
+        InitializerSpec kernel_initializer{"glorot_uniform"}, bias_initializer{"zeros"};
+    };
+    explicit TransformerEncoder(Options o);
+    static LayerSchema schema();
+    std::string type() const override { return "transformer_encoder"; }
+    Shape build(const Shape& input, Rng& rng) override;
+    Shape output_shape() const override { return shape_; }
+    void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
+    void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
+    std::vector<ParamRef> params() override;
+    MaskFlow mask_flow() const override { return MaskFlow::Keep; }
+    std::unique_ptr<Layer> clone() const override { return std::make_unique<TransformerEncoder>(*this); }
+
+private:
+    Options opt_;
+    Shape shape_;
+    int64_t T_ = 0, D_ = 0;
+    MultiHeadAttention attn_;
+    LayerNorm norm1_, norm2_;
+    Dropout drop1_, drop2_;
+    Matrix w1_, b1_, w2_, b2_, gw1_, gb1_, gw2_, gb2_;
+    RegularizerSpec none_;
+    // The last forward pass, each (batch × steps·features) unless noted.
+    Matrix n1_, a_, ad_, h_, hn_, n2_, z1_, y1_, f_, fd_, o_;  // z1_, y1_: (batch·steps × intermediate)
+    Matrix g1_, g2_, g3_, g4_;
 };
 
 }  // namespace nnctl

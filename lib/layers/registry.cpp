@@ -53,6 +53,7 @@ const std::vector<LayerSchema>& layer_schemas() {
         TimeDistributed::schema(),
         MultiHeadAttention::schema(),
         PositionEmbedding::schema(),
+        TransformerEncoder::schema(),
     };
     return t;
 }
