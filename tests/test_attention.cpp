@@ -126,7 +126,9 @@ TEST_CASE("attention layers in a config: defaults, shapes, position_embedding") 
 
 TEST_CASE("transformer_encoder: every tensor's directional derivative matches central differences") {
     // A random direction per tensor sums many elements, so the derivative stands well above float32
-    // noise (element-wise checks in test_gradients.cpp are loose for this layer).
+    // noise (element-wise checks in test_gradients.cpp are loose for this layer). Tolerance 3e-3 of
+    // (0.1 + |value|): float32 noise reaches ~1.3e-4 on the smallest tensors (ASan builds round
+    // differently); a wrong or missing term is off by far more.
     Matrix mask = Matrix::Ones(3, 4);
     mask(1, 3) = 0, mask(2, 0) = 0;
     for (bool first : {false, true})
@@ -163,7 +165,7 @@ TEST_CASE("transformer_encoder: every tensor's directional derivative matches ce
                 const double lm = loss();
                 *ps[i].value += float(eps) * d;
                 INFO(ps[i].name << std::string(first ? " norm_first" : "") << std::string(masked ? " masked" : ""));
-                CHECK(analytic == doctest::Approx((lp - lm) / (2 * eps)).epsilon(1e-3).scale(0.1));
+                CHECK(analytic == doctest::Approx((lp - lm) / (2 * eps)).epsilon(3e-3).scale(0.1));
             }
             const Matrix d = test::random_matrix(3, 16, 999);  // the input's gradient
             const double analytic = double((d.array() * dx.array()).sum()), eps = 1e-2;
@@ -172,6 +174,6 @@ TEST_CASE("transformer_encoder: every tensor's directional derivative matches ce
             const double lp = double((y.array() * R.array()).sum());
             t.forward(xm, y, ctx);
             const double lm = double((y.array() * R.array()).sum());
-            CHECK(analytic == doctest::Approx((lp - lm) / (2 * eps)).epsilon(1e-3).scale(0.1));
+            CHECK(analytic == doctest::Approx((lp - lm) / (2 * eps)).epsilon(3e-3).scale(0.1));
         }
 }
