@@ -1,6 +1,7 @@
 // nnctl summary CONFIG|RUN_DIR: a Keras-like table of the model, with parameter counts and memory.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -50,17 +51,26 @@ int run_summary(SummaryOptions& o) {
     }
     auto& lg = log();
     lg.info("Model: \"{}\"   input: {}", s.name, shape_str(s.input));
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "%-32s %-20s %14s", "Layer (type)", "Output Shape", "Param #");
-    lg.info("{}", buf);
-    lg.info("{}", std::string(68, '-'));
+    // Keras' layout; a graph gets its "Connected to" column. Names longer than the column push the
+    // rest of their row right rather than being cut.
+    size_t w = 32;
+    for (const auto& l : s.layers) w = std::max(w, l.name.size() + l.type.size() + (l.trainable ? 3 : 12) + 1);
+    for (const auto& [name, shape] : s.inputs) w = std::max(w, name.size() + 9);
+    auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d) {
+        char buf[512];
+        std::snprintf(buf, sizeof buf, "%-*s %-20s %14s", int(w), a.c_str(), b.c_str(), c.c_str());
+        lg.info("{}{}", buf, s.graph ? "  " + d : "");
+    };
+    const size_t width = w + 36 + (s.graph ? 30 : 0);
+    row("Layer (type)", "Output Shape", "Param #", "Connected to");
+    lg.info("{}", std::string(width, '-'));
+    for (const auto& [name, shape] : s.inputs) row(name + " (input)", shape_str(shape), "0", "-");
     for (const auto& l : s.layers) {
-        std::string name = l.name + " (" + l.type + ")" + (l.trainable ? "" : " [frozen]");
-        std::snprintf(buf, sizeof buf, "%-32s %-20s %14s", name.c_str(), shape_str(l.output).c_str(),
-                      with_commas(l.params).c_str());
-        lg.info("{}", buf);
+        std::string from;
+        for (const auto& i : l.inputs) from += (from.empty() ? "" : ", ") + i;
+        row(l.name + " (" + l.type + ")" + (l.trainable ? "" : " [frozen]"), shape_str(l.output), with_commas(l.params), from);
     }
-    lg.info("{}", std::string(68, '-'));
+    lg.info("{}", std::string(width, '-'));
     lg.info("Total params: {} ({})", with_commas(s.total), human_bytes(4.0 * double(s.total)));
     lg.info("Trainable params: {}", with_commas(s.trainable));
     lg.info("Non-trainable params: {}", with_commas(s.non_trainable));
@@ -77,6 +87,9 @@ int run_summary(SummaryOptions& o) {
             j.begin_object().key("name").value(l.name).key("type").value(l.type).key("output_shape").begin_array();
             for (auto d : l.output) j.value(static_cast<long long>(d));
             j.end_array().key("params").value(static_cast<long long>(l.params)).key("trainable").value(l.trainable);
+            j.key("inputs").begin_array();
+            for (const auto& i : l.inputs) j.value(i);
+            j.end_array();
             j.end_object();
         }
         j.end_array();

@@ -28,7 +28,7 @@ for cfg in configs/*.yaml configs/seed/*.yaml; do
     *pretrain*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
     # The sentiment sentences come from scripts/fetch-sentiment.sh; a sample is committed for the suite.
     *sentiment*) small=(--set data.train.path=tests/data/sentiment_sample.json) ;;
-    *cnn*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
+    *cnn*|*resnet*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
     # The series scripts/fetch-series.sh extracts is committed under tests/data for the suite.
     *sunspots*) small=(--set data.train.path=tests/data/sunspots.csv) ;;
   esac
@@ -61,6 +61,17 @@ check "the fine-tuning config says how its stages went" grep -q '"epochs_run":2'
 "$NNCTL" train configs/fashion_mnist_finetune.yaml --set model.init_from.path="$TMP/nope" --out "$TMP/ft_missing" -q 2>"$TMP/ft.err"; code=$?
 check "init_from a missing run exits 3 (got $code)" test $code -eq 3
 check "the error names the file it looked for" grep -q "model.init_from: $TMP/nope: not found" "$TMP/ft.err"
+
+# Graphs: the two-input example predicts from raw CSV rows (its features split between the inputs),
+# and its summary says what each layer reads.
+head -4 datasets/penguins.csv | "$NNCTL" predict "$TMP/run_penguins_two_inputs" --input - >"$TMP/two.out" 2>"$TMP/two.err"
+check "a two-input model predicts from CSV rows" test "$(grep -c Adelie "$TMP/two.out")" -eq 3
+"$NNCTL" summary configs/penguins_two_inputs.yaml --json -q >"$TMP/two.json" 2>/dev/null
+check "summary --json lists each layer's inputs" /usr/bin/python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); l={x["name"]: x for x in d["layers"]}
+assert l["joined"]["inputs"]==["deep_dropout","wide"] and l["deep"]["inputs"]==["measurements"], l' "$TMP/two.json"
+"$NNCTL" summary configs/penguins_two_inputs.yaml >"$TMP/two.txt" 2>&1
+check "summary shows the graph's Connected to column" grep -q "joined (concatenate) .*deep_dropout, wide" "$TMP/two.txt"
 
 # Golden errors: exit 2 and the exact message with file, line, column and key path.
 for y in tests/data/bad_*.yaml; do

@@ -177,3 +177,23 @@ TEST_CASE("transformer_encoder: every tensor's directional derivative matches ce
             CHECK(analytic == doctest::Approx((lp - lm) / (2 * eps)).epsilon(3e-3).scale(0.1));
         }
 }
+
+TEST_CASE("sine_position_encoding: keras-hub's values, added to the input") {
+    SinePositionEncoding p(10000);
+    Rng rng(1);
+    p.build({3, 4}, rng);
+    Matrix x = Matrix::Zero(2, 12), y;
+    p.forward(x, y, ForwardContext{});
+    // step t, feature f: sin(t·10000^(−2⌊f/2⌋/4)) for even f, cos(...) for odd f (keras-hub's formula)
+    const float ref[3][4] = {{0.0f, 1.0f, 0.0f, 1.0f},
+                             {0.84147098f, 0.54030231f, 0.00999983f, 0.99995000f},
+                             {0.90929743f, -0.41614684f, 0.01999867f, 0.99980001f}};
+    for (int t = 0; t < 3; ++t)
+        for (int f = 0; f < 4; ++f) {
+            CHECK(y(0, t * 4 + f) == doctest::Approx(ref[t][f]).epsilon(1e-6));
+            CHECK(y(1, t * 4 + f) == doctest::Approx(ref[t][f]).epsilon(1e-6));
+        }
+    Matrix x2 = Matrix::Constant(1, 12, 2.0f);
+    p.forward(x2, y, ForwardContext{});
+    CHECK(y(0, 5) == doctest::Approx(2.0f + 0.54030231f));
+}

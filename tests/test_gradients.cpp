@@ -11,6 +11,7 @@
 #include "layers/augment.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/merge.hpp"
 #include "layers/conv.hpp"
 #include "layers/normalization.hpp"
 #include "layers/pool.hpp"
@@ -36,6 +37,28 @@ ActivationFn act(const std::string& name) {
 void expect_ok(const GradReport& r, const std::string& what) {
     INFO(what << ": worst relative error " << r.worst << " at " << r.where);
     CHECK(r.worst < kTol);
+}
+
+// A merge layer of `op` on inputs of these shapes. `apart`: inputs offset from each other so that no
+// two are within the finite-difference step (a maximum's kink).
+void merge_case(Merge::Op op, const std::vector<Shape>& shapes, uint64_t seed, bool apart = false, int64_t axis = -1,
+                std::vector<int64_t> axes = {-1, -1}, bool normalize = false) {
+    Merge::Options o;
+    o.op = op;
+    o.axis = axis;
+    o.axes = axes;
+    o.normalize = normalize;
+    Merge m(o);
+    m.set_name("merge");
+    std::vector<Matrix> xs;
+    for (size_t k = 0; k < shapes.size(); ++k)
+        xs.push_back(random_matrix(3, shape_size(shapes[k]), seed + k, 0.2));
+    if (apart)  // interleave which input holds the extreme: input k is largest in column k mod n
+        for (size_t k = 0; k < xs.size(); ++k)
+            for (Eigen::Index c = 0; c < xs[k].cols(); ++c)
+                xs[k].col(c).array() += 0.6f * float((c + Eigen::Index(k)) % Eigen::Index(xs.size()));
+    const GradReport r = check_layer_multi(m, 3, shapes, seed, apart ? &xs : nullptr);
+    expect_ok(r, m.type() + " of " + std::to_string(shapes.size()) + " inputs");
 }
 
 // Every padding × stride × dilation combination a convolution supports, at rank 1 or 2.
@@ -452,6 +475,31 @@ const std::map<std::string, std::function<void()>>& layer_cases() {
              PositionEmbedding p(6, InitializerSpec{"glorot_uniform"});
              p.set_name("pos");
              expect_ok(check_layer(p, 3, {4, 2}, 1700), "position_embedding (4 of 6 positions)");
+         }},
+        {"add", [] { merge_case(Merge::Op::Add, {{3, 2}, {3, 2}, {3, 2}}, 1900); }},
+        {"subtract", [] { merge_case(Merge::Op::Subtract, {{5}, {5}}, 1901); }},
+        {"multiply", [] { merge_case(Merge::Op::Multiply, {{2, 3}, {2, 3}, {2, 3}}, 1902); }},
+        {"average", [] { merge_case(Merge::Op::Average, {{4}, {4}, {4}}, 1903); }},
+        {"maximum", [] { merge_case(Merge::Op::Maximum, {{6}, {6}, {6}}, 1904, true); }},
+        {"minimum", [] { merge_case(Merge::Op::Minimum, {{6}, {6}}, 1905, true); }},
+        {"concatenate",
+         [] {
+             merge_case(Merge::Op::Concatenate, {{3, 2}, {3, 4}}, 1906);             // last axis
+             merge_case(Merge::Op::Concatenate, {{2, 3}, {4, 3}, {1, 3}}, 1907, false, 1);  // the time axis
+             merge_case(Merge::Op::Concatenate, {{2, 2, 1}, {2, 2, 3}}, 1908);       // channels of an image
+         }},
+        {"dot",
+         [] {
+             merge_case(Merge::Op::Dot, {{5}, {5}}, 1910);
+             merge_case(Merge::Op::Dot, {{5}, {5}}, 1911, false, -1, {-1, -1}, true);  // cosine similarity
+             merge_case(Merge::Op::Dot, {{3, 4}, {2, 4}}, 1912, false, -1, {2, 2});     // (T1, T2) scores
+             merge_case(Merge::Op::Dot, {{3, 4}, {3, 2}}, 1913, false, -1, {1, 1}, true);
+             merge_case(Merge::Op::Dot, {{3, 4}, {4, 2}}, 1914, false, -1, {2, 1});
+         }},
+        {"sine_position_encoding",
+         [] {
+             SinePositionEncoding p(10000);
+             expect_ok(check_layer(p, 2, {3, 4}, 1720), "sine_position_encoding");
          }},
         {"masking",
          [] {

@@ -22,6 +22,16 @@ struct LayerConfig {
     bool trainable = true;
     LayerOptions options;  ///< every key of the type's schema, defaults filled in
     std::string where;     ///< "file:line:col: model.layers.N" of the entry, for build-time messages
+    /// `inputs`: names of earlier layers or model inputs (a graph, as Keras' functional API); empty:
+    /// the layer before (the first layer: the model's input).
+    std::vector<std::string> inputs;
+};
+
+/// One of `model.inputs`: a named input and its per-sample shape. Several inputs split each sample's
+/// features in order (the first input takes the first prod(shape) values, and so on).
+struct ModelInputConfig {
+    std::string name;
+    Shape shape;
 };
 
 struct DataSourceConfig {
@@ -172,6 +182,8 @@ struct ExperimentConfig {
     DataConfig data;
     std::vector<LayerConfig> layers;
     Shape input_shape;  ///< model.input_shape; empty: the data's per-sample shape
+    /// model.inputs (named inputs with shapes); empty: one input called "input" (input_shape)
+    std::vector<ModelInputConfig> model_inputs;
     InitFromConfig init_from;
     Loss loss;
     OptimizerSpec optimizer;

@@ -281,6 +281,13 @@ std::string emit_config(const ExperimentConfig& c) {
 
     e << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
     if (!c.input_shape.empty()) e << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << c.input_shape;
+    if (!c.model_inputs.empty()) {
+        e << YAML::Key << "inputs" << YAML::Value << YAML::BeginSeq;
+        for (const auto& mi : c.model_inputs)
+            e << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << mi.name << YAML::Key << "shape"
+              << YAML::Value << YAML::Flow << mi.shape << YAML::EndMap;
+        e << YAML::EndSeq;
+    }
     if (c.init_from.present()) {
         e << YAML::Key << "init_from" << YAML::Value << YAML::BeginMap;
         e << YAML::Key << "path" << YAML::Value << c.init_from.path;
@@ -295,6 +302,8 @@ std::string emit_config(const ExperimentConfig& c) {
         e << YAML::BeginMap;
         e << YAML::Key << "type" << YAML::Value << l.type;
         e << YAML::Key << "name" << YAML::Value << l.name;
+        if (l.inputs.size() == 1) e << YAML::Key << "inputs" << YAML::Value << l.inputs[0];
+        else if (!l.inputs.empty()) e << YAML::Key << "inputs" << YAML::Value << YAML::Flow << l.inputs;
         if (const LayerSchema* schema = find_layer_schema(l.type))
             for (const auto& o : schema->options) emit_option(e, o, l.options.get(o.key));
         if (!l.trainable) e << YAML::Key << "trainable" << YAML::Value << false;

@@ -389,9 +389,16 @@ LayerConfig read_layer(Reader& r, const YAML::Node& n, const std::string& path) 
     l.type = r.string_value(n["type"], child(path, "type"), "", layer_types(), "layer type");
     l.name = r.string(n, "name", path, "");
     l.trainable = r.boolean(n, "trainable", path, true);
+    if (YAML::Node in = n["inputs"]) {
+        const std::string ip = child(path, "inputs");
+        if (in.IsScalar()) l.inputs.push_back(r.string_value(in, ip, ""));
+        else if (in.IsSequence() && in.size() > 0)
+            for (size_t i = 0; i < in.size(); ++i) l.inputs.push_back(r.string_value(in[i], child(ip, std::to_string(i)), ""));
+        else r.doc().error(in, ip, "expected a layer or model input name, or a list of them (e.g. [conv_1, skip])");
+    }
     const LayerSchema* schema = find_layer_schema(l.type);
     if (!schema) return l;
-    Keys allowed = {"type", "name"};
+    Keys allowed = {"type", "name", "inputs"};
     for (const auto& o : schema->options) allowed.push_back(o.key);
     allowed.push_back("trainable");
     r.check_keys(n, path, allowed, article(l.type) + " layer");
@@ -1033,6 +1040,303 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
     return s;
 }
 
+/// model.inputs, model.blocks and model.layers: the layers in config order, each copy of a block
+/// expanded into layers named COPY/LAYER, and the graph checked (unknown inputs, the number of inputs
+/// a layer takes, cycles, layers and inputs that do not lead to the output), all at file:line:col.
+void read_model_graph(Reader& r, const YAML::Node& m, ExperimentConfig& c) {
+    auto& doc = r.doc();
+    const size_t errors_before = doc.errors().size();
+    auto clean = [&] { return doc.errors().size() == errors_before; };
+    // The named model inputs.
+    std::vector<YAML::Node> input_nodes;
+    if (YAML::Node in = m["inputs"]) {
+        if (!in.IsSequence() || in.size() == 0) {
+            doc.error(in, "model.inputs", "expected a list of inputs such as [{name: image, shape: [28, 28, 1]}, {name: extra, shape: [4]}]");
+        } else {
+            if (m["input_shape"])
+                doc.error(m["input_shape"], "model.input_shape", "give either model.input_shape or model.inputs (each with its shape), not both");
+            for (size_t i = 0; i < in.size(); ++i) {
+                const std::string p = "model.inputs." + std::to_string(i);
+                if (!r.is_map(in[i], p, "an input mapping {name: ..., shape: [...]}")) continue;
+                r.check_keys(in[i], p, {"name", "shape"}, "a model input");
+                ModelInputConfig mi;
+                if (!in[i]["name"]) doc.error(in[i], p, "missing key 'name' (how layers' `inputs` refer to this input)");
+                mi.name = r.string(in[i], "name", p, "");
+                if (!in[i]["shape"]) doc.error(in[i], p, "missing key 'shape' (its per-sample shape, e.g. [4] or [28, 28, 1])");
+                else
+                    for (double d : read_option(r, opt_int_list("shape", "").range(1, 1e9), in[i]["shape"], child(p, "shape")).list)
+                        mi.shape.push_back(int64_t(d));
+                for (const auto& o : c.model_inputs)
+                    if (!mi.name.empty() && o.name == mi.name) doc.error(in[i]["name"], child(p, "name"), "input name '" + mi.name + "' is used twice");
+                c.model_inputs.push_back(mi);
+                input_nodes.push_back(in[i]);
+            }
+        }
+    }
+    std::vector<std::string> input_names;
+    for (const auto& mi : c.model_inputs) input_names.push_back(mi.name);
+    if (input_names.empty()) input_names.push_back("input");
+    auto is_input = [&](const std::string& n) { return std::find(input_names.begin(), input_names.end(), n) != input_names.end(); };
+
+    // Blocks: small sub-graphs, copied with their own weights wherever `{block: NAME}` appears.
+    struct Block {
+        std::vector<LayerConfig> layers;
+        std::vector<YAML::Node> nodes;
+        std::vector<std::string> paths;
+    };
+    std::map<std::string, Block> blocks;
+    std::vector<std::string> block_names;
+    if (YAML::Node b = m["blocks"]) {
+        if (!b.IsMap()) doc.error(b, "model.blocks", "expected a mapping of block names to lists of layers");
+        else
+            for (auto it = b.begin(); it != b.end(); ++it) {
+                const std::string name = it->first.Scalar(), bp = "model.blocks." + name;
+                const YAML::Node list = it->second;
+                if (!list.IsSequence() || list.size() == 0) {
+                    doc.error(list, bp, "expected a non-empty list of layers");
+                    continue;
+                }
+                Block blk;
+                std::map<std::string, int> count;
+                for (size_t i = 0; i < list.size(); ++i) {
+                    const std::string p = bp + "." + std::to_string(i);
+                    if (list[i].IsMap() && list[i]["block"]) {
+                        doc.error(list[i]["block"], child(p, "block"), "a block cannot contain another block; list its layers here");
+                        continue;
+                    }
+                    LayerConfig l = read_layer(r, list[i], p);
+                    if (l.name.empty()) l.name = l.type + "_" + std::to_string(++count[l.type]);
+                    for (const auto& o : blk.layers)
+                        if (o.name == l.name) doc.error(list[i], child(p, "name"), "layer name '" + l.name + "' is used twice in block '" + name + "'");
+                    if (l.name == "input") doc.error(list[i], child(p, "name"), "'input' names the block's input inside a block; call this layer something else");
+                    blk.layers.push_back(l);
+                    blk.nodes.push_back(list[i]);
+                    blk.paths.push_back(p);
+                }
+                // Inside a block, `inputs` name the block's layers or `input` (what the copy is given).
+                for (size_t i = 0; i < blk.layers.size(); ++i)
+                    for (size_t j = 0; j < blk.layers[i].inputs.size(); ++j) {
+                        const std::string& n = blk.layers[i].inputs[j];
+                        bool known = n == "input";
+                        for (const auto& o : blk.layers) known = known || o.name == n;
+                        if (known) continue;
+                        std::string list_text = "input";
+                        for (const auto& o : blk.layers) list_text += ", " + o.name;
+                        const YAML::Node in = blk.nodes[i]["inputs"];
+                        doc.error(in.IsSequence() ? in[j] : in, child(blk.paths[i], "inputs"),
+                                  "no layer '" + n + "' in block '" + name + "' (a block's layers can take: " + list_text + ")");
+                    }
+                blocks[name] = std::move(blk);
+                block_names.push_back(name);
+            }
+    }
+
+    YAML::Node layers = m["layers"];
+    if (!layers) {
+        doc.error(m, "model", "missing key 'layers'");
+        return;
+    }
+    if (!layers.IsSequence() || layers.size() == 0) {
+        doc.error(layers, "model.layers", "expected a non-empty list of layers");
+        return;
+    }
+    struct Entry {
+        LayerConfig layer;
+        bool is_block = false;
+        std::string block, name;
+        int64_t repeat = 1;
+        std::vector<std::string> inputs;
+    };
+    std::vector<Entry> entries;
+    std::map<std::string, int> count, block_uses;
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const std::string p = "model.layers." + std::to_string(i);
+        Entry e;
+        const YAML::Node n = layers[i];
+        if (n.IsMap() && n["block"]) {
+            e.is_block = true;
+            r.check_keys(n, p, {"block", "repeat", "name", "inputs"}, "a block entry");
+            e.block = r.string(n, "block", p, "");
+            if (!blocks.count(e.block))
+                doc.error(n["block"], child(p, "block"),
+                          "no block named '" + e.block + "' in model.blocks" +
+                              (block_names.empty() ? " (there are none)" : " (blocks: " + join(block_names) + ")"));
+            e.repeat = r.integer(n, "repeat", p, 1, 1, 1000);
+            e.name = r.string(n, "name", p, "");
+            if (e.name.empty()) {
+                const int k = ++block_uses[e.block];
+                e.name = k == 1 ? e.block : e.block + "_" + std::to_string(k);
+            }
+            if (YAML::Node in = n["inputs"]) {
+                if (in.IsScalar()) e.inputs.push_back(in.Scalar());
+                else if (in.IsSequence() && in.size() == 1 && in[0].IsScalar()) e.inputs.push_back(in[0].Scalar());
+                else doc.error(in, child(p, "inputs"), "a block takes one input: the name of a layer or model input");
+            }
+        } else {
+            e.layer = read_layer(r, n, p);
+            if (e.layer.name.empty()) e.layer.name = e.layer.type + "_" + std::to_string(++count[e.layer.type]);
+        }
+        entries.push_back(std::move(e));
+    }
+
+    // Expand: every copy of a block gets its own layers, named COPY/LAYER, with explicit inputs.
+    std::vector<YAML::Node> nodes;    // per final layer: where its errors point
+    std::vector<std::string> paths;
+    std::map<std::string, std::string> alias;  // block entry name → the layer its last copy ends with
+    std::string prev = input_names[0];
+    for (size_t i = 0; i < entries.size(); ++i) {
+        Entry& e = entries[i];
+        const std::string p = "model.layers." + std::to_string(i);
+        if (!e.is_block) {
+            c.layers.push_back(e.layer);
+            nodes.push_back(layers[i]);
+            paths.push_back(p);
+            prev = e.layer.name;
+            continue;
+        }
+        auto it = blocks.find(e.block);
+        if (it == blocks.end()) continue;
+        std::string in = e.inputs.empty() ? prev : e.inputs[0];
+        for (int64_t k = 1; k <= e.repeat; ++k) {
+            const std::string copy = e.repeat == 1 ? e.name : e.name + "_" + std::to_string(k);
+            std::string local_prev = in;
+            for (size_t j = 0; j < it->second.layers.size(); ++j) {
+                LayerConfig g = it->second.layers[j];
+                const std::string local = g.name;
+                g.name = copy + "/" + local;
+                if (g.inputs.empty()) g.inputs.push_back(local_prev);
+                else
+                    for (auto& s : g.inputs) s = s == "input" ? in : copy + "/" + s;
+                c.layers.push_back(g);
+                nodes.push_back(it->second.nodes[j]);
+                paths.push_back(it->second.paths[j]);
+                local_prev = g.name;
+            }
+            in = local_prev;
+        }
+        alias[e.name] = in;
+        prev = in;
+    }
+    for (auto& l : c.layers)
+        for (auto& s : l.inputs)
+            if (auto a = alias.find(s); a != alias.end()) s = a->second;
+
+    // Names: unique, and not a model input's.
+    std::map<std::string, int> index;
+    for (size_t i = 0; i < c.layers.size(); ++i) {
+        const auto& l = c.layers[i];
+        if (!index.emplace(l.name, int(i)).second)
+            doc.error(nodes[i], child(paths[i], "name"), "layer name '" + l.name + "' is used twice");
+        else if (is_input(l.name))
+            doc.error(nodes[i], child(paths[i], "name"), "layer name '" + l.name + "' is also the name of a model input");
+    }
+    for (const auto& [name, _] : alias)
+        if (index.count(name) || is_input(name))
+            doc.error(layers, "model.layers", "block entry name '" + name + "' is also the name of a layer or model input");
+    if (!clean()) return;
+
+    // The graph: layer i reads src ≥ 0 (a layer) or −1 − k (model input k).
+    const int n = int(c.layers.size());
+    std::vector<std::vector<int>> src(static_cast<size_t>(n));
+    auto inputs_node = [&](int i, size_t j) {  // j: an entry of the list; past its end: the whole key
+        const YAML::Node& base = nodes[size_t(i)];
+        const YAML::Node in = base["inputs"];
+        if (!in) return base;
+        return in.IsSequence() && j < in.size() ? in[j] : in;
+    };
+    std::string known;
+    for (const auto& s : input_names) known += (known.empty() ? "" : ", ") + s;
+    for (const auto& l : c.layers) known += ", " + l.name;
+    for (int i = 0; i < n; ++i) {
+        const auto& l = c.layers[size_t(i)];
+        if (l.inputs.empty()) src[size_t(i)].push_back(i == 0 ? -1 : i - 1);
+        for (size_t j = 0; j < l.inputs.size(); ++j) {
+            const std::string& s = l.inputs[j];
+            if (auto f = index.find(s); f != index.end()) src[size_t(i)].push_back(f->second);
+            else if (auto k = std::find(input_names.begin(), input_names.end(), s); k != input_names.end())
+                src[size_t(i)].push_back(-1 - int(k - input_names.begin()));
+            else
+                doc.error(inputs_node(i, j), child(paths[size_t(i)], "inputs"),
+                          "layer '" + l.name + "' takes an input '" + s + "' that is neither a layer nor a model input (" +
+                              suggest(s, [&] {
+                                  std::vector<std::string> v = input_names;
+                                  for (const auto& o : c.layers) v.push_back(o.name);
+                                  return v;
+                              }()) +
+                              "known: " + known + ")");
+        }
+        // How many inputs the layer takes (a merge: several; most layers: one).
+        if (const LayerSchema* schema = find_layer_schema(l.type)) {
+            int lo = 1, hi = 1;
+            try {
+                auto made = schema->make(l.options);
+                lo = made->min_inputs(), hi = made->max_inputs();
+            } catch (const std::exception&) {
+            }
+            const int got = int(l.inputs.empty() ? 1 : l.inputs.size());
+            if (got < lo || got > hi)
+                doc.error(inputs_node(i, size_t(-1)), child(paths[size_t(i)], "inputs"),
+                          l.type + " takes " +
+                              (lo == hi ? std::to_string(lo) : hi >= 64 ? "at least " + std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)) +
+                              (hi == 1 ? " input" : " inputs") + ", got " + std::to_string(got) +
+                              (lo > 1 ? " (name them: inputs: [a, b])" : ""));
+        }
+    }
+    if (!clean()) return;
+    // Cycles: a depth-first walk along inputs; a layer met again on the current path closes one.
+    std::vector<int> state(static_cast<size_t>(n), 0);  // 0 new, 1 on the path, 2 done
+    for (int start = 0; start < n && clean(); ++start) {
+        if (state[size_t(start)]) continue;
+        std::vector<std::pair<int, size_t>> stack = {{start, 0}};
+        state[size_t(start)] = 1;
+        while (!stack.empty() && clean()) {
+            auto& [i, j] = stack.back();
+            if (j == src[size_t(i)].size()) {
+                state[size_t(i)] = 2;
+                stack.pop_back();
+                continue;
+            }
+            const int s = src[size_t(i)][j++];
+            if (s < 0 || state[size_t(s)] == 2) continue;
+            if (state[size_t(s)] == 0) {
+                state[size_t(s)] = 1;
+                stack.push_back({s, 0});
+                continue;
+            }
+            // The cycle as data flows: s → i → ... → s (each layer on the walk reads the next one).
+            size_t from = 0;
+            while (stack[from].first != s) ++from;
+            std::string path = c.layers[size_t(s)].name;
+            for (size_t q = stack.size(); q-- > from + 1;) path += " → " + c.layers[size_t(stack[q].first)].name;
+            path += " → " + c.layers[size_t(s)].name;
+            doc.error(nodes[size_t(s)], paths[size_t(s)], "the layers' inputs form a cycle: " + path);
+        }
+    }
+    if (!clean()) return;
+    // Everything must lead to the output (the last layer).
+    std::vector<char> used(static_cast<size_t>(n), 0), used_input(input_names.size(), 0);
+    std::vector<int> todo = {n - 1};
+    while (!todo.empty()) {
+        const int i = todo.back();
+        todo.pop_back();
+        if (used[size_t(i)]) continue;
+        used[size_t(i)] = 1;
+        for (int s : src[size_t(i)]) {
+            if (s >= 0) todo.push_back(s);
+            else used_input[size_t(-1 - s)] = 1;
+        }
+    }
+    for (int i = 0; i < n; ++i)
+        if (!used[size_t(i)])
+            doc.error(nodes[size_t(i)], paths[size_t(i)],
+                      "layer '" + c.layers[size_t(i)].name + "' does not lead to the model's output (the last layer, '" +
+                          c.layers.back().name + "'): use it as an input of a later layer, or remove it");
+    for (size_t k = 0; k < input_nodes.size(); ++k)
+        if (!used_input[k])
+            doc.error(input_nodes[k], "model.inputs." + std::to_string(k),
+                      "model input '" + input_names[k] + "' is not used by any layer");
+}
+
 }  // namespace
 
 ExperimentConfig parse_config(const std::string& text, const std::string& filename, const std::vector<std::string>& sets,
@@ -1059,7 +1363,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
             r.doc().error(root, "", "missing key 'model' (with a list of layers)");
         } else if (r.is_map(root["model"], "model", "a mapping with 'layers'")) {
             YAML::Node m = root["model"];
-            r.check_keys(m, "model", {"input_shape", "layers", "init_from"}, "the model section");
+            r.check_keys(m, "model", {"input_shape", "inputs", "blocks", "layers", "init_from"}, "the model section");
             if (YAML::Node f = m["init_from"]) {
                 const std::string fp = "model.init_from";
                 if (f.IsScalar()) {
@@ -1082,23 +1386,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
                 OptionSpec spec = opt_int_list("input_shape", "");
                 for (double d : read_option(r, spec, is, "model.input_shape").list) c.input_shape.push_back(int64_t(d));
             }
-            YAML::Node layers = m["layers"];
-            if (!layers) r.doc().error(m, "model", "missing key 'layers'");
-            else if (!layers.IsSequence() || layers.size() == 0)
-                r.doc().error(layers, "model.layers", "expected a non-empty list of layers");
-            else
-                for (size_t i = 0; i < layers.size(); ++i)
-                    c.layers.push_back(read_layer(r, layers[i], "model.layers." + std::to_string(i)));
-            // Default names (type_N, counted per type) and uniqueness.
-            std::map<std::string, int> count;
-            std::set<std::string> names;
-            for (size_t i = 0; i < c.layers.size(); ++i) {
-                auto& l = c.layers[i];
-                if (l.name.empty()) l.name = l.type + "_" + std::to_string(++count[l.type]);
-                if (!names.insert(l.name).second)
-                    r.doc().error(layers[i], "model.layers." + std::to_string(i) + ".name",
-                                  "layer name '" + l.name + "' is used twice");
-            }
+            read_model_graph(r, m, c);
         }
         {  // layer names in init_from and the stages must name layers of the model
             std::set<std::string> known;

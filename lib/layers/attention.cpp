@@ -259,6 +259,41 @@ LayerSchema PositionEmbedding::schema() {
     return s;
 }
 
+Shape SinePositionEncoding::build(const Shape& input, Rng&) {
+    if (input.size() != 2)
+        throw ConfigError("sine_position_encoding expects a sequence (steps, features), got " + shape_str(input));
+    shape_ = input;
+    const int64_t T = input[0], F = input[1];
+    table_.resize(T * F);
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t f = 0; f < F; ++f) {
+            // keras-hub: timescale = (1 / max_wavelength)^(2·(f div 2) / F); even features sin, odd cos
+            const double angle = double(t) * std::pow(1.0 / wavelength_, double(2 * (f / 2)) / double(F));
+            table_(t * F + f) = float(f % 2 == 0 ? std::sin(angle) : std::cos(angle));
+        }
+    return input;
+}
+
+void SinePositionEncoding::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
+    y.resize(x.rows(), x.cols());
+    y = x.rowwise() + table_;
+}
+
+void SinePositionEncoding::backward(const ConstView&, const ConstView&, const ConstView& dy, Matrix* dx) {
+    if (dx) *dx = dy;
+}
+
+LayerSchema SinePositionEncoding::schema() {
+    LayerSchema s;
+    s.type = "sine_position_encoding";
+    s.doc = "Adds the fixed sinusoidal position encoding to (steps, features) inputs (keras-hub's SinePositionEncoding)";
+    s.options = {opt_number("max_wavelength", 10000, "the longest wavelength of the sinusoids").range(1, 1e12)};
+    s.make = [](const LayerOptions& o) -> std::unique_ptr<Layer> {
+        return std::make_unique<SinePositionEncoding>(o.number("max_wavelength"));
+    };
+    return s;
+}
+
 // ---- TransformerEncoder ---------------------------------------------------------------------------
 
 namespace {

@@ -73,6 +73,29 @@ private:
     Matrix w_, gw_;
 };
 
+/// The fixed sinusoidal position encoding of "Attention Is All You Need" (keras-hub's
+/// SinePositionEncoding: feature 2i of step t is sin(t / w^(2i/F)), feature 2i+1 cos(t / w^(2i/F)),
+/// w = max_wavelength), added to a (steps, features) input. No weights. keras-hub's layer returns the
+/// encoding for the user to add; this one adds it, as position_embedding does.
+class SinePositionEncoding : public Layer {
+public:
+    explicit SinePositionEncoding(double max_wavelength) : wavelength_(max_wavelength) {}
+    static LayerSchema schema();
+    std::string type() const override { return "sine_position_encoding"; }
+    Shape build(const Shape& input, Rng& rng) override;
+    Shape output_shape() const override { return shape_; }
+    void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
+    void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
+    MaskFlow mask_flow() const override { return MaskFlow::Keep; }
+    std::unique_ptr<Layer> clone() const override { return std::make_unique<SinePositionEncoding>(*this); }
+    const RowVector& encoding() const { return table_; }
+
+private:
+    double wavelength_;
+    Shape shape_;
+    RowVector table_;  // (steps · features), row-major
+};
+
 /// keras-hub's TransformerEncoder over (steps, features): self-attention (num_heads heads of
 /// features / num_heads each, padding masked), dropout, a residual connection and layer
 /// normalization, then a feed-forward block (dense intermediate_dim with `activation`, dense back

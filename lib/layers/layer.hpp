@@ -64,6 +64,21 @@ public:
     /// and writes dx = dL/dx when dx is not null.
     virtual void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) = 0;
     virtual std::vector<ParamRef> params() { return {}; }
+
+    /// Layers of several inputs (merges; attention given a separate value/key): how many they take.
+    /// The model calls the *_multi forms for a layer given more than one input, or whose min_inputs
+    /// is above 1; by default they run the one-input forms.
+    virtual int min_inputs() const { return 1; }
+    virtual int max_inputs() const { return 1; }
+    virtual Shape build_multi(const std::vector<Shape>& inputs, Rng& rng) { return build(inputs.at(0), rng); }
+    virtual void forward_multi(const std::vector<ConstView>& xs, Matrix& y, const ForwardContext& ctx) {
+        forward(xs.at(0), y, ctx);
+    }
+    /// dxs[k] (null: not needed) receives dL/d(input k).
+    virtual void backward_multi(const std::vector<ConstView>& xs, const ConstView& y, const ConstView& dy,
+                                const std::vector<Matrix*>& dxs) {
+        backward(xs.at(0), y, dy, dxs.at(0));
+    }
     /// Inference only: make this layer compute y·a + b per output channel instead of y (so that a
     /// following batch normalization can be dropped). False when the layer cannot (e.g. it applies
     /// a non-linear activation to y).

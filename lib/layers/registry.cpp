@@ -9,6 +9,7 @@
 #include "layers/spatial.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/merge.hpp"
 #include "layers/recurrent.hpp"
 #include "layers/reshape.hpp"
 #include "layers/sequence.hpp"
@@ -53,7 +54,16 @@ const std::vector<LayerSchema>& layer_schemas() {
         TimeDistributed::schema(),
         MultiHeadAttention::schema(),
         PositionEmbedding::schema(),
+        SinePositionEncoding::schema(),
         TransformerEncoder::schema(),
+        Merge::schema(Merge::Op::Add),
+        Merge::schema(Merge::Op::Subtract),
+        Merge::schema(Merge::Op::Multiply),
+        Merge::schema(Merge::Op::Average),
+        Merge::schema(Merge::Op::Maximum),
+        Merge::schema(Merge::Op::Minimum),
+        Merge::schema(Merge::Op::Concatenate),
+        Merge::schema(Merge::Op::Dot),
     };
     return t;
 }

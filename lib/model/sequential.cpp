@@ -1,5 +1,7 @@
 #include "model/sequential.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 #include "layers/activation_layer.hpp"
 #include "layers/conv.hpp"
@@ -10,11 +12,14 @@
 namespace nnctl {
 
 Sequential::Sequential(const Sequential& o)
-    : input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_), folded_(o.folded_), src_(o.src_),
-      fused_(o.fused_) {
+    : inputs_(o.inputs_), order_(o.order_), consumers_(o.consumers_), out_node_(o.out_node_),
+      input_shapes_(o.input_shapes_), input_names_(o.input_names_), input_offset_(o.input_offset_),
+      input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_), folded_(o.folded_),
+      src_(o.src_), fused_(o.fused_) {
     for (const auto& l : o.layers_) layers_.push_back(l->clone());
     outs_.resize(layers_.size());
     grads_.resize(layers_.size());
+    input_bufs_.resize(o.input_bufs_.size());
     collect_params();
 }
 
@@ -23,39 +28,134 @@ Sequential& Sequential::operator=(const Sequential& o) {
     return *this;
 }
 
-void Sequential::add(std::unique_ptr<Layer> layer) { layers_.push_back(std::move(layer)); }
+void Sequential::add(std::unique_ptr<Layer> layer, std::vector<int> inputs) {
+    layers_.push_back(std::move(layer));
+    inputs_.push_back(std::move(inputs));
+}
 
-void Sequential::build(const Shape& input, uint64_t seed) {
-    input_shape_ = input;
-    Shape s = input;
-    for (size_t i = 0; i < layers_.size(); ++i) {
-        Rng rng(Rng::derive(seed, 1000 + i));
+bool Sequential::is_chain() const {
+    if (input_shapes_.size() > 1) return false;
+    for (size_t i = 0; i < inputs_.size(); ++i)
+        if (inputs_[i].size() != 1 || inputs_[i][0] != int(i) - 1) return false;
+    return out_node_ == int(layers_.size()) - 1;
+}
+
+void Sequential::build(const Shape& input, uint64_t seed) { build(std::vector<Shape>{input}, seed); }
+
+void Sequential::build(const std::vector<Shape>& inputs, uint64_t seed) {
+    const int n = int(layers_.size());
+    if (n == 0) throw Error("model has no layers");
+    if (inputs.empty()) throw Error("internal: a model needs at least one input");
+    input_shapes_ = inputs;
+    if (input_names_.size() != inputs.size()) {
+        input_names_.clear();
+        for (size_t k = 0; k < inputs.size(); ++k)
+            input_names_.push_back(inputs.size() == 1 ? "input" : "input_" + std::to_string(k + 1));
+    }
+    input_offset_.clear();
+    int64_t total = 0;
+    for (const auto& s : inputs) input_offset_.push_back(total), total += shape_size(s);
+    input_shape_ = inputs.size() == 1 ? inputs[0] : Shape{total};
+    input_bufs_.assign(inputs.size() > 1 ? inputs.size() : 0, Matrix());
+    if (out_node_ < 0) out_node_ = n - 1;
+    if (out_node_ >= n) throw Error("internal: the output layer does not exist");
+
+    // Defaults (the previous layer) and checks; lib/config reports the same problems with line numbers.
+    for (int i = 0; i < n; ++i) {
+        auto& in = inputs_[size_t(i)];
+        if (in.empty()) in.push_back(i - 1);
+        for (int s : in)
+            if (s >= n || s == i || s < -int(inputs.size()))
+                throw Error("layer '" + layers_[size_t(i)]->name() + "' takes an input that does not exist");
+    }
+    // Topological order (Kahn's algorithm, lowest index first so that a chain keeps its order).
+    std::vector<int> pending(size_t(n), 0);
+    std::vector<std::vector<int>> users(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i)
+        for (int s : inputs_[size_t(i)])
+            if (s >= 0) ++pending[size_t(i)], users[size_t(s)].push_back(i);
+    order_.clear();
+    std::vector<int> ready;
+    for (int i = n - 1; i >= 0; --i)
+        if (!pending[size_t(i)]) ready.push_back(i);
+    while (!ready.empty()) {
+        auto it = std::min_element(ready.begin(), ready.end());
+        const int i = *it;
+        ready.erase(it);
+        order_.push_back(i);
+        for (int u : users[size_t(i)])
+            if (--pending[size_t(u)] == 0) ready.push_back(u);
+    }
+    if (int(order_.size()) != n) throw Error("the model's layers form a cycle");
+    // Every layer must lead to the output: walk back from it.
+    std::vector<char> used(size_t(n), 0);
+    std::vector<int> stack = {out_node_};
+    while (!stack.empty()) {
+        const int i = stack.back();
+        stack.pop_back();
+        if (used[size_t(i)]) continue;
+        used[size_t(i)] = 1;
+        for (int s : inputs_[size_t(i)])
+            if (s >= 0) stack.push_back(s);
+    }
+    for (int i = 0; i < n; ++i)
+        if (!used[size_t(i)]) throw Error("layer '" + layers_[size_t(i)]->name() + "' does not lead to the model's output");
+
+    std::vector<Shape> out_shapes(static_cast<size_t>(n));
+    for (int i : order_) {
+        Layer& l = *layers_[size_t(i)];
+        std::vector<Shape> in_shapes;
+        for (int s : inputs_[size_t(i)]) in_shapes.push_back(s >= 0 ? out_shapes[size_t(s)] : inputs[size_t(-1 - s)]);
+        Rng rng(Rng::derive(seed, 1000 + uint64_t(i)));
         try {
-            s = layers_[i]->build(s, rng);
+            if (int(in_shapes.size()) < l.min_inputs() || int(in_shapes.size()) > l.max_inputs()) {
+                const int lo = l.min_inputs(), hi = l.max_inputs();
+                throw ConfigError(l.type() + " takes " +
+                                  (lo == hi ? std::to_string(lo) : hi >= 64 ? "at least " + std::to_string(lo)
+                                                                            : std::to_string(lo) + " to " + std::to_string(hi)) +
+                                  (hi == 1 ? " input" : " inputs") + ", got " + std::to_string(in_shapes.size()));
+            }
+            out_shapes[size_t(i)] = in_shapes.size() == 1 && l.min_inputs() == 1 ? l.build(in_shapes[0], rng)
+                                                                                 : l.build_multi(in_shapes, rng);
         } catch (const LayerBuildError&) {
             throw;
         } catch (const ConfigError& e) {
-            throw LayerBuildError(i, e.what());
+            std::string from;  // which layers feed it, for a merge whose inputs do not fit together
+            if (in_shapes.size() > 1)
+                for (int s : inputs_[size_t(i)])
+                    from += (from.empty() ? " (inputs: " : ", ") + (s >= 0 ? layers_[size_t(s)]->name() : input_names_[size_t(-1 - s)]);
+            throw LayerBuildError(size_t(i), e.what() + from + (from.empty() ? "" : ")"));
         }
     }
-    outs_.assign(layers_.size(), Matrix());
-    grads_.assign(layers_.size(), Matrix());
+    consumers_.assign(size_t(n), 0);
+    for (int i = 0; i < n; ++i)
+        for (int s : inputs_[size_t(i)])
+            if (s >= 0) ++consumers_[size_t(s)];
+    outs_.assign(size_t(n), Matrix());
+    grads_.assign(size_t(n), Matrix());
+    scratch_.assign(8, Matrix());
     folded_.clear();
     link();
-    // A convolution followed by a max pooling that tiles its output run as one pass: the
-    // convolution's output (the largest buffer of a CNN) never goes to memory.
-    fused_.assign(layers_.size(), false);
-    for (size_t i = 0; i + 1 < layers_.size(); ++i) {
-        auto* conv = dynamic_cast<Conv*>(layers_[i].get());
-        auto* pool = dynamic_cast<Pool*>(layers_[i + 1].get());
-        if (conv && pool && conv->can_fuse(*pool) && (i == 0 || !fused_[i - 1])) fused_[i] = true;
+    // A convolution whose only reader is the max pooling that runs right after it, tiling its output,
+    // run as one pass: the convolution's output (the largest buffer of a CNN) never goes to memory.
+    fused_.assign(size_t(n), false);
+    for (size_t k = 0; k + 1 < order_.size(); ++k) {
+        const int c = order_[k], p = order_[k + 1];
+        auto* conv = dynamic_cast<Conv*>(layers_[size_t(c)].get());
+        auto* pool = dynamic_cast<Pool*>(layers_[size_t(p)].get());
+        if (conv && pool && inputs_[size_t(p)] == std::vector<int>{c} && consumers_[size_t(c)] == 1 &&
+            c != out_node_ && conv->can_fuse(*pool))
+            fused_[size_t(c)] = true;
     }
     collect_params();
 }
 
+int Sequential::effective_output() const { return skip_last_ ? inputs_[size_t(out_node_)][0] : out_node_; }
+
 bool Sequential::fuse_output_activation(const std::string& name) {
     if (layers_.empty() || output_act_.name != "linear") return false;
-    Layer& last = *layers_.back();
+    const int o = out_node_ < 0 ? int(layers_.size()) - 1 : out_node_;
+    Layer& last = *layers_[size_t(o)];
     if (auto* d = dynamic_cast<Dense*>(&last)) {
         if (d->activation().name != name) return false;
         output_act_ = d->activation();
@@ -64,6 +164,9 @@ bool Sequential::fuse_output_activation(const std::string& name) {
     }
     if (auto* a = dynamic_cast<ActivationLayer*>(&last)) {
         if (a->activation().name != name) return false;
+        // The activation's input becomes the output: it must be a layer's (not the model's input).
+        if (!inputs_.empty() && !inputs_[size_t(o)].empty() && inputs_[size_t(o)][0] < 0) return false;
+        if (o == 0) return false;
         output_act_ = a->activation();
         skip_last_ = true;
         return true;
@@ -71,59 +174,131 @@ bool Sequential::fuse_output_activation(const std::string& name) {
     return false;
 }
 
+ConstView Sequential::model_input(const ConstView& x, int k) {
+    if (input_bufs_.empty()) return x;
+    Matrix& b = input_bufs_[size_t(k)];
+    b = x.middleCols(input_offset_[size_t(k)], shape_size(input_shapes_[size_t(k)]));
+    return b;
+}
+
+ConstView Sequential::value_of(int src, const ConstView& x) {
+    if (src >= 0) return outs_[src_[size_t(src)]];
+    return input_bufs_.empty() ? x : ConstView(input_bufs_[size_t(-1 - src)]);
+}
+
 const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx) {
-    const size_t n = layers_.size() - (skip_last_ ? 1 : 0);
-    if (n == 0) throw Error("model has no layers to run");
-    masks_.resize(layers_.size());
+    if (order_.empty()) throw Error("model has no layers to run");
+    if (!input_bufs_.empty())
+        for (size_t k = 0; k < input_bufs_.size(); ++k) model_input(x, int(k));
+    const size_t n = layers_.size();
+    masks_.resize(n);
+    and_masks_.resize(n);
+    node_mask_.assign(n, nullptr);
     ForwardContext c = ctx;  // c.mask: the mask of the current layer's input (Keras' mask propagation)
-    c.mask = nullptr;
-    for (size_t i = 0; i < n; ++i) {
-        if (src_[i] != i) {  // a reshape or a folded layer: its output is the buffer before it
-            if (!folded_.empty() && folded_[i]) continue;  // a folded normalization keeps the mask
-            c.mask = nullptr;  // a reshape changes the time axis
+    auto mask_of = [&](int s) -> const Matrix* { return s >= 0 ? node_mask_[size_t(s)] : nullptr; };
+    for (size_t k = 0; k < order_.size(); ++k) {
+        const size_t i = size_t(order_[k]);
+        if (skip_last_ && int(i) == out_node_) continue;
+        const auto& in = inputs_[i];
+        if (src_[i] != i) {  // a reshape or a folded layer: its output is its input's buffer
+            // a folded normalization keeps the mask; a reshape changes the time axis
+            node_mask_[i] = (!folded_.empty() && folded_[i]) ? mask_of(in[0]) : nullptr;
             continue;
         }
-        const ConstView in = i == 0 ? x : ConstView(outs_[src_[i - 1]]);
-        if (fused_[i] && i + 1 < n) {  // conv + max pooling in one pass, straight into the pooling's output
-            static_cast<Conv&>(*layers_[i]).forward_pooled(in, static_cast<Pool&>(*layers_[i + 1]), outs_[i + 1], c);
-            ++i;
-            c.mask = nullptr;
-            continue;
+        Layer& l = *layers_[i];
+        if (in.size() == 1) {
+            c.mask = mask_of(in[0]);
+            const ConstView v = value_of(in[0], x);
+            if (fused_[i]) {  // conv + max pooling in one pass, straight into the pooling's output
+                const size_t p = size_t(order_[++k]);
+                static_cast<Conv&>(l).forward_pooled(v, static_cast<Pool&>(*layers_[p]), outs_[p], c);
+                continue;
+            }
+            if (l.min_inputs() == 1) l.forward(v, outs_[i], c);
+            else l.forward_multi({v}, outs_[i], c);
+        } else {
+            // Keras merges the inputs' masks: a step is real when it is real in every masked input.
+            const Matrix* m = nullptr;
+            for (int s : in) {
+                const Matrix* ms = mask_of(s);
+                if (!ms) continue;
+                if (!m) m = ms;
+                else if (ms->rows() == m->rows() && ms->cols() == m->cols()) {
+                    if (m != &and_masks_[i]) and_masks_[i] = *m, m = &and_masks_[i];
+                    and_masks_[i] = and_masks_[i].cwiseMin(*ms);
+                }
+            }
+            c.mask = m;
+            std::vector<ConstView> views;
+            views.reserve(in.size());
+            for (int s : in) views.push_back(value_of(s, x));
+            l.forward_multi(views, outs_[i], c);
         }
-        layers_[i]->forward(in, outs_[i], c);
-        switch (layers_[i]->mask_flow()) {
-            case MaskFlow::Drop: c.mask = nullptr; break;
-            case MaskFlow::Keep: break;
+        switch (l.mask_flow()) {
+            case MaskFlow::Drop: node_mask_[i] = nullptr; break;
+            case MaskFlow::Keep: node_mask_[i] = c.mask; break;
             case MaskFlow::Make:
-                layers_[i]->make_mask(in, c.mask, masks_[i]);
-                c.mask = &masks_[i];
+                l.make_mask(value_of(in[0], x), c.mask, masks_[i]);
+                node_mask_[i] = &masks_[i];
                 break;
         }
     }
-    return outs_[src_[n - 1]];
+    return outs_[src_[size_t(effective_output())]];
 }
 
 void Sequential::backward(const ConstView& x, const ConstView& dout) {
     if (!folded_.empty()) throw Error("internal: a model folded for inference cannot be trained");
-    const size_t n = layers_.size() - (skip_last_ ? 1 : 0);
-    size_t next = n;  // the layer whose input gradient is the current dy (n: dout)
-    for (size_t i = n; i-- > 0;) {
-        if (src_[i] != i) continue;  // a reshape passes the gradient on unchanged
-        const ConstView dy = next == n ? dout : ConstView(grads_[next]);
-        if (i > 0 && fused_[i - 1]) {  // the pooling of a fused pair: both layers' backward at once
-            const size_t c = i - 1;
-            const ConstView in = (c == 0) ? x : ConstView(outs_[src_[c - 1]]);
-            static_cast<Conv&>(*layers_[c]).backward_pooled(in, static_cast<const Pool&>(*layers_[i]), outs_[i], dy,
-                                                           c == 0 ? nullptr : &grads_[c]);
-            next = c;
-            i = c;
-            continue;
+    const size_t n = layers_.size();
+    grad_set_.assign(n, 0);
+    // dL/d(output), into the output's gradient buffer (other layers may read that buffer too).
+    const size_t ob = src_[size_t(effective_output())];
+    grads_[ob] = dout;
+    grad_set_[ob] = 1;
+    std::vector<Matrix*> dxs;
+    std::vector<int> targets;  // per input: the buffer its gradient goes to (−1: none), or −2 − b to add
+    for (size_t k = order_.size(); k-- > 0;) {
+        const size_t i = size_t(order_[k]);
+        if (skip_last_ && int(i) == out_node_) continue;
+        if (src_[i] != i) continue;  // a reshape passes the gradient on unchanged: same buffer
+        if (fused_[i]) continue;     // done with its pooling
+        size_t node = i;             // the layer whose inputs receive gradients
+        const bool pair = k > 0 && fused_[size_t(order_[k - 1])] && inputs_[i] == std::vector<int>{order_[k - 1]};
+        if (pair) node = size_t(order_[k - 1]);
+        if (!grad_set_[i]) grads_[i].setZero(outs_[i].rows(), outs_[i].cols());  // not in a validated graph
+        const ConstView dy = grads_[i];
+        const auto& in = inputs_[node];
+        dxs.assign(in.size(), nullptr);
+        targets.assign(in.size(), -1);
+        for (size_t j = 0; j < in.size(); ++j) {
+            if (in[j] < 0) continue;  // a model input: its gradient is never needed
+            const size_t b = src_[size_t(in[j])];
+            bool taken = grad_set_[b] != 0;
+            for (size_t q = 0; q < j; ++q) taken = taken || targets[q] == int(b);
+            if (!taken) {
+                targets[j] = int(b);
+                dxs[j] = &grads_[b];
+            } else {
+                targets[j] = -2 - int(b);
+                if (scratch_.size() <= j) scratch_.resize(j + 1);
+                dxs[j] = &scratch_[j];
+            }
         }
-        const ConstView in = (i == 0) ? x : ConstView(outs_[src_[i - 1]]);
-        // The input's gradient is never needed; nor is anything below the lowest trainable layer.
-        Matrix* dx = (i == 0) ? nullptr : &grads_[i];
-        layers_[i]->backward(in, outs_[i], dy, dx);
-        next = i;
+        const ConstView in0 = value_of(in[0], x);
+        if (pair) {
+            static_cast<Conv&>(*layers_[node]).backward_pooled(in0, static_cast<const Pool&>(*layers_[i]), outs_[i], dy,
+                                                               dxs[0]);
+        } else if (in.size() == 1 && layers_[i]->min_inputs() == 1) {
+            layers_[i]->backward(in0, outs_[i], dy, dxs[0]);
+        } else {
+            std::vector<ConstView> views;
+            views.reserve(in.size());
+            for (int s : in) views.push_back(value_of(s, x));
+            layers_[i]->backward_multi(views, outs_[i], dy, dxs);
+        }
+        for (size_t j = 0; j < in.size(); ++j) {
+            if (targets[j] >= 0) grad_set_[size_t(targets[j])] = 1;
+            else if (targets[j] <= -2) grads_[size_t(-2 - targets[j])] += scratch_[j];
+        }
     }
 }
 
@@ -185,21 +360,25 @@ void Sequential::add_regularization_gradients() {
 
 void Sequential::link() {
     src_.resize(layers_.size());
-    for (size_t i = 0; i < layers_.size(); ++i) {
-        const bool passes_on = layers_[i]->aliases_input() || (!folded_.empty() && folded_[i]);
-        src_[i] = (i > 0 && passes_on) ? src_[i - 1] : i;
+    for (int i : order_) {
+        const bool passes_on = layers_[size_t(i)]->aliases_input() || (!folded_.empty() && folded_[size_t(i)]);
+        const int in = inputs_[size_t(i)][0];
+        src_[size_t(i)] = (passes_on && in >= 0) ? src_[size_t(in)] : size_t(i);
     }
 }
 
 int Sequential::fold_batch_norm() {
     int folded = 0;
     std::vector<bool> done(layers_.size(), false);
-    for (size_t i = 1; i < layers_.size(); ++i) {
-        auto* bn = dynamic_cast<BatchNorm*>(layers_[i].get());
-        if (!bn || done[i - 1]) continue;
+    for (int i : order_) {
+        auto* bn = dynamic_cast<BatchNorm*>(layers_[size_t(i)].get());
+        if (!bn || inputs_[size_t(i)].size() != 1) continue;
+        const int p = inputs_[size_t(i)][0];
+        // Only a layer whose output nothing else reads can be changed to give the normalised values.
+        if (p < 0 || done[size_t(p)] || consumers_[size_t(p)] != 1 || fused_[size_t(p)]) continue;
         RowVector a, b;
         bn->inference_affine(a, b);
-        if (layers_[i - 1]->fold_affine(a, b)) done[i] = true, ++folded;
+        if (layers_[size_t(p)]->fold_affine(a, b)) done[size_t(i)] = true, ++folded;
     }
     if (folded) {  // a folded layer passes its input on, as a reshape does
         folded_ = done;
@@ -208,7 +387,10 @@ int Sequential::fold_batch_norm() {
     return folded;
 }
 
-Shape Sequential::output_shape() const { return layers_.empty() ? input_shape_ : layers_.back()->output_shape(); }
+Shape Sequential::output_shape() const {
+    if (layers_.empty()) return input_shape_;
+    return layers_[size_t(out_node_ < 0 ? int(layers_.size()) - 1 : out_node_)]->output_shape();
+}
 
 int64_t Sequential::param_count(bool trainable_only) {
     int64_t n = 0;

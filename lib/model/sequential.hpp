@@ -8,7 +8,14 @@
 
 namespace nnctl {
 
-/// A stack of layers with reusable activation buffers.
+/// A model: a graph of layers run in topological order with reusable activation buffers. A layer
+/// added without inputs takes the one before it (the first: the model's input), so a plain stack is
+/// a chain as in Keras' Sequential; `add(layer, inputs)` names other layers (by index) or model
+/// inputs (−1 − k), as Keras' functional API does. Backward runs in reverse topological order and
+/// sums the gradients where an output feeds several layers.
+///
+/// Several model inputs come as one batch matrix holding their features side by side, in order
+/// (input k: the columns after inputs 0..k−1).
 ///
 /// When the last activation is softmax (or sigmoid) and the loss is the matching cross-entropy,
 /// `fuse_output_activation` moves that activation out of the training path: `forward` then
@@ -22,9 +29,17 @@ public:
     Sequential(Sequential&&) = default;
     Sequential& operator=(Sequential&&) = default;
 
-    void add(std::unique_ptr<Layer> layer);
-    /// Fix shapes and initialise every layer (each from its own seed stream).
+    /// inputs: indices of earlier-added layers, or −1 − k for model input k; empty: the previous layer.
+    void add(std::unique_ptr<Layer> layer, std::vector<int> inputs = {});
+    /// The layer whose output is the model's (default: the last added).
+    void set_output(int layer) { out_node_ = layer; }
+    /// Names of the model inputs (default: one input called "input"), for summaries and messages.
+    void set_input_names(std::vector<std::string> names) { input_names_ = std::move(names); }
+    /// Fix shapes and initialise every layer (each from its own seed stream). A cycle, an input that
+    /// does not exist or a layer that does not lead to the output is an Error here; lib/config reports
+    /// them first with the config's line numbers.
     void build(const Shape& input, uint64_t seed);
+    void build(const std::vector<Shape>& inputs, uint64_t seed);
     /// If the final activation is `name` (softmax or sigmoid), strip it for training; returns true if done.
     bool fuse_output_activation(const std::string& name);
 
@@ -48,7 +63,14 @@ public:
     /// Adds each parameter's regularizer gradient to its gradient.
     void add_regularization_gradients();
 
+    /// The input's shape; with several inputs, (total features).
     const Shape& input_shape() const { return input_shape_; }
+    const std::vector<Shape>& input_shapes() const { return input_shapes_; }
+    const std::vector<std::string>& input_names() const { return input_names_; }
+    /// Layer i's inputs after build (−1 − k: model input k).
+    const std::vector<int>& layer_inputs(size_t i) const { return inputs_[i]; }
+    /// True when the model is a plain chain (every layer takes the one before, one model input).
+    bool is_chain() const;
     Shape output_shape() const;
     size_t size() const { return layers_.size(); }
     Layer& layer(size_t i) { return *layers_[i]; }
@@ -65,12 +87,30 @@ private:
     /// src_ from the layers that pass their input on (reshapes, folded layers).
     void link();
     void collect_params();
+    /// Which layer's output is the model's training-path output (the fused activation's input).
+    int effective_output() const;
+    /// Model input k of batch x (a view, or a contiguous copy of its columns).
+    ConstView model_input(const ConstView& x, int k);
+    /// The view of layer/input `src` (≥ 0: a layer's output buffer; < 0: a model input).
+    ConstView value_of(int src, const ConstView& x);
     std::vector<std::unique_ptr<Layer>> layers_;
+    std::vector<std::vector<int>> inputs_;  // per layer: its inputs (layer index, or −1 − k)
+    std::vector<int> order_;                // topological order of the layers that run
+    std::vector<int> consumers_;            // per buffer: how many layer inputs read it
+    int out_node_ = -1;
+    std::vector<Shape> input_shapes_;
+    std::vector<std::string> input_names_ = {"input"};
+    std::vector<int64_t> input_offset_;    // first column of model input k in the batch
+    std::vector<Matrix> input_bufs_;       // contiguous copies of model inputs (several inputs only)
+    std::vector<const Matrix*> node_mask_;  // the mask of layer i's output (null: none)
+    std::vector<Matrix> and_masks_;        // the combined mask of a layer's several masked inputs
+    std::vector<char> grad_set_;           // backward: grads_[b] holds a value this pass
+    std::vector<Matrix> scratch_;          // backward: an input gradient to add to one already set
     Shape input_shape_;
     ActivationFn output_act_;       // linear unless a final activation was fused out
     bool skip_last_ = false;        // the final layer was a standalone activation that was fused out
     std::vector<Matrix> outs_;      // output of layer i
-    std::vector<Matrix> grads_;     // dL/d(input of layer i), i ≥ 1
+    std::vector<Matrix> grads_;     // dL/d(output buffer i), summed over the buffer's consumers
     std::vector<ParamRef> params_;  // cached after build
     std::vector<bool> folded_;      // layers folded away by fold_batch_norm (empty: none)
     std::vector<size_t> src_;       // which outs_ buffer holds layer i's output (a reshape, a folded layer: the one before)

@@ -104,7 +104,7 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
             }
             const Dataset& tr = *trp;
             const Dataset& va = *vap;
-            Sequential model = build_model(cfg.layers, model_input_shape(cfg, tr), Rng::derive(seed, 1));
+            Sequential model = build_model(cfg.layers, model_input_shape(cfg, tr), Rng::derive(seed, 1), cfg.model_inputs);
             Loss loss = cfg.loss;
             fuse_output(model, loss);
             if (cfg.init_from.present()) init_weights_from(model, cfg.init_from);

@@ -37,7 +37,7 @@ Experiment prepare_experiment(const ExperimentConfig& cfg) {
                               (ds.text.max_tokens > 0 ? "max_tokens (" + std::to_string(ds.text.max_tokens) + ")"
                                                       : std::to_string(vocab) + " or set data.train.max_tokens"));
     }
-    ex.model = build_model(cfg.layers, model_input_shape(cfg, ex.data.train), Rng::derive(cfg.seed, 1));
+    ex.model = build_model(cfg.layers, model_input_shape(cfg, ex.data.train), Rng::derive(cfg.seed, 1), cfg.model_inputs);
     fuse_output(ex.model, ex.loss);
     if (cfg.init_from.present()) init_weights_from(ex.model, cfg.init_from);
     if (ex.data.schema.format == "timeseries" && !cfg.layers.empty()) {
@@ -202,7 +202,7 @@ SavedRun load_run(const std::string& dir) {
                             std::to_string(r.schema.width) + " features");
         input = s;
     }
-    r.model = build_model(r.cfg.layers, input, 0);
+    r.model = build_model(r.cfg.layers, input, 0, r.cfg.model_inputs);
     fuse_output(r.model, r.loss);
     load_weights(r.model, read_safetensors(read_file(weights_path), weights_path), weights_path);
     return r;

@@ -18,9 +18,15 @@ ModelSummary summarize(Sequential& model, const ExperimentConfig& cfg, int64_t d
     s.batch_size = cfg.training.batch_size;
     s.optimizer_slots = optimizer_slots(cfg.optimizer);
     int64_t activations = 0;
+    s.graph = !model.is_chain();
+    if (s.graph)
+        for (size_t k = 0; k < model.input_shapes().size(); ++k)
+            s.inputs.emplace_back(model.input_names()[k], model.input_shapes()[k]);
     for (size_t i = 0; i < model.size(); ++i) {
         Layer& l = model.layer(i);
         LayerSummary ls;
+        for (int src : model.layer_inputs(i))
+            ls.inputs.push_back(src >= 0 ? model.layer(size_t(src)).name() : model.input_names()[size_t(-1 - src)]);
         ls.name = l.name();
         ls.type = l.type();
         ls.output = l.output_shape();

@@ -12,6 +12,7 @@ struct LayerSummary {
     Shape output;
     int64_t params = 0;
     bool trainable = true;
+    std::vector<std::string> inputs;  ///< the layers (or model inputs) it reads
 };
 
 /// Keras-like model summary plus the memory a training run needs.
@@ -19,6 +20,8 @@ struct ModelSummary {
     std::string name;
     Shape input;
     std::vector<LayerSummary> layers;
+    bool graph = false;  ///< not a plain chain: the summary shows what each layer reads
+    std::vector<std::pair<std::string, Shape>> inputs;  ///< the named model inputs (graph only)
     int64_t total = 0, trainable = 0, non_trainable = 0;
     int batch_size = 0;
     int optimizer_slots = 0;     ///< state tensors per parameter (adam: 2, sgd with momentum: 1, ...)

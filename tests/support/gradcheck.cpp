@@ -91,6 +91,50 @@ GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t see
     return rep;
 }
 
+GradReport check_layer_multi(Layer& layer, int batch, const std::vector<Shape>& inputs, uint64_t seed,
+                             const std::vector<Matrix>* given) {
+    Rng init(seed);
+    const Shape out_shape = layer.build_multi(inputs, init);
+    std::vector<Matrix> xs;
+    for (size_t k = 0; k < inputs.size(); ++k)
+        xs.push_back(given ? (*given)[k] : random_matrix(batch, shape_size(inputs[k]), seed + 10 + k, 1.0, 0.05));
+    const Matrix r = random_matrix(batch, shape_size(out_shape), seed + 2);
+    auto loss_at = [&] {
+        std::vector<ConstView> v(xs.begin(), xs.end());
+        Matrix y;
+        layer.forward_multi(v, y, ForwardContext{});
+        return double((y.cast<double>().array() * r.cast<double>().array()).sum());
+    };
+    std::vector<ConstView> v(xs.begin(), xs.end());
+    Matrix y;
+    layer.forward_multi(v, y, ForwardContext{});
+    std::vector<Matrix> dx(xs.size());
+    std::vector<Matrix*> dxs;
+    for (auto& d : dx) dxs.push_back(&d);
+    layer.backward_multi(v, y, r, dxs);
+    GradReport rep;
+    std::vector<ParamRef> params = layer.params();
+    std::vector<Matrix> grads;
+    for (auto& p : params) grads.push_back(*p.grad);
+    for (size_t k = 0; k < params.size(); ++k) {
+        if (!params[k].trainable) continue;
+        Matrix& w = *params[k].value;
+        for (Eigen::Index i = 0; i < w.size(); ++i)
+            record(rep, grads[k].data()[i], central_difference(w, i, loss_at), params[k].name + "[" + std::to_string(i) + "]");
+    }
+    for (size_t k = 0; k < xs.size(); ++k) {
+        if (dx[k].rows() != xs[k].rows() || dx[k].cols() != xs[k].cols()) {
+            rep.worst = 1e9;
+            rep.where = "input " + std::to_string(k) + ": gradient of the wrong shape";
+            return rep;
+        }
+        for (Eigen::Index i = 0; i < xs[k].size(); ++i)
+            record(rep, dx[k].data()[i], central_difference(xs[k], i, loss_at),
+                   "input" + std::to_string(k) + "[" + std::to_string(i) + "]");
+    }
+    return rep;
+}
+
 GradReport check_loss(const Loss& loss, const Matrix& p, const Matrix& t) {
     Matrix dp;
     loss.compute(p, t, &dp);
