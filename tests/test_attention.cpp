@@ -197,3 +197,39 @@ TEST_CASE("sine_position_encoding: keras-hub's values, added to the input") {
     p.forward(x2, y, ForwardContext{});
     CHECK(y(0, 5) == doctest::Approx(2.0f + 0.54030231f));
 }
+
+TEST_CASE("multi_head_attention given [x, x] equals self-attention on x; padded value steps get no weight") {
+    MultiHeadAttention::Options o;
+    o.num_heads = 2;
+    o.key_dim = 3;
+    MultiHeadAttention self(o), cross(o);
+    Rng r1(5), r2(5);
+    self.build({4, 3}, r1);
+    cross.build_multi({{4, 3}, {4, 3}}, r2);  // same shapes: the same weights from the same stream
+    Matrix x = Matrix::Random(2, 12), y1, y2;
+    self.forward(x, y1, ForwardContext{});
+    cross.forward_multi({x, x}, y2, ForwardContext{});
+    CHECK((y1 - y2).cwiseAbs().maxCoeff() < 1e-6f);
+
+    MultiHeadAttention q_over_v(o);
+    Rng r3(6);
+    CHECK(q_over_v.build_multi({{2, 3}, {5, 4}}, r3) == Shape{2, 3});  // output: query steps × query features
+    Matrix q = Matrix::Random(2, 6), v = Matrix::Random(2, 20), y;
+    Matrix vmask = Matrix::Ones(2, 5);
+    vmask(0, 3) = vmask(0, 4) = 0;  // sample 0: the last two value steps are padding
+    std::vector<const Matrix*> masks = {nullptr, &vmask};
+    ForwardContext c;
+    c.input_masks = &masks;
+    q_over_v.forward_multi({q, v}, y, c);
+    const Matrix s = q_over_v.scores(0, 1);
+    CHECK(s.rows() == 2);
+    CHECK(s.cols() == 5);
+    CHECK(s(0, 3) == 0.0f);
+    CHECK(s(1, 4) == 0.0f);
+    CHECK(s.row(0).sum() == doctest::Approx(1.0f));
+    CHECK(q_over_v.scores(1, 0)(0, 4) > 0.0f);
+    Rng r4(7);
+    MultiHeadAttention bad(o);
+    CHECK_THROWS_WITH_AS(bad.build_multi({{2, 3}, {5, 4}, {4, 4}}, r4), doctest::Contains("the key has 4 steps and the value 5"),
+                         ConfigError);
+}

@@ -434,6 +434,24 @@ const std::map<std::string, std::function<void()>>& layer_cases() {
              MultiHeadAttention d(o);
              d.set_name("mha");
              expect_ok(check_layer(d, 2, {3, 4}, 1650, true), "multi_head_attention dropout");
+             // Cross-attention: a query of 3 steps attends over a value of 5 (its mask pads steps),
+             // with the key the value or a third input of its own features.
+             const Matrix vmask = step_mask(3, 5);
+             for (int inputs : {2, 3}) {
+                 MultiHeadAttention::Options x;
+                 x.num_heads = 2;
+                 x.key_dim = 2;
+                 x.value_dim = 3;
+                 x.bias_initializer.type = "random_uniform";
+                 MultiHeadAttention cross(x);
+                 cross.set_name("cross");
+                 std::vector<Shape> shapes = {{3, 4}, {5, 2}};
+                 if (inputs == 3) shapes.push_back({5, 3});
+                 std::vector<const Matrix*> masks = {nullptr, &vmask, nullptr};
+                 masks.resize(size_t(inputs));
+                 expect_ok(check_layer_multi(cross, 3, shapes, 1660 + uint64_t(inputs), nullptr, &masks),
+                           "multi_head_attention cross, " + std::to_string(inputs) + " inputs, value mask");
+             }
          }},
         {"transformer_encoder",
          [] {

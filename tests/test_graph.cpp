@@ -193,3 +193,21 @@ TEST_CASE("graph problems are config errors at the config's line and column") {
     CHECK(error_of("model:\n  input_shape: [4]\n  inputs: [{name: a, shape: [4]}]\n  layers:\n    - {type: dense, units: 2}\n")
               .find("give either model.input_shape or model.inputs") != std::string::npos);
 }
+
+TEST_CASE("cross-attention between two named sequence inputs passes a whole-model gradient check") {
+    ExperimentConfig c;
+    Sequential m = model_of(
+        "model:\n  inputs:\n    - {name: question, shape: [3, 2]}\n    - {name: passage, shape: [5, 2]}\n  layers:\n"
+        "    - {type: conv1d, filters: 4, kernel_size: 1, activation: tanh, inputs: passage, name: memory}\n"
+        "    - {type: multi_head_attention, num_heads: 2, key_dim: 2, inputs: [question, memory], name: cross}\n"
+        "    - {type: multi_head_attention, num_heads: 1, key_dim: 2, inputs: [cross, memory, passage], name: cross2}\n"
+        "    - {type: global_average_pooling1d}\n"
+        "    - {type: dense, units: 2}\n",
+        {16}, &c);
+    CHECK(m.layer(1).output_shape() == Shape{3, 2});
+    const Matrix x = random_matrix(2, 16, 41);
+    std::string where;
+    const double e = model_grad_error(m, x, 42, where);
+    INFO("worst at " << where);
+    CHECK(e < 2e-2);
+}

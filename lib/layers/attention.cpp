@@ -27,16 +27,28 @@ void init_kernel(Matrix& w, const InitializerSpec& spec, int64_t a, int64_t b, i
 
 // ---- MultiHeadAttention ---------------------------------------------------------------------------
 
-Shape MultiHeadAttention::build(const Shape& input, Rng& rng) {
-    if (input.size() != 2)
-        throw ConfigError("multi_head_attention expects a sequence (steps, features), got " + shape_str(input));
-    T_ = input[0], D_ = input[1], H_ = opt_.num_heads, K_ = opt_.key_dim;
+Shape MultiHeadAttention::build_multi(const std::vector<Shape>& inputs, Rng& rng) {
+    static const char* role[] = {"query", "value", "key"};
+    for (size_t k = 0; k < inputs.size(); ++k)
+        if (inputs[k].size() != 2)
+            throw ConfigError(std::string("multi_head_attention expects sequences (steps, features); the ") +
+                              (inputs.size() == 1 ? "input" : role[k]) + " is " + shape_str(inputs[k]));
+    const Shape& q = inputs[0];
+    const Shape& v = inputs.size() > 1 ? inputs[1] : q;
+    const Shape& k = inputs.size() > 2 ? inputs[2] : v;
+    if (k[0] != v[0])
+        throw ConfigError("multi_head_attention: the key has " + std::to_string(k[0]) + " steps and the value " +
+                          std::to_string(v[0]) + "; they must match");
+    if (opt_.use_causal_mask && q[0] != v[0])
+        throw ConfigError("multi_head_attention: use_causal_mask needs as many query steps as key steps (" +
+                          std::to_string(q[0]) + " and " + std::to_string(v[0]) + ")");
+    T_ = q[0], S_ = v[0], Dq_ = q[1], Dv_ = v[1], Dk_ = k[1], H_ = opt_.num_heads, K_ = opt_.key_dim;
     V_ = opt_.value_dim > 0 ? opt_.value_dim : K_;
-    O_ = opt_.output_dim > 0 ? opt_.output_dim : D_;
-    wq_.resize(D_, H_ * K_), wk_.resize(D_, H_ * K_), wv_.resize(D_, H_ * V_), wo_.resize(H_ * V_, O_);
-    init_kernel(wq_, opt_.kernel_initializer, D_, H_, K_, rng);
-    init_kernel(wk_, opt_.kernel_initializer, D_, H_, K_, rng);
-    init_kernel(wv_, opt_.kernel_initializer, D_, H_, V_, rng);
+    O_ = opt_.output_dim > 0 ? opt_.output_dim : Dq_;
+    wq_.resize(Dq_, H_ * K_), wk_.resize(Dk_, H_ * K_), wv_.resize(Dv_, H_ * V_), wo_.resize(H_ * V_, O_);
+    init_kernel(wq_, opt_.kernel_initializer, Dq_, H_, K_, rng);
+    init_kernel(wk_, opt_.kernel_initializer, Dk_, H_, K_, rng);
+    init_kernel(wv_, opt_.kernel_initializer, Dv_, H_, V_, rng);
     init_kernel(wo_, opt_.kernel_initializer, H_, V_, O_, rng);
     bq_.resize(1, H_ * K_), bk_.resize(1, H_ * K_), bv_.resize(1, H_ * V_), bo_.resize(1, O_);
     for (Matrix* b : {&bq_, &bk_, &bv_, &bo_}) initialize(*b, opt_.bias_initializer, b->cols(), b->cols(), rng);
@@ -49,34 +61,51 @@ Shape MultiHeadAttention::build(const Shape& input, Rng& rng) {
 }
 
 void MultiHeadAttention::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) {
-    const int64_t B = x.rows(), T = T_, H = H_, K = K_, V = V_;
-    const Map X = rows_of(x, B * T, D_, xbuf_);
+    run(x, x, x, y, ctx.mask, ctx);
+}
+
+void MultiHeadAttention::forward_multi(const std::vector<ConstView>& xs, Matrix& y, const ForwardContext& ctx) {
+    const ConstView& q = xs[0];
+    const ConstView& v = xs.size() > 1 ? xs[1] : xs[0];
+    const ConstView& k = xs.size() > 2 ? xs[2] : v;
+    // Padded keys: the key's mask, else the value's (Keras: key_mask defaults to value_mask).
+    const Matrix* key_mask = ctx.mask;
+    if (ctx.input_masks && xs.size() > 1) {
+        const auto& m = *ctx.input_masks;
+        key_mask = xs.size() > 2 && m.size() > 2 && m[2] ? m[2] : m.size() > 1 ? m[1] : nullptr;
+    }
+    run(q, k, v, y, key_mask, ctx);
+}
+
+void MultiHeadAttention::run(const ConstView& xq, const ConstView& xk, const ConstView& xv, Matrix& y,
+                             const Matrix* key_mask, const ForwardContext& ctx) {
+    const int64_t B = xq.rows(), T = T_, S = S_, H = H_, K = K_, V = V_;
     const float* no_bias = nullptr;
-    matmul(X, wq_, q_, opt_.use_bias ? bq_.data() : no_bias);
-    matmul(X, wk_, k_, opt_.use_bias ? bk_.data() : no_bias);
-    matmul(X, wv_, v_, opt_.use_bias ? bv_.data() : no_bias);
-    p_.resize(B * H * T, T);
+    matmul(rows_of(xq, B * T, Dq_, qbuf_), wq_, q_, opt_.use_bias ? bq_.data() : no_bias);
+    matmul(rows_of(xk, B * S, Dk_, kbuf_), wk_, k_, opt_.use_bias ? bk_.data() : no_bias);
+    matmul(rows_of(xv, B * S, Dv_, vbuf_), wv_, v_, opt_.use_bias ? bv_.data() : no_bias);
+    p_.resize(B * H * T, S);
     c_.resize(B * T, H * V);
     dropped_ = ctx.training && opt_.dropout > 0.0;
     if (dropped_) {  // drawn in order on this thread: the same stream gives the same masks for any thread count
         if (!ctx.rng) throw Error(name() + ": training forward pass without a random generator");
-        drop_.resize(B * H * T, T);
+        drop_.resize(B * H * T, S);
         const float keep = float(1.0 / (1.0 - opt_.dropout)), r = float(opt_.dropout);
         for (Eigen::Index i = 0; i < drop_.size(); ++i) drop_.data()[i] = ctx.rng->uniform24() >= r ? keep : 0.0f;
-        a_.resize(B * H * T, T);
+        a_.resize(B * H * T, S);
     }
-    const Matrix* mask = ctx.mask && ctx.mask->rows() == B && ctx.mask->cols() == T ? ctx.mask : nullptr;
+    const Matrix* mask = key_mask && key_mask->rows() == B && key_mask->cols() == S ? key_mask : nullptr;
     const float scale = float(1.0 / std::sqrt(double(K)));
     parallel_for(B * H, [&](int64_t bh) {
         const int64_t b = bh / H, h = bh % H;
         auto Q = q_.block(b * T, h * K, T, K);
-        auto Kh = k_.block(b * T, h * K, T, K);
-        auto Vh = v_.block(b * T, h * V, T, V);
+        auto Kh = k_.block(b * S, h * K, S, K);
+        auto Vh = v_.block(b * S, h * V, S, V);
         auto P = p_.middleRows(bh * T, T);
         P.noalias() = (Q * Kh.transpose()) * scale;
         for (int64_t i = 0; i < T; ++i) {
             float mx = -std::numeric_limits<float>::infinity();
-            for (int64_t j = 0; j < T; ++j) {
+            for (int64_t j = 0; j < S; ++j) {
                 const bool off = (mask && (*mask)(b, j) == 0.0f) || (opt_.use_causal_mask && j > i);
                 if (off) P(i, j) = -std::numeric_limits<float>::infinity();
                 else mx = std::max(mx, P(i, j));
@@ -86,7 +115,7 @@ void MultiHeadAttention::forward(const ConstView& x, Matrix& y, const ForwardCon
                 continue;
             }
             float sum = 0.0f;
-            for (int64_t j = 0; j < T; ++j) {
+            for (int64_t j = 0; j < S; ++j) {
                 const float e = P(i, j) == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(P(i, j) - mx);
                 P(i, j) = e;
                 sum += e;
@@ -102,60 +131,87 @@ void MultiHeadAttention::forward(const ConstView& x, Matrix& y, const ForwardCon
             C.noalias() = P * Vh;
         }
     });
-    Matrix out;
-    matmul(c_, wo_, out, opt_.use_bias ? bo_.data() : no_bias);
+    matmul(c_, wo_, tmp_, opt_.use_bias ? bo_.data() : no_bias);
     y.resize(B, T * O_);
-    std::copy(out.data(), out.data() + out.size(), y.data());
+    std::copy(tmp_.data(), tmp_.data() + tmp_.size(), y.data());
 }
 
-void MultiHeadAttention::backward(const ConstView& x, const ConstView&, const ConstView& dy, Matrix* dx) {
-    const int64_t B = x.rows(), T = T_, H = H_, K = K_, V = V_;
-    const Map X = rows_of(x, B * T, D_, xbuf_);
+namespace {
+/// dx (batch × steps·features) = Σ d_i · w_iᵀ over the projections that read one input.
+void input_gradient(std::initializer_list<std::pair<const Matrix*, const Matrix*>> terms, int64_t batch, Matrix& g,
+                    Matrix& t, Matrix& dx) {
+    bool first = true;
+    for (auto [d, w] : terms) {
+        matmul_nt(*d, *w, first ? g : t);
+        if (!first) g += t;
+        first = false;
+    }
+    dx.resize(batch, g.size() / batch);
+    std::copy(g.data(), g.data() + g.size(), dx.data());
+}
+}  // namespace
+
+void MultiHeadAttention::run_backward(const ConstView& xq, const ConstView& xk, const ConstView& xv, const ConstView& dy) {
+    const int64_t B = xq.rows(), T = T_, S = S_, H = H_, K = K_, V = V_;
     Matrix dyb;
     const Map dY = rows_of(dy, B * T, O_, dyb);
     matmul_tn(c_, dY, gwo_);
     if (opt_.use_bias) gbo_ = dY.colwise().sum();
     matmul_nt(dY, wo_, dc_);
-    dq_.resize(B * T, H * K), dk_.resize(B * T, H * K), dv_.resize(B * T, H * V);
+    dq_.resize(B * T, H * K), dk_.resize(B * S, H * K), dv_.resize(B * S, H * V);
     const float scale = float(1.0 / std::sqrt(double(K)));
     parallel_for(B * H, [&](int64_t bh) {
         const int64_t b = bh / H, h = bh % H;
         auto Q = q_.block(b * T, h * K, T, K);
-        auto Kh = k_.block(b * T, h * K, T, K);
-        auto Vh = v_.block(b * T, h * V, T, V);
+        auto Kh = k_.block(b * S, h * K, S, K);
+        auto Vh = v_.block(b * S, h * V, S, V);
         auto P = p_.middleRows(bh * T, T);
         auto dC = dc_.block(b * T, h * V, T, V);
         Matrix dA = dC * Vh.transpose();  // dL/d(weights after dropout)
         if (dropped_) {
-            dv_.block(b * T, h * V, T, V).noalias() = a_.middleRows(bh * T, T).transpose() * dC;
+            dv_.block(b * S, h * V, S, V).noalias() = a_.middleRows(bh * T, T).transpose() * dC;
             dA = dA.cwiseProduct(drop_.middleRows(bh * T, T));
         } else {
-            dv_.block(b * T, h * V, T, V).noalias() = P.transpose() * dC;
+            dv_.block(b * S, h * V, S, V).noalias() = P.transpose() * dC;
         }
         // Softmax: dS = P ⊙ (dA − rowsum(dA ⊙ P)); masked entries have P = 0 and get none.
         const Eigen::VectorXf dot = dA.cwiseProduct(P).rowwise().sum();
         Matrix dS = (P.array() * (dA.colwise() - dot).array()).matrix() * scale;
         dq_.block(b * T, h * K, T, K).noalias() = dS * Kh;
-        dk_.block(b * T, h * K, T, K).noalias() = dS.transpose() * Q;
+        dk_.block(b * S, h * K, S, K).noalias() = dS.transpose() * Q;
     });
-    matmul_tn(X, dq_, gwq_);
-    matmul_tn(X, dk_, gwk_);
-    matmul_tn(X, dv_, gwv_);
+    matmul_tn(rows_of(xq, B * T, Dq_, qbuf_), dq_, gwq_);
+    matmul_tn(rows_of(xk, B * S, Dk_, kbuf_), dk_, gwk_);
+    matmul_tn(rows_of(xv, B * S, Dv_, vbuf_), dv_, gwv_);
     if (opt_.use_bias) {
         gbq_ = dq_.colwise().sum();
         gbk_ = dk_.colwise().sum();
         gbv_ = dv_.colwise().sum();
     }
-    if (dx) {
-        Matrix g, t;
-        matmul_nt(dq_, wq_, g);
-        matmul_nt(dk_, wk_, t);
-        g += t;
-        matmul_nt(dv_, wv_, t);
-        g += t;
-        dx->resize(B, T * D_);
-        std::copy(g.data(), g.data() + g.size(), dx->data());
+}
+
+void MultiHeadAttention::backward(const ConstView& x, const ConstView&, const ConstView& dy, Matrix* dx) {
+    run_backward(x, x, x, dy);
+    if (dx) input_gradient({{&dq_, &wq_}, {&dk_, &wk_}, {&dv_, &wv_}}, x.rows(), gq_, tmp_, *dx);
+}
+
+void MultiHeadAttention::backward_multi(const std::vector<ConstView>& xs, const ConstView&, const ConstView& dy,
+                                        const std::vector<Matrix*>& dxs) {
+    const ConstView& q = xs[0];
+    const ConstView& v = xs.size() > 1 ? xs[1] : xs[0];
+    const ConstView& k = xs.size() > 2 ? xs[2] : v;
+    run_backward(q, k, v, dy);
+    const int64_t B = q.rows();
+    if (xs.size() == 1) {  // self-attention given as one named input
+        if (dxs[0]) input_gradient({{&dq_, &wq_}, {&dk_, &wk_}, {&dv_, &wv_}}, B, gq_, tmp_, *dxs[0]);
+        return;
     }
+    if (dxs[0]) input_gradient({{&dq_, &wq_}}, B, gq_, tmp_, *dxs[0]);
+    if (dxs[1]) {  // the value's gradient, plus the key's when the key is the value
+        if (xs.size() == 2) input_gradient({{&dv_, &wv_}, {&dk_, &wk_}}, B, gv_, tmp_, *dxs[1]);
+        else input_gradient({{&dv_, &wv_}}, B, gv_, tmp_, *dxs[1]);
+    }
+    if (xs.size() > 2 && dxs[2]) input_gradient({{&dk_, &wk_}}, B, gk_, tmp_, *dxs[2]);
 }
 
 Matrix MultiHeadAttention::scores(int64_t b, int64_t h) const { return p_.middleRows((b * H_ + h) * T_, T_); }
@@ -163,9 +219,9 @@ Matrix MultiHeadAttention::scores(int64_t b, int64_t h) const { return p_.middle
 std::vector<ParamRef> MultiHeadAttention::params() {
     const bool t = trainable();
     std::vector<ParamRef> p = {
-        {name() + ".query.kernel", &wq_, &gwq_, &opt_.kernel_regularizer, t, {D_, H_, K_}},
-        {name() + ".key.kernel", &wk_, &gwk_, &opt_.kernel_regularizer, t, {D_, H_, K_}},
-        {name() + ".value.kernel", &wv_, &gwv_, &opt_.kernel_regularizer, t, {D_, H_, V_}},
+        {name() + ".query.kernel", &wq_, &gwq_, &opt_.kernel_regularizer, t, {Dq_, H_, K_}},
+        {name() + ".key.kernel", &wk_, &gwk_, &opt_.kernel_regularizer, t, {Dk_, H_, K_}},
+        {name() + ".value.kernel", &wv_, &gwv_, &opt_.kernel_regularizer, t, {Dv_, H_, V_}},
         {name() + ".attention_output.kernel", &wo_, &gwo_, &opt_.kernel_regularizer, t, {H_, V_, O_}},
     };
     if (opt_.use_bias) {
@@ -180,14 +236,14 @@ std::vector<ParamRef> MultiHeadAttention::params() {
 LayerSchema MultiHeadAttention::schema() {
     LayerSchema s;
     s.type = "multi_head_attention";
-    s.doc = "Self-attention over (steps, features) with num_heads heads, as Keras' MultiHeadAttention";
+    s.doc = "Attention over (steps, features) with num_heads heads, as Keras' MultiHeadAttention: self-attention, or inputs: [query, value(, key)]";
     s.options = {
         opt_int("num_heads", 1, "attention heads").needed("the number of heads").range(1, 4096),
         opt_int("key_dim", 1, "size of each head's query and key").needed("each head's query/key size").range(1, 1'000'000),
         opt_int("value_dim", 0, "size of each head's value (null: key_dim)").range(1, 1'000'000).or_null(),
         opt_number("dropout", 0.0, "dropout rate on the attention weights in training").range(0.0, 1.0, false, true),
         opt_bool("use_bias", true, "add biases to the projections"),
-        opt_int("output_shape", 0, "output features per step (null: the input's)").range(1, 1'000'000).or_null(),
+        opt_int("output_shape", 0, "output features per step (null: the query's)").range(1, 1'000'000).or_null(),
         opt_bool("use_causal_mask", false, "a step attends only to itself and earlier steps"),
         opt_initializer("kernel_initializer", "glorot_uniform", "initial projection kernels"),
         opt_initializer("bias_initializer", "zeros", "initial biases"),

@@ -8,18 +8,19 @@
 
 namespace nnctl {
 
-/// Keras' MultiHeadAttention as self-attention over a (steps, features) input (query = key = value
-/// = the input; named inputs come with model graphs). Per head h: softmax(Q_h·K_hᵀ / √key_dim) with
-/// padded key steps (the input's mask) and, with use_causal_mask, later steps left out; dropout on
-/// the attention weights in training; then the heads' A·V_h concatenated and projected to
-/// output_shape features (default: the input's). Weights as Keras stores them: NAME.query.kernel
-/// (features, heads, key_dim), NAME.query.bias (heads, key_dim), key.*, value.* (value_dim), and
-/// NAME.attention_output.kernel (heads, value_dim, output), .bias (output). The output keeps the
-/// input's mask.
+/// Keras' MultiHeadAttention over (steps, features) sequences: self-attention on one input (query =
+/// key = value), or cross-attention on `inputs: [query, value]` or `[query, value, key]` (the key
+/// defaults to the value; query and value may differ in steps and features). Per head h:
+/// softmax(Q_h·K_hᵀ / √key_dim) with padded key steps (the value's or key's mask) and, with
+/// use_causal_mask, later steps left out; dropout on the attention weights in training; then the
+/// heads' A·V_h concatenated and projected to output_shape features (default: the query's). Weights
+/// as Keras stores them: NAME.query.kernel (query features, heads, key_dim), NAME.query.bias
+/// (heads, key_dim), key.*, value.* (value_dim), and NAME.attention_output.kernel (heads, value_dim,
+/// output), .bias (output). The output keeps the query's mask.
 class MultiHeadAttention : public Layer {
 public:
     struct Options {
-        int64_t num_heads = 1, key_dim = 1, value_dim = 0, output_dim = 0;  ///< 0: key_dim / the input's features
+        int64_t num_heads = 1, key_dim = 1, value_dim = 0, output_dim = 0;  ///< 0: key_dim / the query's features
         double dropout = 0.0;
         bool use_bias = true, use_causal_mask = false;
         InitializerSpec kernel_initializer{"glorot_uniform"}, bias_initializer{"zeros"};
@@ -28,25 +29,39 @@ public:
     explicit MultiHeadAttention(Options o) : opt_(std::move(o)) {}
     static LayerSchema schema();
     std::string type() const override { return "multi_head_attention"; }
-    Shape build(const Shape& input, Rng& rng) override;
+    Shape build(const Shape& input, Rng& rng) override { return build_multi({input}, rng); }
+    Shape build_multi(const std::vector<Shape>& inputs, Rng& rng) override;
     Shape output_shape() const override { return {T_, O_}; }
     void forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) override;
     void backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) override;
+    void forward_multi(const std::vector<ConstView>& xs, Matrix& y, const ForwardContext& ctx) override;
+    void backward_multi(const std::vector<ConstView>& xs, const ConstView& y, const ConstView& dy,
+                        const std::vector<Matrix*>& dxs) override;
+    int max_inputs() const override { return 3; }
+    bool merges_masks() const override { return false; }
     std::vector<ParamRef> params() override;
     MaskFlow mask_flow() const override { return MaskFlow::Keep; }
     std::unique_ptr<Layer> clone() const override { return std::make_unique<MultiHeadAttention>(*this); }
-    /// The last forward's attention weights of sample b, head h: (steps × steps), rows sum to 1.
+    /// The last forward's attention weights of sample b, head h: (query steps × key steps), rows sum to 1.
     Matrix scores(int64_t b, int64_t h) const;
 
 private:
+    /// The shared forward/backward: query, key and value inputs (views of one input for self-attention).
+    void run(const ConstView& xq, const ConstView& xk, const ConstView& xv, Matrix& y, const Matrix* key_mask,
+             const ForwardContext& ctx);
+    void run_backward(const ConstView& xq, const ConstView& xk, const ConstView& xv, const ConstView& dy);
+
     Options opt_;
-    int64_t T_ = 0, D_ = 0, H_ = 0, K_ = 0, V_ = 0, O_ = 0;
-    Matrix wq_, wk_, wv_, wo_, bq_, bk_, bv_, bo_;      // (D × H·K), ..., (H·V × O); biases as rows
+    int64_t T_ = 0, S_ = 0;            // query steps, key/value steps
+    int64_t Dq_ = 0, Dk_ = 0, Dv_ = 0;  // query, key, value features
+    int64_t H_ = 0, K_ = 0, V_ = 0, O_ = 0;
+    Matrix wq_, wk_, wv_, wo_, bq_, bk_, bv_, bo_;      // (Dq × H·K), ..., (H·V × O); biases as rows
     Matrix gwq_, gwk_, gwv_, gwo_, gbq_, gbk_, gbv_, gbo_;
-    // The last forward pass: projections (B·T × H·K / H·V), attention weights after dropout and
-    // before (B·H·T × T), the dropout keep-scale (empty: none) and the heads' outputs (B·T × H·V).
+    // The last forward pass: projections (B·T × H·K, B·S × H·K / H·V), attention weights after dropout
+    // and before (B·H·T × S), the dropout keep-scale (empty: none) and the heads' outputs (B·T × H·V).
     Matrix q_, k_, v_, a_, p_, drop_, c_;
-    Matrix dq_, dk_, dv_, dc_, xbuf_;
+    Matrix dq_, dk_, dv_, dc_, qbuf_, kbuf_, vbuf_;
+    Matrix gq_, gk_, gv_, tmp_;  // backward: dL/d(query, key, value inputs) as (B·steps × features)
     bool dropped_ = false;
 };
 

@@ -35,6 +35,9 @@ struct ForwardContext {
     /// null when the input has none. Set by the model for each layer; it stays valid until the next
     /// forward pass, so a layer may keep the pointer for its backward pass.
     const Matrix* mask = nullptr;
+    /// A layer of several inputs: each input's mask (null entries: none), in input order. `mask` is
+    /// then their combination (see Layer::merges_masks).
+    const std::vector<const Matrix*>* input_masks = nullptr;
 };
 
 /// How a layer's output mask follows from its input's (Keras' compute_mask).
@@ -68,6 +71,9 @@ public:
     /// Layers of several inputs (merges; attention given a separate value/key): how many they take.
     /// The model calls the *_multi forms for a layer given more than one input, or whose min_inputs
     /// is above 1; by default they run the one-input forms.
+    /// With several inputs, ctx.mask is the AND of the inputs' masks (Keras' merges), or with false
+    /// the first input's (attention: the query's; the others come in ctx.input_masks).
+    virtual bool merges_masks() const { return true; }
     virtual int min_inputs() const { return 1; }
     virtual int max_inputs() const { return 1; }
     virtual Shape build_multi(const std::vector<Shape>& inputs, Rng& rng) { return build(inputs.at(0), rng); }

@@ -217,10 +217,14 @@ const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx)
             if (l.min_inputs() == 1) l.forward(v, outs_[i], c);
             else l.forward_multi({v}, outs_[i], c);
         } else {
-            // Keras merges the inputs' masks: a step is real when it is real in every masked input.
-            const Matrix* m = nullptr;
-            for (int s : in) {
-                const Matrix* ms = mask_of(s);
+            // Keras merges the inputs' masks: a step is real when it is real in every masked input
+            // (attention instead keeps the query's and reads the others from input_masks).
+            input_masks_.clear();
+            for (int s : in) input_masks_.push_back(mask_of(s));
+            c.input_masks = &input_masks_;
+            const Matrix* m = l.merges_masks() ? nullptr : input_masks_[0];
+            for (size_t j = 0; l.merges_masks() && j < in.size(); ++j) {
+                const Matrix* ms = input_masks_[j];
                 if (!ms) continue;
                 if (!m) m = ms;
                 else if (ms->rows() == m->rows() && ms->cols() == m->cols()) {
@@ -233,6 +237,7 @@ const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx)
             views.reserve(in.size());
             for (int s : in) views.push_back(value_of(s, x));
             l.forward_multi(views, outs_[i], c);
+            c.input_masks = nullptr;
         }
         switch (l.mask_flow()) {
             case MaskFlow::Drop: node_mask_[i] = nullptr; break;

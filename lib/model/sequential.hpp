@@ -104,6 +104,7 @@ private:
     std::vector<Matrix> input_bufs_;       // contiguous copies of model inputs (several inputs only)
     std::vector<const Matrix*> node_mask_;  // the mask of layer i's output (null: none)
     std::vector<Matrix> and_masks_;        // the combined mask of a layer's several masked inputs
+    std::vector<const Matrix*> input_masks_;  // the masks of the inputs of the layer being run
     std::vector<char> grad_set_;           // backward: grads_[b] holds a value this pass
     std::vector<Matrix> scratch_;          // backward: an input gradient to add to one already set
     Shape input_shape_;

@@ -92,7 +92,10 @@ GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t see
 }
 
 GradReport check_layer_multi(Layer& layer, int batch, const std::vector<Shape>& inputs, uint64_t seed,
-                             const std::vector<Matrix>* given) {
+                             const std::vector<Matrix>* given, const std::vector<const Matrix*>* masks) {
+    ForwardContext ctx;
+    ctx.input_masks = masks;
+    ctx.mask = masks && !masks->empty() ? (*masks)[0] : nullptr;
     Rng init(seed);
     const Shape out_shape = layer.build_multi(inputs, init);
     std::vector<Matrix> xs;
@@ -102,12 +105,12 @@ GradReport check_layer_multi(Layer& layer, int batch, const std::vector<Shape>& 
     auto loss_at = [&] {
         std::vector<ConstView> v(xs.begin(), xs.end());
         Matrix y;
-        layer.forward_multi(v, y, ForwardContext{});
+        layer.forward_multi(v, y, ctx);
         return double((y.cast<double>().array() * r.cast<double>().array()).sum());
     };
     std::vector<ConstView> v(xs.begin(), xs.end());
     Matrix y;
-    layer.forward_multi(v, y, ForwardContext{});
+    layer.forward_multi(v, y, ctx);
     std::vector<Matrix> dx(xs.size());
     std::vector<Matrix*> dxs;
     for (auto& d : dx) dxs.push_back(&d);

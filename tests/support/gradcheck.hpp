@@ -32,7 +32,8 @@ GradReport check_layer(Layer& layer, int batch, const Shape& input, uint64_t see
 /// The same for a layer of several inputs (a merge): dL/d(each input) and dL/dθ. `xs` (optional)
 /// replaces the random inputs, e.g. to keep a maximum's inputs apart.
 GradReport check_layer_multi(Layer& layer, int batch, const std::vector<Shape>& inputs, uint64_t seed,
-                             const std::vector<Matrix>* xs = nullptr);
+                             const std::vector<Matrix>* xs = nullptr,
+                             const std::vector<const Matrix*>* masks = nullptr);
 /// Checks dL/dp of a loss at predictions p against targets t.
 GradReport check_loss(const Loss& loss, const Matrix& p, const Matrix& t);
 /// Checks the gradient of a regularizer's penalty at w.
