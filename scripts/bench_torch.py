@@ -2,7 +2,7 @@
 """PyTorch (CPU) peer for scripts/bench-train: the same networks, data, initial-weight scheme,
 batch size, epochs and optimizer as the nnctl configs it is compared with. Prints one JSON line.
 
-  bench_torch.py --workload w1|w2|fmnist|cnn|w4|predict --threads N --blas-threads M --epochs E
+  bench_torch.py --workload w1|w2|fmnist|cnn|w4|transformer|predict --threads N --blas-threads M --epochs E
 
 fmnist: the w2 network on the real Fashion-MNIST files (dataset-fashion-mnist), reporting test
 accuracy. predict: the same network (untrained: cost does not depend on the weights) timed at
@@ -20,7 +20,7 @@ import sys
 import time
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--workload", choices=["w1", "w2", "fmnist", "cnn", "w4", "predict"], required=True)
+ap.add_argument("--workload", choices=["w1", "w2", "fmnist", "cnn", "w4", "transformer", "predict"], required=True)
 ap.add_argument("--train-samples", type=int, default=0, help="cnn: train on the first N images (0: all)")
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--blas-threads", type=int, default=None)
@@ -147,6 +147,23 @@ elif args.workload == "w4":
     layers = [lstm, head]
     opt = torch.optim.Adam([p for l in layers for p in l.parameters()], lr=1e-3)
     batch = 64
+elif args.workload == "transformer":
+    # Embedding 64 + learned positions -> 2 x nn.TransformerEncoderLayer (4 heads, feed-forward 128,
+    # post-norm, ReLU, no dropout: keras-hub's TransformerEncoder defaults) -> mean -> dense 2.
+    xs, ys = splitmix.tokens(2000, 21)
+    xt, yt = splitmix.tokens(500, 22)
+    X, Xt = torch.from_numpy(xs).long(), torch.from_numpy(xt).long()
+    Y, Yt = torch.from_numpy(ys), torch.from_numpy(yt)
+    emb = torch.nn.Embedding(1000, 64)
+    with torch.no_grad():  # Keras' embedding default: uniform(-0.05, 0.05)
+        emb.weight.uniform_(-0.05, 0.05)
+    pos = torch.nn.Parameter(torch.empty(64, 64).uniform_(-(6.0 / 128) ** 0.5, (6.0 / 128) ** 0.5))
+    blocks = torch.nn.ModuleList([torch.nn.TransformerEncoderLayer(64, 4, dim_feedforward=128, dropout=0.0,
+                                                                   batch_first=True) for _ in range(2)])
+    head = dense(64, 2)
+    params = list(emb.parameters()) + [pos] + list(blocks.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+    batch = 32
 elif args.workload == "fmnist":
     X, Y = fmnist("train")
     Xt, Yt = fmnist("t10k")
@@ -166,6 +183,11 @@ else:
 
 
 def forward(x):
+    if args.workload == "transformer":
+        h = emb(x) + pos
+        for b in blocks:
+            h = b(h)
+        return head(h.mean(1))
     if args.workload == "w4":
         _, (h, _) = lstm(x)
         return head(h[-1])
@@ -194,7 +216,7 @@ for epoch in range(args.epochs):
 
 steady = epoch_s[1:] if len(epoch_s) > 1 else epoch_s
 extra = {}
-if args.workload in ("fmnist", "cnn", "w4"):
+if args.workload in ("fmnist", "cnn", "w4", "transformer"):
     with torch.no_grad():
         extra["test_accuracy"] = float((forward(Xt).argmax(1) == Yt).float().mean())
 print(json.dumps({**extra,

@@ -26,3 +26,12 @@ def w4(samples, seed, steps=50, features=8):
     x = (np.float32(2.0) * u - np.float32(1.0)).reshape(samples, steps, features)
     y = (x[:, :, 0].astype(np.float64).sum(axis=1) > 0).astype(np.int64)
     return x, y
+
+
+def tokens(samples, seed, steps=64, vocab=1000):
+    """The transformer workload's data: `steps` token ids in [1, vocab) per sample from stream `seed`
+    (train 21, test 22); label 1 when more than half of them are below vocab / 2."""
+    ids = 1 + ((stream(seed, samples * steps) >> np.uint64(32)) * np.uint64(vocab - 1)) >> np.uint64(32)
+    x = ids.astype(np.float32).reshape(samples, steps)
+    y = ((x < vocab // 2).sum(axis=1) > steps // 2).astype(np.int64)
+    return x, y

@@ -86,6 +86,8 @@ void MultiHeadAttention::run(const ConstView& xq, const ConstView& xk, const Con
     matmul(rows_of(xv, B * S, Dv_, vbuf_), wv_, v_, opt_.use_bias ? bv_.data() : no_bias);
     p_.resize(B * H * T, S);
     c_.resize(B * T, H * V);
+    kt_.resize(B * H * K, S);
+    const int64_t HK = H * K, HV = H * V;
     dropped_ = ctx.training && opt_.dropout > 0.0;
     if (dropped_) {  // drawn in order on this thread: the same stream gives the same masks for any thread count
         if (!ctx.rng) throw Error(name() + ": training forward pass without a random generator");
@@ -98,38 +100,47 @@ void MultiHeadAttention::run(const ConstView& xq, const ConstView& xk, const Con
     const float scale = float(1.0 / std::sqrt(double(K)));
     parallel_for(B * H, [&](int64_t bh) {
         const int64_t b = bh / H, h = bh % H;
-        auto Q = q_.block(b * T, h * K, T, K);
-        auto Kh = k_.block(b * S, h * K, S, K);
-        auto Vh = v_.block(b * S, h * V, S, V);
+        const float* Q = q_.data() + b * T * HK + h * K;  // (T × K), row stride H·K
+        const float* Kh = k_.data() + b * S * HK + h * K;  // (S × K)
+        const float* Vh = v_.data() + b * S * HV + h * V;  // (S × V), row stride H·V
         auto P = p_.middleRows(bh * T, T);
-        P.noalias() = (Q * Kh.transpose()) * scale;
+        // Scores Q·Khᵀ by the small-product kernel (a general GEMM's packing dominates at head sizes):
+        // Khᵀ is copied to (K × S) rows first, as the kernel reads b row by row.
+        float* kt = kt_.data() + bh * K * S;
+        for (int64_t j = 0; j < S; ++j)
+            for (int64_t p = 0; p < K; ++p) kt[p * S + j] = Kh[j * HK + p];
+        gemm(T, K, S, Q, HK, 1, kt, S, P.data(), S);
+        // Softmax of each row, fused with the 1/√key_dim scale and the masks: one pass for the
+        // maximum over the allowed keys, one vectorised exp, then zeros where a key is masked.
+        const float* keep = mask ? mask->row(b).data() : nullptr;
         for (int64_t i = 0; i < T; ++i) {
+            float* row = P.row(i).data();
+            const int64_t n = opt_.use_causal_mask ? std::min(S, i + 1) : S;  // keys 0..n−1 may be seen
+            Eigen::Map<Eigen::ArrayXf> r(row, S);
             float mx = -std::numeric_limits<float>::infinity();
-            for (int64_t j = 0; j < S; ++j) {
-                const bool off = (mask && (*mask)(b, j) == 0.0f) || (opt_.use_causal_mask && j > i);
-                if (off) P(i, j) = -std::numeric_limits<float>::infinity();
-                else mx = std::max(mx, P(i, j));
-            }
+            if (!keep) mx = r.head(n).maxCoeff();
+            else
+                for (int64_t j = 0; j < n; ++j) {
+                    if (keep[j] != 0.0f) mx = std::max(mx, row[j]);
+                    else row[j] = -std::numeric_limits<float>::infinity();  // exp → 0, never inf · 0
+                }
             if (mx == -std::numeric_limits<float>::infinity()) {  // nothing to attend to: a zero row
-                P.row(i).setZero();
+                r.setZero();
                 continue;
             }
-            float sum = 0.0f;
-            for (int64_t j = 0; j < S; ++j) {
-                const float e = P(i, j) == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(P(i, j) - mx);
-                P(i, j) = e;
-                sum += e;
-            }
-            P.row(i) /= sum;
+            r.head(n) = ((r.head(n) - mx) * scale).exp();
+            r.tail(S - n).setZero();
+            if (keep) r.head(n) *= Eigen::Map<const Eigen::ArrayXf>(keep, n);  // masks hold 0 or 1
+            r.head(n) *= 1.0f / r.head(n).sum();
         }
-        auto C = c_.block(b * T, h * V, T, V);
+        float* C = c_.data() + b * T * HV + h * V;
+        const float* W = P.data();
         if (dropped_) {
             auto A = a_.middleRows(bh * T, T);
             A = P.cwiseProduct(drop_.middleRows(bh * T, T));
-            C.noalias() = A * Vh;
-        } else {
-            C.noalias() = P * Vh;
+            W = A.data();
         }
+        gemm(T, S, V, W, S, 1, Vh, HV, C, HV);
     });
     matmul(c_, wo_, tmp_, opt_.use_bias ? bo_.data() : no_bias);
     y.resize(B, T * O_);
@@ -159,26 +170,33 @@ void MultiHeadAttention::run_backward(const ConstView& xq, const ConstView& xk, 
     if (opt_.use_bias) gbo_ = dY.colwise().sum();
     matmul_nt(dY, wo_, dc_);
     dq_.resize(B * T, H * K), dk_.resize(B * S, H * K), dv_.resize(B * S, H * V);
+    ds_.resize(B * H * T, S);
     const float scale = float(1.0 / std::sqrt(double(K)));
+    const int64_t HK = H * K, HV = H * V;
+    kt_.resize(B * H * V, S);  // reused for Vhᵀ
     parallel_for(B * H, [&](int64_t bh) {
         const int64_t b = bh / H, h = bh % H;
-        auto Q = q_.block(b * T, h * K, T, K);
-        auto Kh = k_.block(b * S, h * K, S, K);
-        auto Vh = v_.block(b * S, h * V, S, V);
+        const float* Q = q_.data() + b * T * HK + h * K;
+        const float* Kh = k_.data() + b * S * HK + h * K;
+        const float* Vh = v_.data() + b * S * HV + h * V;
         auto P = p_.middleRows(bh * T, T);
-        auto dC = dc_.block(b * T, h * V, T, V);
-        Matrix dA = dC * Vh.transpose();  // dL/d(weights after dropout)
-        if (dropped_) {
-            dv_.block(b * S, h * V, S, V).noalias() = a_.middleRows(bh * T, T).transpose() * dC;
-            dA = dA.cwiseProduct(drop_.middleRows(bh * T, T));
-        } else {
-            dv_.block(b * S, h * V, S, V).noalias() = P.transpose() * dC;
+        const float* dC = dc_.data() + b * T * HV + h * V;  // (T × V), row stride H·V
+        auto dA = ds_.middleRows(bh * T, T);  // dL/d(weights after dropout), then in place dL/d(scores)
+        float* vt = kt_.data() + bh * V * S;
+        for (int64_t j = 0; j < S; ++j)
+            for (int64_t p = 0; p < V; ++p) vt[p * S + j] = Vh[j * HV + p];
+        gemm(T, V, S, dC, HV, 1, vt, S, dA.data(), S);  // dC·Vhᵀ
+        // dVh = (weights)ᵀ·dC: the weights read transposed (row stride 1, column stride S)
+        const float* W = dropped_ ? a_.middleRows(bh * T, T).data() : P.data();
+        gemm(S, T, V, W, 1, S, dC, HV, dv_.data() + b * S * HV + h * V, HV);
+        if (dropped_) dA.array() *= drop_.middleRows(bh * T, T).array();
+        // Softmax: dS = P ⊙ (dA − rowsum(dA ⊙ P)) · scale; masked entries have P = 0 and get none.
+        for (int64_t i = 0; i < T; ++i) {
+            const float dot = dA.row(i).dot(P.row(i));
+            dA.row(i).array() = P.row(i).array() * (dA.row(i).array() - dot) * scale;
         }
-        // Softmax: dS = P ⊙ (dA − rowsum(dA ⊙ P)); masked entries have P = 0 and get none.
-        const Eigen::VectorXf dot = dA.cwiseProduct(P).rowwise().sum();
-        Matrix dS = (P.array() * (dA.colwise() - dot).array()).matrix() * scale;
-        dq_.block(b * T, h * K, T, K).noalias() = dS * Kh;
-        dk_.block(b * S, h * K, S, K).noalias() = dS.transpose() * Q;
+        gemm(T, S, K, dA.data(), S, 1, Kh, HK, dq_.data() + b * T * HK + h * K, HK);  // dS·Kh
+        gemm(S, T, K, dA.data(), 1, S, Q, HK, dk_.data() + b * S * HK + h * K, HK);   // dSᵀ·Q
     });
     matmul_tn(rows_of(xq, B * T, Dq_, qbuf_), dq_, gwq_);
     matmul_tn(rows_of(xk, B * S, Dk_, kbuf_), dk_, gwk_);
@@ -405,6 +423,7 @@ Shape TransformerEncoder::build(const Shape& input, Rng& rng) {
 
 void TransformerEncoder::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) {
     const int64_t B = x.rows(), N = T_ * D_;
+    const bool drop = opt_.dropout > 0.0;  // without dropout its copies are skipped
     // Attention block: h = x + dropout(attention(norm_first ? norm(x) : x)), normalized after unless norm_first.
     if (opt_.norm_first) {
         norm1_.forward(x, n1_, ctx);
@@ -412,8 +431,8 @@ void TransformerEncoder::forward(const ConstView& x, Matrix& y, const ForwardCon
     } else {
         attn_.forward(x, a_, ctx);
     }
-    drop1_.forward(a_, ad_, ctx);
-    h_ = ad_ + x;
+    if (drop) drop1_.forward(a_, ad_, ctx);
+    h_ = (drop ? ad_ : a_) + x;
     const Matrix* h = &h_;
     if (!opt_.norm_first) {
         norm1_.forward(h_, hn_, ctx);
@@ -428,56 +447,56 @@ void TransformerEncoder::forward(const ConstView& x, Matrix& y, const ForwardCon
     const Map F(fin->data(), B * T_, D_);
     matmul(F, w1_, z1_, b1_.data());
     opt_.activation.forward(z1_, y1_);
-    Matrix f;
-    matmul(y1_, w2_, f, b2_.data());
+    matmul(y1_, w2_, t1_, b2_.data());
     f_.resize(B, N);
-    std::copy(f.data(), f.data() + f.size(), f_.data());
-    drop2_.forward(f_, fd_, ctx);
-    o_ = fd_ + *h;
+    std::copy(t1_.data(), t1_.data() + t1_.size(), f_.data());
+    if (drop) drop2_.forward(f_, fd_, ctx);
+    o_ = (drop ? fd_ : f_) + *h;
     if (opt_.norm_first) y = o_;
     else norm2_.forward(o_, y, ctx);
 }
 
 void TransformerEncoder::backward(const ConstView& x, const ConstView& y, const ConstView& dy, Matrix* dx) {
     const int64_t B = x.rows(), N = T_ * D_;
+    const bool drop = opt_.dropout > 0.0;
     const Matrix* h = opt_.norm_first ? &h_ : &hn_;
     // Output: o = fd + h (then norm2 unless norm_first).
-    Matrix d_o;
-    if (opt_.norm_first) d_o = dy;
-    else norm2_.backward(o_, y, dy, &d_o);
-    drop2_.backward(f_, fd_, d_o, &g1_);  // dL/df
-    const Map dF(g1_.data(), B * T_, D_);
+    if (opt_.norm_first) d_o_ = dy;
+    else norm2_.backward(o_, y, dy, &d_o_);
+    if (drop) drop2_.backward(f_, fd_, d_o_, &g1_);  // dL/df
+    const Matrix& df = drop ? g1_ : d_o_;
+    const Map dF(df.data(), B * T_, D_);
     const Matrix* fin = opt_.norm_first ? &n2_ : h;
     const Map F(fin->data(), B * T_, D_);
     matmul_tn(y1_, dF, gw2_);
     gb2_ = dF.colwise().sum();
-    Matrix dy1, dz1;
-    matmul_nt(dF, w2_, dy1);
-    opt_.activation.backward(z1_, y1_, dy1, dz1);
-    matmul_tn(F, dz1, gw1_);
-    gb1_ = dz1.colwise().sum();
-    Matrix dfin;
-    matmul_nt(dz1, w1_, dfin);  // (B·T × D)
-    Matrix d_h(B, N);
-    std::copy(dfin.data(), dfin.data() + dfin.size(), d_h.data());
+    matmul_nt(dF, w2_, dy1_);
+    opt_.activation.backward(z1_, y1_, dy1_, dz1_);
+    matmul_tn(F, dz1_, gw1_);
+    gb1_ = dz1_.colwise().sum();
+    matmul_nt(dz1_, w1_, t1_);  // dL/d(feed-forward input), (B·T × D)
+    d_h_.resize(B, N);
+    std::copy(t1_.data(), t1_.data() + t1_.size(), d_h_.data());
     if (opt_.norm_first) {
-        norm2_.backward(*h, n2_, d_h, &g2_);
-        d_h = g2_;
+        norm2_.backward(*h, n2_, d_h_, &g2_);
+        d_h_.swap(g2_);
     }
-    d_h += d_o;  // the residual
+    d_h_ += d_o_;  // the residual
     // Attention block: h = ad + x (then norm1 unless norm_first).
-    Matrix d_hpre;
-    if (opt_.norm_first) d_hpre = d_h;
-    else norm1_.backward(h_, hn_, d_h, &d_hpre);
-    drop1_.backward(a_, ad_, d_hpre, &g3_);
+    const Matrix* d_hpre = &d_h_;
+    if (!opt_.norm_first) {
+        norm1_.backward(h_, hn_, d_h_, &d_hpre_);
+        d_hpre = &d_hpre_;
+    }
+    if (drop) drop1_.backward(a_, ad_, *d_hpre, &g3_);
+    const Matrix& da = drop ? g3_ : *d_hpre;
     if (opt_.norm_first) {
-        attn_.backward(n1_, a_, g3_, &g4_);
-        Matrix dn;
-        norm1_.backward(x, n1_, g4_, &dn);
-        if (dx) *dx = dn + d_hpre;
+        attn_.backward(n1_, a_, da, &g4_);
+        norm1_.backward(x, n1_, g4_, &g2_);
+        if (dx) *dx = g2_ + *d_hpre;
     } else {
-        attn_.backward(x, a_, g3_, dx ? &g4_ : nullptr);
-        if (dx) *dx = g4_ + d_hpre;
+        attn_.backward(x, a_, da, dx ? &g4_ : nullptr);
+        if (dx) *dx = g4_ + *d_hpre;
     }
 }
 

@@ -60,7 +60,8 @@ private:
     // The last forward pass: projections (B·T × H·K, B·S × H·K / H·V), attention weights after dropout
     // and before (B·H·T × S), the dropout keep-scale (empty: none) and the heads' outputs (B·T × H·V).
     Matrix q_, k_, v_, a_, p_, drop_, c_;
-    Matrix dq_, dk_, dv_, dc_, qbuf_, kbuf_, vbuf_;
+    Matrix dq_, dk_, dv_, dc_, ds_, qbuf_, kbuf_, vbuf_;  // ds_: dL/d(scores), (B·H·T × S)
+    Matrix kt_;  // per (sample, head): Khᵀ (K × S) in the forward pass, Vhᵀ (V × S) in the backward
     Matrix gq_, gk_, gv_, tmp_;  // backward: dL/d(query, key, value inputs) as (B·steps × features)
     bool dropped_ = false;
 };
@@ -150,6 +151,7 @@ private:
     // The last forward pass, each (batch × steps·features) unless noted.
     Matrix n1_, a_, ad_, h_, hn_, n2_, z1_, y1_, f_, fd_, o_;  // z1_, y1_: (batch·steps × intermediate)
     Matrix g1_, g2_, g3_, g4_;
+    Matrix t1_, d_o_, dy1_, dz1_, d_h_, d_hpre_;  // scratch kept between batches (no allocation per batch)
 };
 
 }  // namespace nnctl

@@ -237,55 +237,52 @@ Shape LayerNorm::build(const Shape& input, Rng& rng) {
 void LayerNorm::forward(const ConstView& x, Matrix& y, const ForwardContext&) {
     if (x.outerStride() != x.cols()) throw Error("layer_normalization: input rows must be contiguous");
     const int64_t c = channels_, rows = x.rows() * (x.cols() / c);
-    // One position (row of c channels) at a time, statistics in double; no temporaries per batch.
+    // One position (row of c channels) at a time: mean, then the centred variance (two passes, in
+    // float as Keras computes them, vectorised); no temporaries per batch.
+    using Row = Eigen::Map<Eigen::ArrayXf>;
+    using ConstRow = Eigen::Map<const Eigen::ArrayXf>;
     xhat_.resize(rows, c);
     inv_.resize(rows);
     y.resize(x.rows(), x.cols());
-    const float* g = opt_.scale ? gamma_.data() : nullptr;
-    const float* be = opt_.center ? beta_.data() : nullptr;
+    const ConstRow g(opt_.scale ? gamma_.data() : nullptr, opt_.scale ? c : 0);
+    const ConstRow be(opt_.center ? beta_.data() : nullptr, opt_.center ? c : 0);
     for (int64_t r = 0; r < rows; ++r) {
-        const float* v = x.data() + r * c;
-        double sum = 0, sq = 0;
-        for (int64_t j = 0; j < c; ++j) sum += v[j];
-        const double mean = sum / double(c);
-        for (int64_t j = 0; j < c; ++j) sq += (v[j] - mean) * (v[j] - mean);
-        const float inv = float(1.0 / std::sqrt(sq / double(c) + opt_.epsilon));
+        const ConstRow v(x.data() + r * c, c);
+        Row h(xhat_.data() + r * c, c), o(y.data() + r * c, c);
+        const float mean = v.mean();
+        h = v - mean;
+        const float inv = 1.0f / std::sqrt(h.square().mean() + float(opt_.epsilon));
         inv_(r) = inv;
-        float* h = xhat_.data() + r * c;
-        float* o = y.data() + r * c;
-        for (int64_t j = 0; j < c; ++j) {
-            h[j] = float(v[j] - mean) * inv;
-            o[j] = (g ? h[j] * g[j] : h[j]) + (be ? be[j] : 0.0f);
-        }
+        h *= inv;
+        if (opt_.scale && opt_.center) o = h * g + be;
+        else if (opt_.scale) o = h * g;
+        else if (opt_.center) o = h + be;
+        else o = h;
     }
 }
 
 void LayerNorm::backward(const ConstView& x, const ConstView&, const ConstView& dy, Matrix* dx) {
     const int64_t c = channels_, rows = x.rows() * (x.cols() / c);
-    const float* g = opt_.scale ? gamma_.data() : nullptr;
+    using Row = Eigen::Map<Eigen::ArrayXf>;
+    using ConstRow = Eigen::Map<const Eigen::ArrayXf>;
     if (opt_.center) gbeta_.setZero(1, c);
     if (opt_.scale) ggamma_.setZero(1, c);
     if (dx) dx->resize(x.rows(), x.cols());
+    Row gb(opt_.center ? gbeta_.data() : nullptr, opt_.center ? c : 0);
+    Row gg(opt_.scale ? ggamma_.data() : nullptr, opt_.scale ? c : 0);
+    const ConstRow g(opt_.scale ? gamma_.data() : nullptr, opt_.scale ? c : 0);
+    dh_.resize(c);
     for (int64_t r = 0; r < rows; ++r) {
-        const float* d = dy.data() + r * c;
-        const float* h = xhat_.data() + r * c;
-        for (int64_t j = 0; j < c; ++j) {
-            if (opt_.center) gbeta_(0, j) += d[j];
-            if (opt_.scale) ggamma_(0, j) += d[j] * h[j];
-        }
+        const ConstRow d(dy.data() + r * c, c), h(xhat_.data() + r * c, c);
+        if (opt_.center) gb += d;
+        if (opt_.scale) gg += d * h;
         if (!dx) continue;
         // dx̂ = dy·γ; dx = inv · (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), means over the row's channels.
-        double m1 = 0, m2 = 0;
-        for (int64_t j = 0; j < c; ++j) {
-            const double dh = g ? double(d[j]) * g[j] : double(d[j]);
-            m1 += dh, m2 += dh * h[j];
-        }
-        m1 /= double(c), m2 /= double(c);
-        float* o = dx->data() + r * c;
-        for (int64_t j = 0; j < c; ++j) {
-            const double dh = g ? double(d[j]) * g[j] : double(d[j]);
-            o[j] = float((dh - m1 - h[j] * m2) * inv_(r));
-        }
+        Row dh(dh_.data(), c);
+        if (opt_.scale) dh = d * g;
+        else dh = d;
+        const float m1 = dh.mean(), m2 = (dh * h).mean();
+        Row(dx->data() + r * c, c) = (dh - m1 - h * m2) * inv_(r);
     }
 }
 

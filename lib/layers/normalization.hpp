@@ -74,6 +74,7 @@ private:
     Matrix gamma_, beta_, ggamma_, gbeta_;
     Matrix xhat_;            // (batch·positions × channels)
     Eigen::VectorXf inv_;    // per position: 1/sqrt(var + ε)
+    Eigen::ArrayXf dh_;      // backward scratch: one row of dL/dx̂
 };
 
 }  // namespace nnctl
