@@ -6,7 +6,8 @@ set -euo pipefail
 # dataset-fashion-mnist: the main example's data (/usr/share/datasets/fashion-mnist).
 # zlib1g-dev: gzip data; libsqlite3-dev: the search results store; libpng-dev, libjpeg62-turbo-dev: images.
 PKGS=(build-essential cmake pkg-config libcli11-dev libyaml-cpp-dev libeigen3-dev libspdlog-dev doctest-dev
-      zlib1g-dev libsqlite3-dev libpng-dev libjpeg62-turbo-dev python3 dataset-fashion-mnist)
+      zlib1g-dev libsqlite3-dev libpng-dev libjpeg62-turbo-dev libonnx-dev libprotobuf-dev python3 python3-numpy
+      python3-onnx python3-opencv dataset-fashion-mnist)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -73,6 +73,28 @@ assert l["joined"]["inputs"]==["deep_dropout","wide"] and l["deep"]["inputs"]==[
 "$NNCTL" summary configs/penguins_two_inputs.yaml >"$TMP/two.txt" 2>&1
 check "summary shows the graph's Connected to column" grep -q "joined (concatenate) .*deep_dropout, wide" "$TMP/two.txt"
 
+# ONNX export: each exported example passes the onnx checker, and OpenCV's DNN module gives
+# predict's probabilities on the same rows (max abs difference ≤ 1e-4).
+/usr/bin/python3 -c '
+import csv, gzip, numpy as np, sys
+r = list(csv.reader(open("datasets/iris.csv")))
+np.save(sys.argv[1] + "/iris_rows.npy", np.array([[float(v) for v, k in zip(row, r[0]) if k != "species"] for row in r[1:]], dtype=np.float32))
+with gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") as f:
+    x = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28, 1)[:32]
+np.save(sys.argv[1] + "/fm_rows.npy", x.astype(np.float32))' "$TMP"
+for pair in iris:iris_rows fashion_mnist_cnn:fm_rows fashion_mnist_resnet:fm_rows seed/keras_cnn:fm_rows; do
+  run="$TMP/run_$(basename "${pair%%:*}")"; rows="$TMP/${pair##*:}.npy"
+  "$NNCTL" export "$run" --output "$TMP/exp.onnx" -q; code=$?
+  check "export ${pair%%:*} exits 0 (got $code)" test $code -eq 0
+  "$NNCTL" predict "$run" --input "$rows" --proba -o "$TMP/exp.csv" -q
+  check "ONNX export of ${pair%%:*} matches predict in OpenCV" /usr/bin/python3 tests/support/onnx_parity.py "$TMP/exp.onnx" "$rows" "$TMP/exp.csv"
+done
+check "export writes RUN_DIR/model.onnx by default" "$NNCTL" export "$TMP/run_iris" -q
+check "... which is there" test -s "$TMP/run_iris/model.onnx"
+"$NNCTL" export "$TMP/run_sentiment_lstm" -q 2>"$TMP/exp.err"; code=$?
+check "export of a layer without an ONNX form exits 2 (got $code)" test $code -eq 2
+check "... naming the layer and its type" grep -q "(embedding_1): export: layer type 'embedding' has no ONNX form" "$TMP/exp.err"
+
 # Golden errors: exit 2 and the exact message with file, line, column and key path.
 for y in tests/data/bad_*.yaml; do
   exp="${y%.yaml}.expected"

@@ -69,6 +69,8 @@ public:
     const std::vector<std::string>& input_names() const { return input_names_; }
     /// Layer i's inputs after build (−1 − k: model input k).
     const std::vector<int>& layer_inputs(size_t i) const { return inputs_[i]; }
+    /// The layers in the order they run (topological).
+    const std::vector<int>& order() const { return order_; }
     /// True when the model is a plain chain (every layer takes the one before, one model input).
     bool is_chain() const;
     Shape output_shape() const;
