@@ -45,7 +45,8 @@ std::function<int()> register_export(CLI::App& app) {
     add_common_options(*cmd, o->common);
     cmd->footer("\nThe ONNX graph takes the rows predict takes after decoding (batch x features, float; CSV one-hot\n"
                 "columns expanded), applies the run's preprocessing, and outputs what predict outputs\n"
-                "(probabilities or values). Checked with ONNX's checker before it is written.\n"
+                "(probabilities or values). Checked with ONNX's checker before it is written. Every layer\n"
+                "type is exported but masking and time_distributed; a text model's input is its token ids.\n"
                 "Example: nnctl export runs/iris --output iris.onnx\n" +
                 std::string(kExitCodes));
     return [o] { return run_export(*o); };

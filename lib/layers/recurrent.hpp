@@ -102,6 +102,9 @@ public:
     std::vector<ParamRef> params() override;
     MaskFlow mask_flow() const override { return seq_ ? MaskFlow::Keep : MaskFlow::Drop; }
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Bidirectional>(*this); }
+    const Recurrent& forward_layer() const { return *f_; }
+    const Recurrent& backward_layer() const { return *b_; }
+    const std::string& merge_mode() const { return merge_; }
 
 private:
     void reverse_steps(const ConstView& in, Matrix& out) const;  // (B × T·k): step order reversed

@@ -237,7 +237,11 @@ PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std:
         filled = 0;
     };
 
-    if (s.format == "text") {  // raw text: a sentence a line, or the text column of a CSV / JSON file
+    // Raw text: a sentence a line, or the text column of a CSV / JSON file. An .npy (or --input-format
+    // npy) holds token ids already vectorized, as the model's input rows (e.g. for an exported model).
+    const bool text_ids = s.format == "text" && (opt.input_format == "npy" ||
+                                                 (opt.input_format == "auto" && ends_with(opt.input, ".npy")));
+    if (s.format == "text" && !text_ids) {
         std::string fmt = opt.input_format;
         if (fmt == "auto")
             fmt = ends_with(opt.input, ".csv") || ends_with(opt.input, ".tsv") || ends_with(opt.input, ".csv.gz") ? "csv"
@@ -245,7 +249,7 @@ PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std:
                       ? "jsonl"
                       : "text";
         if (fmt != "text" && fmt != "csv" && fmt != "jsonl")
-            throw ConfigError("--input-format " + fmt + ": a text model reads text (one a line), csv or jsonl");
+            throw ConfigError("--input-format " + fmt + ": a text model reads text (one a line), csv, jsonl, or npy (token ids)");
         TextVectorizer vec(s.text);
         w.header(outputs);
         if (fmt != "text") {
