@@ -92,7 +92,7 @@ int run_evaluate(EvaluateOptions& o) {
     SavedRun run = load_run(o.run);
     ForecastReference ref;
     Dataset data = load_evaluation_data(run, o.data, &ref);
-    Logs logs = evaluate_model(run.model, run.loss, run.cfg.metrics, data, o.batch_size);
+    Logs logs = evaluate_model(run.model, run.heads, data, o.batch_size);
     const Matrix outputs = predict_all(run.model, data.x, o.batch_size);
 
     std::string line;
@@ -111,42 +111,59 @@ int run_evaluate(EvaluateOptions& o) {
     j.key("data").value(o.data.empty() ? std::string("test split") : o.data);
     j.key("samples").value(static_cast<long long>(data.size()));
     for (const auto& [k, v] : logs) j.key(k).value(v);
-    if (data.is_classification()) {
-        ClassificationReport r = classification_report(data.labels, predicted_classes(outputs), data.class_names);
-        print_classification(r);
-        j.key("classification_report").begin_object();
-        for (size_t c = 0; c < r.classes.size(); ++c) {
-            j.key(r.classes[c]).begin_object();
-            j.key("precision").value(r.precision[c]).key("recall").value(r.recall[c]).key("f1").value(r.f1[c]);
-            j.key("support").value(static_cast<long long>(r.support[c]));
+    // The report of one output: its targets (`t`) against its columns of the model's outputs.
+    auto report = [&](const Dataset& t, const Matrix& out) {
+        if (t.is_classification()) {
+            ClassificationReport r = classification_report(t.labels, predicted_classes(out), t.class_names);
+            print_classification(r);
+            j.key("classification_report").begin_object();
+            for (size_t c = 0; c < r.classes.size(); ++c) {
+                j.key(r.classes[c]).begin_object();
+                j.key("precision").value(r.precision[c]).key("recall").value(r.recall[c]).key("f1").value(r.f1[c]);
+                j.key("support").value(static_cast<long long>(r.support[c]));
+                j.end_object();
+            }
+            j.key("accuracy").value(r.accuracy);
+            j.key("macro_avg").begin_object().key("precision").value(r.macro_precision).key("recall").value(r.macro_recall)
+                .key("f1").value(r.macro_f1).end_object();
+            j.key("weighted_avg").begin_object().key("precision").value(r.weighted_precision).key("recall")
+                .value(r.weighted_recall).key("f1").value(r.weighted_f1).end_object();
             j.end_object();
+            j.key("confusion_matrix").begin_object().key("labels").begin_array();
+            for (const auto& c : r.classes) j.value(c);
+            j.end_array().key("matrix").begin_array();
+            for (const auto& row : r.confusion) {
+                j.begin_array();
+                for (auto v : row) j.value(static_cast<long long>(v));
+                j.end_array();
+            }
+            j.end_array().end_object();
+        } else {
+            RegressionReport r = regression_report(t.y, out);
+            std::snprintf(buf, sizeof buf, "%.6g", r.mse);
+            lg.info("mse: {}  mae: {:.6g}  rmse: {:.6g}  r2: {:.6g}", buf, r.mae, r.rmse, r.r2);
+            j.key("regression").begin_object().key("mse").value(r.mse).key("mae").value(r.mae).key("rmse").value(r.rmse)
+                .key("r2").value(r.r2).end_object();
         }
-        j.key("accuracy").value(r.accuracy);
-        j.key("macro_avg").begin_object().key("precision").value(r.macro_precision).key("recall").value(r.macro_recall)
-            .key("f1").value(r.macro_f1).end_object();
-        j.key("weighted_avg").begin_object().key("precision").value(r.weighted_precision).key("recall")
-            .value(r.weighted_recall).key("f1").value(r.weighted_f1).end_object();
+    };
+    if (!data.targets.empty()) {  // several outputs: a report each, under "outputs" in the JSON
+        j.key("outputs").begin_object();
+        for (size_t k = 0; k < run.heads.size(); ++k) {
+            const OutputHead& h = run.heads[k];
+            lg.info("output {}:", h.name);
+            j.key(h.name).begin_object();
+            report(data.targets[k], outputs.middleCols(h.offset, h.width));
+            j.end_object();
+            if (k + 1 < run.heads.size()) lg.info("");
+        }
         j.end_object();
-        j.key("confusion_matrix").begin_object().key("labels").begin_array();
-        for (const auto& c : r.classes) j.value(c);
-        j.end_array().key("matrix").begin_array();
-        for (const auto& row : r.confusion) {
-            j.begin_array();
-            for (auto v : row) j.value(static_cast<long long>(v));
-            j.end_array();
-        }
-        j.end_array().end_object();
     } else if (forecaster) {
         ForecastReport r = forecast_report(run.schema.series, ref, unscale_forecast(run.schema.series, outputs));
         print_forecast(r);
         j.key("forecast");
         write_forecast_json(j, r);
     } else {
-        RegressionReport r = regression_report(data.y, outputs);
-        std::snprintf(buf, sizeof buf, "%.6g", r.mse);
-        lg.info("mse: {}  mae: {:.6g}  rmse: {:.6g}  r2: {:.6g}", buf, r.mae, r.rmse, r.r2);
-        j.key("regression").begin_object().key("mse").value(r.mse).key("mae").value(r.mae).key("rmse").value(r.rmse)
-            .key("r2").value(r.r2).end_object();
+        report(data, outputs);
     }
     j.end_object();
     if (o.common.json) std::cout << j.str() << std::endl;

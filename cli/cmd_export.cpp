@@ -22,8 +22,13 @@ int run_export(ExportOptions& o) {
     const std::string bytes = export_onnx(run);
     const std::string out = o.output.empty() ? o.run + "/model.onnx" : o.output;
     write_file_atomic(out, bytes);
-    log().info("exported {} ({} bytes, ONNX opset 13; input 'input' (batch, {}), output 'output')", out, bytes.size(),
-               shape_size(run.model.input_shape()));
+    std::string outputs = "output 'output'";
+    if (run.heads.size() > 1) {
+        outputs = "outputs";
+        for (size_t k = 0; k < run.heads.size(); ++k) outputs += (k ? ", '" : " '") + run.heads[k].name + "'";
+    }
+    log().info("exported {} ({} bytes, ONNX opset 13; input 'input' (batch, {}), {})", out, bytes.size(),
+               shape_size(run.model.input_shape()), outputs);
     if (o.common.json) {
         JsonWriter j;
         j.begin_object().key("output").value(out).key("format").value(o.format).key("bytes").value(

@@ -71,6 +71,12 @@ int run_summary(SummaryOptions& o) {
         row(l.name + " (" + l.type + ")" + (l.trainable ? "" : " [frozen]"), shape_str(l.output), with_commas(l.params), from);
     }
     lg.info("{}", std::string(width, '-'));
+    if (!s.outputs.empty()) {
+        std::string outs;
+        for (size_t k = 0; k < s.outputs.size(); ++k)
+            outs += (k ? ", " : "") + s.outputs[k] + " (" + s.output_losses[k] + ")";
+        lg.info("Outputs: {}", outs);
+    }
     lg.info("Total params: {} ({})", with_commas(s.total), human_bytes(4.0 * double(s.total)));
     lg.info("Trainable params: {}", with_commas(s.trainable));
     lg.info("Non-trainable params: {}", with_commas(s.non_trainable));
@@ -93,6 +99,11 @@ int run_summary(SummaryOptions& o) {
             j.end_object();
         }
         j.end_array();
+        if (!s.outputs.empty()) {
+            j.key("outputs").begin_array();
+            for (const auto& n : s.outputs) j.value(n);
+            j.end_array();
+        }
         j.key("total_params").value(static_cast<long long>(s.total));
         j.key("trainable_params").value(static_cast<long long>(s.trainable));
         j.key("non_trainable_params").value(static_cast<long long>(s.non_trainable));

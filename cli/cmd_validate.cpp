@@ -18,11 +18,11 @@ int run_validate(ValidateOptions& o) {
     apply_common_options(o.common);
     const ExperimentConfig cfg = load_config(o.config, o.common.sets);
     // With the input shape known without reading data, every layer's shape is checked as well.
-    if (!cfg.input_shape.empty()) build_model(cfg.layers, cfg.input_shape, cfg.seed);
+    if (!cfg.input_shape.empty()) build_model(cfg.layers, cfg.input_shape, cfg.seed, {}, cfg.outputs);
     if (!cfg.model_inputs.empty()) {
         int64_t total = 0;
         for (const auto& mi : cfg.model_inputs) total += shape_size(mi.shape);
-        build_model(cfg.layers, Shape{total}, cfg.seed, cfg.model_inputs);
+        build_model(cfg.layers, Shape{total}, cfg.seed, cfg.model_inputs, cfg.outputs);
     }
     const std::string resolved = emit_config(cfg);
     if (o.common.json) std::cout << "{\"valid\":true,\"config\":" << yaml_to_json(resolved) << "}" << std::endl;

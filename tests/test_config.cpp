@@ -73,7 +73,7 @@ TEST_CASE("golden errors: unknown key, with suggestion, location and valid keys"
     t = replace(kBase, "seed: 3", "sed: 3");
     CHECK(error_of(t) ==
           "cfg.yaml:2:1: sed: unknown key 'sed' in the config's top level (did you mean 'seed'? valid keys: name, "
-          "description, seed, data, model, loss, optimizer, metrics, training, search, extends)");
+          "description, seed, data, model, loss, loss_weights, optimizer, metrics, training, search, extends)");
 }
 
 TEST_CASE("golden errors: wrong type, unknown layer, negative learning rate") {

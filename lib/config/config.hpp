@@ -47,6 +47,9 @@ struct DataSourceConfig {
     // csv
     std::string path;         ///< resolved path (csv)
     std::string target;       ///< target column: a name, or a 0-based index without a header
+    /// csv `target: [a, b]`: one target column per model output, in model.outputs' order (then `target` is empty)
+    std::vector<std::string> target_list;
+    std::vector<char> target_classes;  ///< per target_list entry: its output's loss wants class labels (set by the parser)
     std::vector<std::string> feature_columns;  ///< names or indices; empty: all but the target
     std::vector<std::string> categorical;      ///< columns to one-hot even when they look numeric
     char delimiter = ',';
@@ -176,6 +179,15 @@ struct InitFromConfig {
     bool present() const { return !path.empty(); }
 };
 
+/// One of `model.outputs` (several outputs, as Keras' functional API has them): the layer, its loss and
+/// loss weight (the model's loss is Σ weight · loss), and its metrics (logged as LAYER_metric).
+struct OutputConfig {
+    std::string layer;
+    Loss loss;
+    double loss_weight = 1.0;
+    std::vector<MetricSpec> metrics;
+};
+
 struct ExperimentConfig {
     std::string name = "experiment";
     uint64_t seed = 42;
@@ -185,6 +197,9 @@ struct ExperimentConfig {
     /// model.inputs (named inputs with shapes); empty: one input called "input" (input_shape)
     std::vector<ModelInputConfig> model_inputs;
     InitFromConfig init_from;
+    /// model.outputs with two or more layers; empty: one output, the last layer, with `loss` and `metrics`
+    /// (then the first output's loss and metrics are copied there too, for code that reads one loss).
+    std::vector<OutputConfig> outputs;
     Loss loss;
     OptimizerSpec optimizer;
     std::vector<MetricSpec> metrics;

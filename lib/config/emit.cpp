@@ -39,7 +39,8 @@ void emit_source(YAML::Emitter& e, const DataSourceConfig& s, bool train = false
         e << YAML::Key << "seed" << YAML::Value << s.seed;
     } else if (s.format == "csv") {
         e << YAML::Key << "path" << YAML::Value << s.path;
-        e << YAML::Key << "target" << YAML::Value << s.target;
+        if (s.target_list.empty()) e << YAML::Key << "target" << YAML::Value << s.target;
+        else e << YAML::Key << "target" << YAML::Value << YAML::Flow << s.target_list;
         if (!s.feature_columns.empty()) e << YAML::Key << "features" << YAML::Value << YAML::Flow << s.feature_columns;
         if (!s.categorical.empty()) e << YAML::Key << "categorical" << YAML::Value << YAML::Flow << s.categorical;
         e << YAML::Key << "delimiter" << YAML::Value << std::string(1, s.delimiter);
@@ -309,12 +310,41 @@ std::string emit_config(const ExperimentConfig& c) {
         if (!l.trainable) e << YAML::Key << "trainable" << YAML::Value << false;
         e << YAML::EndMap;
     }
-    e << YAML::EndSeq << YAML::EndMap;
-
-    e << YAML::Key << "loss" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << c.loss.type;
-    if (c.loss.is_classification()) e << YAML::Key << "from_logits" << YAML::Value << c.loss.from_logits;
-    if (c.loss.type == "huber") emit_kv(e, "delta", c.loss.delta);
+    e << YAML::EndSeq;
+    if (!c.outputs.empty()) {
+        e << YAML::Key << "outputs" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const auto& o : c.outputs) e << o.layer;
+        e << YAML::EndSeq;
+    }
     e << YAML::EndMap;
+
+    auto emit_loss = [&](const Loss& l) {
+        e << YAML::BeginMap << YAML::Key << "type" << YAML::Value << l.type;
+        if (l.is_classification()) e << YAML::Key << "from_logits" << YAML::Value << l.from_logits;
+        if (l.type == "huber") emit_kv(e, "delta", l.delta);
+        e << YAML::EndMap;
+    };
+    auto emit_metrics = [&](const std::vector<MetricSpec>& ms) {
+        e << YAML::BeginSeq;
+        for (const auto& m : ms) {
+            if (m.type == "top_k_accuracy")
+                e << YAML::Flow << YAML::BeginMap << YAML::Key << "type" << YAML::Value << m.type << YAML::Key << "k"
+                  << YAML::Value << m.k << YAML::EndMap;
+            else
+                e << m.type;
+        }
+        e << YAML::EndSeq;
+    };
+    e << YAML::Key << "loss" << YAML::Value;
+    if (c.outputs.empty()) {
+        emit_loss(c.loss);
+    } else {
+        e << YAML::BeginMap;
+        for (const auto& o : c.outputs) e << YAML::Key << o.layer << YAML::Value, emit_loss(o.loss);
+        e << YAML::EndMap << YAML::Key << "loss_weights" << YAML::Value << YAML::BeginMap;
+        for (const auto& o : c.outputs) e << YAML::Key << o.layer << YAML::Value, num(e, o.loss_weight);
+        e << YAML::EndMap;
+    }
 
     const auto& o = c.optimizer;
     e << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << o.type;
@@ -342,15 +372,14 @@ std::string emit_config(const ExperimentConfig& c) {
     if (o.clipvalue > 0) emit_kv(e, "clipvalue", o.clipvalue);
     e << YAML::EndMap;
 
-    e << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
-    for (const auto& m : c.metrics) {
-        if (m.type == "top_k_accuracy")
-            e << YAML::Flow << YAML::BeginMap << YAML::Key << "type" << YAML::Value << m.type << YAML::Key << "k"
-              << YAML::Value << m.k << YAML::EndMap;
-        else
-            e << m.type;
+    e << YAML::Key << "metrics" << YAML::Value;
+    if (c.outputs.empty()) {
+        emit_metrics(c.metrics);
+    } else {
+        e << YAML::BeginMap;
+        for (const auto& o : c.outputs) e << YAML::Key << o.layer << YAML::Value, emit_metrics(o.metrics);
+        e << YAML::EndMap;
     }
-    e << YAML::EndSeq;
 
     const auto& t = c.training;
     e << YAML::Key << "training" << YAML::Value << YAML::BeginMap;

@@ -485,7 +485,8 @@ DataSourceConfig read_source(Reader& r, const YAML::Node& n, const std::string& 
                      "a csv source");
         s.path = required_path("path", "the CSV file");
         if (!n["target"]) r.doc().error(n, path, "missing key 'target' (the target column's name, or index)");
-        s.target = r.string(n, "target", path, "");
+        else if (n["target"].IsSequence()) s.target_list = read_string_list(r, n["target"], child(path, "target"), "target columns");
+        else s.target = r.string(n, "target", path, "");
         if (YAML::Node f = n["features"]) s.feature_columns = read_string_list(r, f, child(path, "features"), "columns");
         if (YAML::Node f = n["categorical"]) s.categorical = read_string_list(r, f, child(path, "categorical"), "columns");
         std::string d = r.string(n, "delimiter", path, ",");
@@ -1313,9 +1314,40 @@ void read_model_graph(Reader& r, const YAML::Node& m, ExperimentConfig& c) {
         }
     }
     if (!clean()) return;
-    // Everything must lead to the output (the last layer).
+    // The outputs: model.outputs (layer names), else the last layer.
+    std::vector<int> todo;
+    if (YAML::Node o = m["outputs"]) {
+        const std::vector<std::string> names = read_string_list(r, o, "model.outputs", "output layer names");
+        std::vector<std::string> layer_names;
+        for (const auto& l : c.layers) layer_names.push_back(l.name);
+        for (size_t j = 0; j < names.size(); ++j) {
+            const YAML::Node at = o.IsSequence() ? o[j] : o;
+            auto f = index.find(names[j]);
+            if (f == index.end()) {
+                doc.error(at, "model.outputs." + std::to_string(j),
+                          "no layer named '" + names[j] + "' (" + suggest(names[j], layer_names) + "known: " + known + ")");
+                continue;
+            }
+            for (int t : todo)
+                if (t == f->second) doc.error(at, "model.outputs." + std::to_string(j), "output '" + names[j] + "' is listed twice");
+            todo.push_back(f->second);
+            OutputConfig out;
+            out.layer = names[j];
+            c.outputs.push_back(out);
+        }
+        if (o.IsSequence() && o.size() == 0) doc.error(o, "model.outputs", "expected a list of output layer names");
+        if (!clean()) return;
+        if (c.outputs.size() == 1) {  // one output: the plain form
+            c.outputs.clear();
+            if (todo[0] != n - 1)
+                doc.error(o, "model.outputs", "a single output must be the last layer (move it there, or list several outputs)");
+        }
+    }
+    if (todo.empty()) todo = {n - 1};
+    std::string outs;
+    for (int t : todo) outs += (outs.empty() ? "'" : ", '") + c.layers[size_t(t)].name + "'";
+    // Everything must lead to an output.
     std::vector<char> used(static_cast<size_t>(n), 0), used_input(input_names.size(), 0);
-    std::vector<int> todo = {n - 1};
     while (!todo.empty()) {
         const int i = todo.back();
         todo.pop_back();
@@ -1329,12 +1361,95 @@ void read_model_graph(Reader& r, const YAML::Node& m, ExperimentConfig& c) {
     for (int i = 0; i < n; ++i)
         if (!used[size_t(i)])
             doc.error(nodes[size_t(i)], paths[size_t(i)],
-                      "layer '" + c.layers[size_t(i)].name + "' does not lead to the model's output (the last layer, '" +
-                          c.layers.back().name + "'): use it as an input of a later layer, or remove it");
+                      "layer '" + c.layers[size_t(i)].name + "' does not lead to " +
+                          (todo.size() > 1 ? "any of the model's outputs (" + outs + ")"
+                                           : "the model's output (the last layer, " + outs + ")") +
+                          ": use it as an input of a later layer, or remove it");
     for (size_t k = 0; k < input_nodes.size(); ++k)
         if (!used_input[k])
             doc.error(input_nodes[k], "model.inputs." + std::to_string(k),
                       "model input '" + input_names[k] + "' is not used by any layer");
+}
+
+/// Several outputs: `loss` maps each output to its loss (or one loss serves them all), and
+/// `loss_weights` (a mapping by output, or a list in output order) weighs them, as Keras' compile().
+void read_output_losses(Reader& r, const YAML::Node& root, ExperimentConfig& c) {
+    const YAML::Node n = root["loss"];
+    Keys names;
+    for (const auto& o : c.outputs) names.push_back(o.layer);
+    if (n.IsMap() && !n["type"]) {
+        r.check_keys(n, "loss", names, "the losses by output");
+        for (auto& o : c.outputs) {
+            if (!n[o.layer]) r.doc().error(n, "loss", "missing a loss for output '" + o.layer + "' (outputs: " + join(names) + ")");
+            else o.loss = read_loss(r, n[o.layer], child("loss", o.layer));
+        }
+    } else {
+        const Loss l = read_loss(r, n, "loss");
+        for (auto& o : c.outputs) o.loss = l;
+    }
+    const YAML::Node w = root["loss_weights"];
+    if (!w) return;
+    auto weight = [&](const YAML::Node& v, const std::string& p) { return r.number_value(v, p, 1.0, non_negative); };
+    if (w.IsSequence()) {
+        if (w.size() != c.outputs.size())
+            r.doc().error(w, "loss_weights", "expected " + std::to_string(c.outputs.size()) + " weights, one per output (" +
+                                                 join(names) + "), got " + std::to_string(w.size()));
+        for (size_t k = 0; k < std::min<size_t>(w.size(), c.outputs.size()); ++k)
+            c.outputs[k].loss_weight = weight(w[k], child("loss_weights", std::to_string(k)));
+    } else if (r.is_map(w, "loss_weights", "a mapping from output name to weight, or a list in output order")) {
+        r.check_keys(w, "loss_weights", names, "the loss weights by output");
+        for (auto& o : c.outputs)
+            if (w[o.layer]) o.loss_weight = weight(w[o.layer], child("loss_weights", o.layer));
+    }
+}
+
+/// Several outputs: `metrics` maps each output to its list, or one list serves every output.
+void read_output_metrics(Reader& r, const YAML::Node& n, ExperimentConfig& c) {
+    if (n.IsSequence()) {
+        const auto m = read_metrics(r, n, "metrics");
+        for (auto& o : c.outputs) o.metrics = m;
+        return;
+    }
+    if (!r.is_map(n, "metrics", "a list such as [accuracy], or a mapping from output name to its list")) return;
+    Keys names;
+    for (const auto& o : c.outputs) names.push_back(o.layer);
+    r.check_keys(n, "metrics", names, "the metrics by output");
+    for (auto& o : c.outputs)
+        if (n[o.layer]) o.metrics = read_metrics(r, n[o.layer], child("metrics", o.layer));
+}
+
+/// Several outputs read their targets from a CSV source's `target: [a, b]`, one column per output; a
+/// single output takes one target column.
+void check_output_targets(Reader& r, const YAML::Node& root, ExperimentConfig& c) {
+    const YAML::Node d = root["data"];
+    if (!d || !d.IsMap()) return;
+    std::string names;
+    for (const auto& o : c.outputs) names += (names.empty() ? "" : ", ") + o.layer;
+    for (const char* k : {"train", "validation", "test"}) {
+        const YAML::Node s = d[k];
+        DataSourceConfig* src = std::string(k) == "train" ? &c.data.train
+                                      : std::string(k) == "validation" ? (c.data.validation ? &*c.data.validation : nullptr)
+                                                                       : (c.data.test ? &*c.data.test : nullptr);
+        if (!s || !s.IsMap() || !src) continue;
+        const std::string p = std::string("data.") + k;
+        if (c.outputs.empty()) {
+            if (!src->target_list.empty())
+                r.doc().error(s["target"], child(p, "target"),
+                              "a list of target columns needs a model with as many outputs (model.outputs: [a, b]); "
+                              "this model has one output");
+            continue;
+        }
+        if (src->format != "csv")
+            r.doc().error(s, p, "a model with several outputs (" + names + ") reads its targets from a csv source, "
+                                "one target column per output (target: [a, b]); this source is " + src->format);
+        else if (src->target_list.size() == c.outputs.size())
+            for (const auto& o : c.outputs) src->target_classes.push_back(o.loss.is_classification());
+        else
+            r.doc().error(s["target"] ? s["target"] : s, child(p, "target"),
+                          "the model has " + std::to_string(c.outputs.size()) + " outputs (" + names +
+                              "): give one target column for each, in that order, e.g. target: [" +
+                              (c.outputs.size() == 2 ? std::string("species, body_mass_g") : "a, b, c") + "]");
+    }
 }
 
 }  // namespace
@@ -1351,8 +1466,8 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
     YAML::Node root = doc.root();
     if (doc.errors().empty()) {
         r.check_keys(root, "",
-                     {"name", "description", "seed", "data", "model", "loss", "optimizer", "metrics", "training",
-                      "search", "extends"},
+                     {"name", "description", "seed", "data", "model", "loss", "loss_weights", "optimizer", "metrics",
+                      "training", "search", "extends"},
                      "the config's top level");
         c.name = r.string(root, "name", "", "experiment");
         r.string(root, "description", "", "");
@@ -1363,7 +1478,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
             r.doc().error(root, "", "missing key 'model' (with a list of layers)");
         } else if (r.is_map(root["model"], "model", "a mapping with 'layers'")) {
             YAML::Node m = root["model"];
-            r.check_keys(m, "model", {"input_shape", "inputs", "blocks", "layers", "init_from"}, "the model section");
+            r.check_keys(m, "model", {"input_shape", "inputs", "blocks", "layers", "outputs", "init_from"}, "the model section");
             if (YAML::Node f = m["init_from"]) {
                 const std::string fp = "model.init_from";
                 if (f.IsScalar()) {
@@ -1411,10 +1526,19 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
                             check_names(t["stages"][k][key], "training.stages." + std::to_string(k) + "." + key);
         }
         if (!root["loss"]) r.doc().error(root, "", "missing key 'loss' (e.g. categorical_crossentropy)");
-        else c.loss = read_loss(r, root["loss"], "loss");
+        else if (c.outputs.empty()) c.loss = read_loss(r, root["loss"], "loss");
+        else read_output_losses(r, root, c);
+        if (YAML::Node w = root["loss_weights"]; w && c.outputs.empty())
+            r.doc().error(w, "loss_weights", "loss_weights weigh the losses of several model.outputs; this model has one output");
         if (root["optimizer"]) c.optimizer = read_optimizer(r, root["optimizer"], "optimizer");
         else c.optimizer.learning_rate.initial_learning_rate = 0.001;  // adam's default
-        if (root["metrics"]) c.metrics = read_metrics(r, root["metrics"], "metrics");
+        if (root["metrics"] && c.outputs.empty()) c.metrics = read_metrics(r, root["metrics"], "metrics");
+        else if (root["metrics"]) read_output_metrics(r, root["metrics"], c);
+        if (doc.errors().empty()) check_output_targets(r, root, c);  // (after a model error it would only repeat it)
+        if (!c.outputs.empty()) {
+            c.loss = c.outputs[0].loss;
+            c.metrics = c.outputs[0].metrics;
+        }
         if (root["training"]) c.training = read_training(r, root["training"], "training");
         if (YAML::Node s = root["search"]; s && with_search) {
             c.search = read_search(r, s, "search", c.seed);

@@ -22,7 +22,7 @@ std::unique_ptr<Layer> make_layer(const LayerConfig& cfg) {
 }
 
 Sequential build_model(const std::vector<LayerConfig>& layers, const Shape& input, uint64_t seed,
-                       const std::vector<ModelInputConfig>& inputs) {
+                       const std::vector<ModelInputConfig>& inputs, const std::vector<OutputConfig>& outputs) {
     Sequential m;
     std::vector<std::string> input_names;
     std::vector<Shape> shapes;
@@ -49,6 +49,15 @@ Sequential build_model(const std::vector<LayerConfig>& layers, const Shape& inpu
         m.add(make_layer(l), std::move(in));
     }
     m.set_input_names(input_names);
+    if (!outputs.empty()) {
+        std::vector<int> outs;
+        for (const auto& o : outputs) {
+            auto f = index.find(o.layer);
+            if (f == index.end()) throw ConfigError("model.outputs: no layer named '" + o.layer + "'");
+            outs.push_back(f->second);
+        }
+        m.set_outputs(outs);
+    }
     try {
         m.build(shapes, seed);
         return m;

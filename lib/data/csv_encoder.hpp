@@ -18,8 +18,10 @@ public:
                bool require_target);
     /// Fields expected per record.
     size_t expected_fields() const { return expected_; }
-    /// Position of the target in a record, or −1.
-    int target_field() const { return target_; }
+    /// Position of the target in a record, or −1 (the first target with several).
+    int target_field() const { return targets_.empty() ? -1 : targets_[0]; }
+    /// Positions of the targets found in a record (several outputs: one each, in output order).
+    const std::vector<int>& target_fields() const { return targets_; }
     /// Whether any feature of `rec` is missing (for `missing: drop`).
     bool has_missing(const CsvRecord& rec) const;
     /// Encode rec's features into out[0..width). Throws DataError naming line and column.
@@ -30,7 +32,8 @@ private:
     const DataSchema& s_;
     std::string display_;
     std::vector<int> pos_;  // record position of each schema column
-    int target_ = -1;
+    std::vector<int> targets_;  // record positions of the target columns (those present)
+    std::vector<int> schema_targets_;  // the schema's target positions (headerless rows)
     size_t expected_ = 0;
 };
 

@@ -19,12 +19,23 @@ Dataset Dataset::subset(const std::vector<int>& idx) const {
     d.shape = shape;
     d.x.resize(Eigen::Index(idx.size()), x.cols());
     for (size_t i = 0; i < idx.size(); ++i) d.x.row(Eigen::Index(i)) = x.row(idx[i]);
-    if (is_classification()) {
-        d.labels.resize(idx.size());
-        for (size_t i = 0; i < idx.size(); ++i) d.labels[i] = labels[size_t(idx[i])];
-    } else {
-        d.y.resize(Eigen::Index(idx.size()), y.cols());
-        for (size_t i = 0; i < idx.size(); ++i) d.y.row(Eigen::Index(i)) = y.row(idx[i]);
+    // The targets: this set's own, and each output's (whose x is empty).
+    auto targets_of = [&](const Dataset& from, Dataset& to) {
+        if (from.is_classification()) {
+            to.labels.resize(idx.size());
+            for (size_t i = 0; i < idx.size(); ++i) to.labels[i] = from.labels[size_t(idx[i])];
+        } else if (from.y.rows() > 0) {
+            to.y.resize(Eigen::Index(idx.size()), from.y.cols());
+            for (size_t i = 0; i < idx.size(); ++i) to.y.row(Eigen::Index(i)) = from.y.row(idx[i]);
+        }
+    };
+    targets_of(*this, d);
+    for (const Dataset& t : targets) {
+        Dataset part;
+        part.num_classes = t.num_classes;
+        part.class_names = t.class_names;
+        targets_of(t, part);
+        d.targets.push_back(std::move(part));
     }
     return d;
 }

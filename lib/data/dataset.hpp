@@ -17,6 +17,9 @@ struct Dataset {
     std::vector<std::string> class_names;   ///< label index → name
     std::vector<std::string> feature_names;
     Shape shape;                            ///< per-sample shape, e.g. (28, 28, 1); empty: flat
+    /// A model with several outputs: each output's targets (labels or y, class names; x unused), in
+    /// output order. Empty: one output, whose targets are labels / y above.
+    std::vector<Dataset> targets;
 
     /// The per-sample shape a model sees: `shape`, or (features) when the data is flat.
     Shape sample_shape() const { return shape.empty() ? Shape{x.cols()} : shape; }

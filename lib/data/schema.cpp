@@ -84,6 +84,19 @@ void DataSchema::write_json(JsonWriter& j) const {
             j.end_object();
         }
         j.end_array();
+        if (!targets.empty()) {
+            j.key("targets").begin_array();
+            for (const auto& t : targets) {
+                j.begin_object().key("name").value(t.name).key("index").value(t.index).key("task").value(t.task);
+                if (t.is_classification()) {
+                    j.key("class_names").begin_array();
+                    for (const auto& n : t.class_names) j.value(n);
+                    j.end_array();
+                }
+                j.end_object();
+            }
+            j.end_array();
+        }
     }
     if (format == "timeseries") {
         const SeriesSchema& t = series;
@@ -195,6 +208,13 @@ std::vector<float> floats(const JsonValue& v, const char* what) {
 }
 }  // namespace
 
+std::vector<int> DataSchema::target_fields() const {
+    std::vector<int> out;
+    for (const auto& t : targets) out.push_back(t.index);
+    if (targets.empty() && target_index >= 0) out.push_back(target_index);
+    return out;
+}
+
 DataSchema DataSchema::from_json(const JsonValue& v) {
     if (!v.is_object()) bad("not an object");
     DataSchema s;
@@ -226,6 +246,19 @@ DataSchema DataSchema::from_json(const JsonValue& v) {
             }
             if (const JsonValue* fill = c.find("fill")) f.fill = fill->number;
             s.columns.push_back(std::move(f));
+        }
+        if (const JsonValue* ts = v.find("targets")) {
+            if (!ts->is_array() || ts->items.size() < 2) bad("'targets' must be a list of two or more targets");
+            for (const auto& t : ts->items) {
+                TargetColumn c;
+                c.name = str(t, "name");
+                c.index = int(integer(t, "index"));
+                if (c.index < 0 || c.index >= s.input_columns) bad("target index out of range");
+                c.task = str(t, "task");
+                if (c.task != "classification" && c.task != "regression") bad("target task must be classification or regression");
+                if (c.is_classification()) c.class_names = strings(need(t, "class_names"), "class_names");
+                s.targets.push_back(std::move(c));
+            }
         }
     }
     if (s.format == "timeseries") {

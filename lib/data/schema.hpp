@@ -65,6 +65,15 @@ struct TextSchema {
     std::vector<double> idf;           ///< tf_idf: weight per output index (OOV: the mean of the tokens')
 };
 
+/// One target column of a model with several outputs (csv `target: [a, b]`), for output k of the model.
+struct TargetColumn {
+    std::string name;                      ///< header name, or "column N" without a header
+    int index = -1;                        ///< position in the input row
+    std::string task = "classification";   ///< classification | regression
+    std::vector<std::string> class_names;  ///< classification: label index → name
+    bool is_classification() const { return task == "classification"; }
+};
+
 /// Everything needed to turn raw input rows into model inputs, and outputs into labels; saved with
 /// the model so that evaluate and predict apply exactly what training applied.
 struct DataSchema {
@@ -75,6 +84,7 @@ struct DataSchema {
     std::vector<FeatureColumn> columns;     ///< CSV feature columns in model order
     std::string target;                     ///< CSV target column name (empty when none)
     int target_index = -1;
+    std::vector<TargetColumn> targets;      ///< several outputs: one target column each, in output order (csv)
     std::string missing = "error";          ///< error | drop | mean (timeseries: error | interpolate | drop)
     int64_t width = 0;                      ///< features after encoding
     std::vector<std::string> feature_names; ///< after encoding (one-hot columns as name=value)
@@ -86,6 +96,8 @@ struct DataSchema {
     TextSchema text;                        ///< text only
 
     bool is_classification() const { return task == "classification"; }
+    /// Positions of the target columns in a CSV row (one, several, or none).
+    std::vector<int> target_fields() const;
     void write_json(JsonWriter& j) const;
     static DataSchema from_json(const JsonValue& v);  ///< throws DataError on a malformed schema
 };

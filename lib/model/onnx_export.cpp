@@ -648,22 +648,29 @@ std::string export_onnx(SavedRun& run) {
             case MaskFlow::Drop: break;
         }
     }
-    // What predict returns: probabilities when the run's loss took logits.
-    std::string y = value.at(int(layers.size()) - 1);
-    if (run.cfg.loss.from_logits) {
-        ActivationFn a;
-        a.name = run.cfg.loss.type == "binary_crossentropy" ? "sigmoid" : "softmax";
-        y = b.activation(y, a, "output_activation");
+    // What predict returns, per output: probabilities when its loss took logits. One output is called
+    // "output"; several are named by their layers, in model.outputs' order.
+    const auto& outs = m.outputs();
+    for (size_t k = 0; k < outs.size(); ++k) {
+        std::string y = value.at(outs[k]);
+        // (The config's loss: the layers above were written with the config's activations, unfused.)
+        const Loss& loss = run.cfg.outputs.empty() ? run.cfg.loss : run.cfg.outputs[k].loss;
+        const std::string oname = outs.size() == 1 ? "output" : layers[size_t(outs[k])].name;
+        if (loss.from_logits) {
+            ActivationFn a;
+            a.name = loss.type == "binary_crossentropy" ? "sigmoid" : "softmax";
+            y = b.activation(y, a, oname + "/activation");
+        }
+        const Shape& os = m.layer(size_t(outs[k])).output_shape();
+        if (os.size() > 1) y = b.op("Reshape", {y, b.int_constant(oname + "/shape", {-1, shape_size(os)})}, oname);
+        b.node("Identity", {y}, oname);
+        onnx::ValueInfoProto* out = g.add_output();
+        out->set_name(oname);
+        auto* ot = out->mutable_type()->mutable_tensor_type();
+        ot->set_elem_type(onnx::TensorProto::FLOAT);
+        ot->mutable_shape()->add_dim()->set_dim_param("batch");
+        ot->mutable_shape()->add_dim()->set_dim_value(shape_size(os));
     }
-    if (shape_size(m.output_shape()) != 0 && m.output_shape().size() > 1)
-        y = b.op("Reshape", {y, b.int_constant("output/shape", {-1, shape_size(m.output_shape())})}, "output");
-    b.node("Identity", {y}, "output");
-    onnx::ValueInfoProto* out = g.add_output();
-    out->set_name("output");
-    auto* ot = out->mutable_type()->mutable_tensor_type();
-    ot->set_elem_type(onnx::TensorProto::FLOAT);
-    ot->mutable_shape()->add_dim()->set_dim_param("batch");
-    ot->mutable_shape()->add_dim()->set_dim_value(shape_size(m.output_shape()));
     try {
         onnx::checker::check_model(model);
     } catch (const std::exception& e) {

@@ -12,9 +12,9 @@
 namespace nnctl {
 
 Sequential::Sequential(const Sequential& o)
-    : inputs_(o.inputs_), order_(o.order_), consumers_(o.consumers_), out_node_(o.out_node_),
+    : inputs_(o.inputs_), order_(o.order_), consumers_(o.consumers_), out_nodes_(o.out_nodes_),
       input_shapes_(o.input_shapes_), input_names_(o.input_names_), input_offset_(o.input_offset_),
-      input_shape_(o.input_shape_), output_act_(o.output_act_), skip_last_(o.skip_last_), folded_(o.folded_),
+      input_shape_(o.input_shape_), output_acts_(o.output_acts_), skip_out_(o.skip_out_), folded_(o.folded_),
       src_(o.src_), fused_(o.fused_) {
     for (const auto& l : o.layers_) layers_.push_back(l->clone());
     outs_.resize(layers_.size());
@@ -37,7 +37,7 @@ bool Sequential::is_chain() const {
     if (input_shapes_.size() > 1) return false;
     for (size_t i = 0; i < inputs_.size(); ++i)
         if (inputs_[i].size() != 1 || inputs_[i][0] != int(i) - 1) return false;
-    return out_node_ == int(layers_.size()) - 1;
+    return out_nodes_.empty() || out_nodes_ == std::vector<int>{int(layers_.size()) - 1};
 }
 
 void Sequential::build(const Shape& input, uint64_t seed) { build(std::vector<Shape>{input}, seed); }
@@ -57,8 +57,11 @@ void Sequential::build(const std::vector<Shape>& inputs, uint64_t seed) {
     for (const auto& s : inputs) input_offset_.push_back(total), total += shape_size(s);
     input_shape_ = inputs.size() == 1 ? inputs[0] : Shape{total};
     input_bufs_.assign(inputs.size() > 1 ? inputs.size() : 0, Matrix());
-    if (out_node_ < 0) out_node_ = n - 1;
-    if (out_node_ >= n) throw Error("internal: the output layer does not exist");
+    if (out_nodes_.empty()) out_nodes_ = {n - 1};
+    for (int o : out_nodes_)
+        if (o < 0 || o >= n) throw Error("internal: an output layer does not exist");
+    output_acts_.resize(out_nodes_.size());
+    skip_out_.resize(out_nodes_.size(), 0);
 
     // Defaults (the previous layer) and checks; lib/config reports the same problems with line numbers.
     for (int i = 0; i < n; ++i) {
@@ -89,7 +92,7 @@ void Sequential::build(const std::vector<Shape>& inputs, uint64_t seed) {
     if (int(order_.size()) != n) throw Error("the model's layers form a cycle");
     // Every layer must lead to the output: walk back from it.
     std::vector<char> used(size_t(n), 0);
-    std::vector<int> stack = {out_node_};
+    std::vector<int> stack = out_nodes_;
     while (!stack.empty()) {
         const int i = stack.back();
         stack.pop_back();
@@ -99,7 +102,9 @@ void Sequential::build(const std::vector<Shape>& inputs, uint64_t seed) {
             if (s >= 0) stack.push_back(s);
     }
     for (int i = 0; i < n; ++i)
-        if (!used[size_t(i)]) throw Error("layer '" + layers_[size_t(i)]->name() + "' does not lead to the model's output");
+        if (!used[size_t(i)])
+            throw Error("layer '" + layers_[size_t(i)]->name() + "' does not lead to the model's output" +
+                        (out_nodes_.size() > 1 ? "s" : ""));
 
     std::vector<Shape> out_shapes(static_cast<size_t>(n));
     for (int i : order_) {
@@ -144,21 +149,47 @@ void Sequential::build(const std::vector<Shape>& inputs, uint64_t seed) {
         auto* conv = dynamic_cast<Conv*>(layers_[size_t(c)].get());
         auto* pool = dynamic_cast<Pool*>(layers_[size_t(p)].get());
         if (conv && pool && inputs_[size_t(p)] == std::vector<int>{c} && consumers_[size_t(c)] == 1 &&
-            c != out_node_ && conv->can_fuse(*pool))
+            std::find(out_nodes_.begin(), out_nodes_.end(), c) == out_nodes_.end() && conv->can_fuse(*pool))
             fused_[size_t(c)] = true;
     }
     collect_params();
 }
 
-int Sequential::effective_output() const { return skip_last_ ? inputs_[size_t(out_node_)][0] : out_node_; }
+int Sequential::effective_output(size_t k) const {
+    const int o = out_nodes_[k];
+    return skip_out_[k] ? inputs_[size_t(o)][0] : o;
+}
 
-bool Sequential::fuse_output_activation(const std::string& name) {
-    if (layers_.empty() || output_act_.name != "linear") return false;
-    const int o = out_node_ < 0 ? int(layers_.size()) - 1 : out_node_;
+bool Sequential::skipped(size_t i) const {
+    for (size_t k = 0; k < out_nodes_.size(); ++k)
+        if (skip_out_[k] && out_nodes_[k] == int(i)) return true;
+    return false;
+}
+
+int64_t Sequential::output_width(size_t k) const { return shape_size(layers_[size_t(out_nodes_[k])]->output_shape()); }
+
+int64_t Sequential::output_offset(size_t k) const {
+    int64_t off = 0;
+    for (size_t j = 0; j < k; ++j) off += output_width(j);
+    return off;
+}
+
+void Sequential::set_output_activation(ActivationFn a, size_t k) {
+    if (output_acts_.size() <= k) output_acts_.resize(k + 1), skip_out_.resize(k + 1, 0);
+    output_acts_[k] = std::move(a);
+}
+
+bool Sequential::fuse_output_activation(const std::string& name, size_t k) {
+    if (layers_.empty() || k >= output_acts_.size() || output_acts_[k].name != "linear") return false;
+    const int o = out_nodes_.empty() ? int(layers_.size()) - 1 : out_nodes_[k];
+    // A layer that is also read by other layers keeps its activation: they need its real output.
+    if (consumers_.size() == layers_.size() && consumers_[size_t(o)] > 0) return false;
+    for (size_t j = 0; j < out_nodes_.size(); ++j)
+        if (j != k && out_nodes_[j] == o) return false;
     Layer& last = *layers_[size_t(o)];
     if (auto* d = dynamic_cast<Dense*>(&last)) {
         if (d->activation().name != name) return false;
-        output_act_ = d->activation();
+        output_acts_[k] = d->activation();
         d->set_activation(ActivationFn{});
         return true;
     }
@@ -167,8 +198,8 @@ bool Sequential::fuse_output_activation(const std::string& name) {
         // The activation's input becomes the output: it must be a layer's (not the model's input).
         if (!inputs_.empty() && !inputs_[size_t(o)].empty() && inputs_[size_t(o)][0] < 0) return false;
         if (o == 0) return false;
-        output_act_ = a->activation();
-        skip_last_ = true;
+        output_acts_[k] = a->activation();
+        skip_out_[k] = 1;
         return true;
     }
     return false;
@@ -198,7 +229,7 @@ const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx)
     auto mask_of = [&](int s) -> const Matrix* { return s >= 0 ? node_mask_[size_t(s)] : nullptr; };
     for (size_t k = 0; k < order_.size(); ++k) {
         const size_t i = size_t(order_[k]);
-        if (skip_last_ && int(i) == out_node_) continue;
+        if (skipped(i)) continue;
         const auto& in = inputs_[i];
         if (src_[i] != i) {  // a reshape or a folded layer: its output is its input's buffer
             // a folded normalization keeps the mask; a reshape changes the time axis
@@ -248,22 +279,38 @@ const Matrix& Sequential::forward(const ConstView& x, const ForwardContext& ctx)
                 break;
         }
     }
-    return outs_[src_[size_t(effective_output())]];
+    if (out_nodes_.size() == 1) return outs_[src_[size_t(effective_output(0))]];
+    int64_t width = 0;
+    for (size_t k = 0; k < out_nodes_.size(); ++k) width += output_width(k);
+    joined_.resize(x.rows(), width);
+    for (size_t k = 0, off = 0; k < out_nodes_.size(); off += size_t(output_width(k)), ++k)
+        joined_.middleCols(Eigen::Index(off), output_width(k)) = outs_[src_[size_t(effective_output(k))]];
+    return joined_;
 }
 
 void Sequential::backward(const ConstView& x, const ConstView& dout) {
     if (!folded_.empty()) throw Error("internal: a model folded for inference cannot be trained");
     const size_t n = layers_.size();
     grad_set_.assign(n, 0);
-    // dL/d(output), into the output's gradient buffer (other layers may read that buffer too).
-    const size_t ob = src_[size_t(effective_output())];
-    grads_[ob] = dout;
-    grad_set_[ob] = 1;
+    // dL/d(output), into the output's gradient buffer (other layers may read that buffer too); with
+    // several outputs, each one's columns of dout.
+    if (out_nodes_.size() == 1) {
+        const size_t ob = src_[size_t(effective_output(0))];
+        grads_[ob] = dout;
+        grad_set_[ob] = 1;
+    } else {
+        for (size_t k = 0, off = 0; k < out_nodes_.size(); off += size_t(output_width(k)), ++k) {
+            const size_t ob = src_[size_t(effective_output(k))];
+            const auto d = dout.middleCols(Eigen::Index(off), output_width(k));
+            if (grad_set_[ob]) grads_[ob] += d;
+            else grads_[ob] = d, grad_set_[ob] = 1;
+        }
+    }
     std::vector<Matrix*> dxs;
     std::vector<int> targets;  // per input: the buffer its gradient goes to (−1: none), or −2 − b to add
     for (size_t k = order_.size(); k-- > 0;) {
         const size_t i = size_t(order_[k]);
-        if (skip_last_ && int(i) == out_node_) continue;
+        if (skipped(i)) continue;
         if (src_[i] != i) continue;  // a reshape passes the gradient on unchanged: same buffer
         if (fused_[i]) continue;     // done with its pooling
         size_t node = i;             // the layer whose inputs receive gradients
@@ -308,7 +355,16 @@ void Sequential::backward(const ConstView& x, const ConstView& dout) {
 }
 
 void Sequential::apply_output_activation(const ConstView& logits, Matrix& out) const {
-    output_act_.forward(logits, out);
+    if (output_acts_.size() == 1) {
+        output_acts_[0].forward(logits, out);
+        return;
+    }
+    out.resize(logits.rows(), logits.cols());
+    Matrix part;
+    for (size_t k = 0, off = 0; k < output_acts_.size(); off += size_t(output_width(k)), ++k) {
+        output_acts_[k].forward(logits.middleCols(Eigen::Index(off), output_width(k)), part);
+        out.middleCols(Eigen::Index(off), output_width(k)) = part;
+    }
 }
 
 void Sequential::predict(const ConstView& x, Matrix& out) {
@@ -394,7 +450,10 @@ int Sequential::fold_batch_norm() {
 
 Shape Sequential::output_shape() const {
     if (layers_.empty()) return input_shape_;
-    return layers_[size_t(out_node_ < 0 ? int(layers_.size()) - 1 : out_node_)]->output_shape();
+    if (out_nodes_.size() <= 1) return layers_[size_t(out_nodes_.empty() ? int(layers_.size()) - 1 : out_nodes_[0])]->output_shape();
+    int64_t width = 0;
+    for (size_t k = 0; k < out_nodes_.size(); ++k) width += output_width(k);
+    return {width};
 }
 
 int64_t Sequential::param_count(bool trainable_only) {

@@ -32,7 +32,16 @@ public:
     /// inputs: indices of earlier-added layers, or −1 − k for model input k; empty: the previous layer.
     void add(std::unique_ptr<Layer> layer, std::vector<int> inputs = {});
     /// The layer whose output is the model's (default: the last added).
-    void set_output(int layer) { out_node_ = layer; }
+    void set_output(int layer) { set_outputs({layer}); }
+    /// Several outputs (Keras' functional API): forward returns their outputs side by side, each
+    /// flattened, in this order (output k: the columns after outputs 0..k−1); backward takes the
+    /// gradient in the same layout. Each output has its own fused activation.
+    void set_outputs(std::vector<int> layers) { out_nodes_ = std::move(layers); }
+    /// The output layers (after build: at least one).
+    const std::vector<int>& outputs() const { return out_nodes_; }
+    /// Columns of output k in forward's result, and the first of them.
+    int64_t output_width(size_t k) const;
+    int64_t output_offset(size_t k) const;
     /// Names of the model inputs (default: one input called "input"), for summaries and messages.
     void set_input_names(std::vector<std::string> names) { input_names_ = std::move(names); }
     /// Fix shapes and initialise every layer (each from its own seed stream). A cycle, an input that
@@ -40,8 +49,8 @@ public:
     /// them first with the config's line numbers.
     void build(const Shape& input, uint64_t seed);
     void build(const std::vector<Shape>& inputs, uint64_t seed);
-    /// If the final activation is `name` (softmax or sigmoid), strip it for training; returns true if done.
-    bool fuse_output_activation(const std::string& name);
+    /// If output k's final activation is `name` (softmax or sigmoid), strip it for training; returns true if done.
+    bool fuse_output_activation(const std::string& name, size_t k = 0);
 
     /// x: (batch × in) → the training-path output (logits when fused), (batch × out).
     const Matrix& forward(const ConstView& x, const ForwardContext& ctx);
@@ -49,9 +58,9 @@ public:
     void backward(const ConstView& x, const ConstView& dout);
     /// Inference: probabilities / values, the output activation applied. x: (batch × in) → out.
     void predict(const ConstView& x, Matrix& out);
-    /// Set the activation `predict` applies on top of the training path (for losses given logits).
-    void set_output_activation(ActivationFn a) { output_act_ = std::move(a); }
-    /// Apply the fused output activation (identity when nothing was fused).
+    /// Set the activation `predict` applies to output k on top of the training path (for losses given logits).
+    void set_output_activation(ActivationFn a, size_t k = 0);
+    /// Apply the fused output activations (identity where nothing was fused) to forward's result.
     void apply_output_activation(const ConstView& logits, Matrix& out) const;
 
     std::vector<ParamRef> params();
@@ -77,7 +86,7 @@ public:
     size_t size() const { return layers_.size(); }
     Layer& layer(size_t i) { return *layers_[i]; }
     const Layer& layer(size_t i) const { return *layers_[i]; }
-    const ActivationFn& output_activation() const { return output_act_; }
+    const ActivationFn& output_activation(size_t k = 0) const { return output_acts_[k]; }
     int64_t param_count(bool trainable_only = false);
     /// For inference only (evaluate, predict): fold each batch normalization that follows a linear
     /// dense or convolution layer into that layer's kernel and bias, and skip it. Same outputs up to
@@ -89,8 +98,10 @@ private:
     /// src_ from the layers that pass their input on (reshapes, folded layers).
     void link();
     void collect_params();
-    /// Which layer's output is the model's training-path output (the fused activation's input).
-    int effective_output() const;
+    /// Which layer's output is output k's training-path output (the fused activation's input).
+    int effective_output(size_t k) const;
+    /// Layer out_nodes_[k] is a standalone activation that was fused out.
+    bool skipped(size_t i) const;
     /// Model input k of batch x (a view, or a contiguous copy of its columns).
     ConstView model_input(const ConstView& x, int k);
     /// The view of layer/input `src` (≥ 0: a layer's output buffer; < 0: a model input).
@@ -99,7 +110,7 @@ private:
     std::vector<std::vector<int>> inputs_;  // per layer: its inputs (layer index, or −1 − k)
     std::vector<int> order_;                // topological order of the layers that run
     std::vector<int> consumers_;            // per buffer: how many layer inputs read it
-    int out_node_ = -1;
+    std::vector<int> out_nodes_;  // empty before build: the last layer
     std::vector<Shape> input_shapes_;
     std::vector<std::string> input_names_ = {"input"};
     std::vector<int64_t> input_offset_;    // first column of model input k in the batch
@@ -110,8 +121,9 @@ private:
     std::vector<char> grad_set_;           // backward: grads_[b] holds a value this pass
     std::vector<Matrix> scratch_;          // backward: an input gradient to add to one already set
     Shape input_shape_;
-    ActivationFn output_act_;       // linear unless a final activation was fused out
-    bool skip_last_ = false;        // the final layer was a standalone activation that was fused out
+    std::vector<ActivationFn> output_acts_ = {ActivationFn{}};  // per output: linear unless its activation was fused out
+    std::vector<char> skip_out_ = {0};  // per output: its layer is a standalone activation that was fused out
+    Matrix joined_, joined_act_;        // several outputs: forward's result side by side; scratch
     std::vector<Matrix> outs_;      // output of layer i
     std::vector<Matrix> grads_;     // dL/d(output buffer i), summed over the buffer's consumers
     std::vector<ParamRef> params_;  // cached after build

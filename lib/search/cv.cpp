@@ -15,11 +15,13 @@ std::vector<std::vector<int>> kfold(const Dataset& d, int k, uint64_t seed) {
     std::vector<std::vector<int>> folds(static_cast<size_t>(k));
     Rng rng(seed);
     std::vector<int> order = permutation(n, rng);
-    if (d.is_classification()) {
+    // Stratified by the classes (a model with several outputs: the first output's, when it has classes).
+    const Dataset& strata = d.targets.empty() ? d : d.targets[0];
+    if (strata.is_classification()) {
         // Deal each class's rows over the folds, continuing where the previous class stopped so
         // that fold sizes stay balanced too.
-        std::vector<std::vector<int>> by_class(static_cast<size_t>(d.num_classes));
-        for (int i : order) by_class[size_t(d.labels[size_t(i)])].push_back(i);
+        std::vector<std::vector<int>> by_class(static_cast<size_t>(strata.num_classes));
+        for (int i : order) by_class[size_t(strata.labels[size_t(i)])].push_back(i);
         int next = 0;
         for (const auto& rows : by_class)
             for (int i : rows) {

@@ -104,13 +104,12 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
             }
             const Dataset& tr = *trp;
             const Dataset& va = *vap;
-            Sequential model = build_model(cfg.layers, model_input_shape(cfg, tr), Rng::derive(seed, 1), cfg.model_inputs);
-            Loss loss = cfg.loss;
-            fuse_output(model, loss);
+            Sequential model = build_model(cfg.layers, model_input_shape(cfg, tr), Rng::derive(seed, 1), cfg.model_inputs, cfg.outputs);
+            const std::vector<OutputHead> heads = model_heads(model, cfg);
             if (cfg.init_from.present()) init_weights_from(model, cfg.init_from);
             FitState st;
             st.full_logs = false;  // only the final score is read: no per-epoch validation passes
-            fit_model(model, loss, cfg, tr, &va, seed, {}, st);
+            fit_model(model, heads, cfg, tr, &va, seed, {}, st);
             Logs logs = st.trainer->evaluate(va);
             double v = log_value(logs, metric);
             if (std::isnan(v)) {

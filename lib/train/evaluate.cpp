@@ -59,6 +59,13 @@ Dataset load_evaluation_data(SavedRun& run, const std::string& spec, ForecastRef
     Dataset d = load_source(src, s.is_classification(), src.format == "csv" && s.format == "csv" ? &s : nullptr);
     if (d.x.cols() != s.width)
         throw DataError(spec + ": " + std::to_string(d.x.cols()) + " features, the model takes " + std::to_string(s.width));
+    if (!s.targets.empty()) {  // several outputs: read with the fitted schema's target columns and classes
+        if (d.targets.size() != s.targets.size())
+            throw DataError(spec + ": the model has " + std::to_string(s.targets.size()) + " outputs, each with its target "
+                            "column: give a CSV file with the columns the model was trained on");
+        apply_scaling(s.scaling, d.x);
+        return d;
+    }
     if (s.is_classification() != d.is_classification())
         throw DataError(spec + ": the model is a " + s.task + " model, the data has " +
                         (d.is_classification() ? "class labels" : "numeric targets"));
@@ -82,32 +89,33 @@ AccuracyKind accuracy_kind(const Loss& loss, int64_t outputs) {
     return AccuracyKind::Categorical;
 }
 
-bool metrics_need_probabilities(const Sequential& model, const std::vector<std::unique_ptr<Metric>>& metrics) {
-    if (model.output_activation().is_linear()) return false;
+bool metrics_need_probabilities(const Sequential& model, const std::vector<std::unique_ptr<Metric>>& metrics,
+                                size_t output) {
+    const ActivationFn& a = model.output_activation(output);
+    if (a.is_linear()) return false;
     for (const auto& m : metrics)
-        if (m->needs_probabilities() || model.output_activation().name != "softmax") return true;
+        if (m->needs_probabilities() || a.name != "softmax") return true;
     return false;
 }
 
 Logs evaluate_model(Sequential& model, const Loss& loss, const std::vector<MetricSpec>& metric_specs,
                     const Dataset& data, int batch_size) {
-    const int64_t outputs = shape_size(model.output_shape());
-    const Matrix t = encode_targets(data, loss, outputs);
-    std::vector<std::unique_ptr<Metric>> metrics;
-    for (const auto& s : metric_specs) metrics.push_back(make_metric(s, accuracy_kind(loss, outputs)));
+    return evaluate_model(model, single_head(model, loss, metric_specs), data, batch_size);
+}
+
+Logs evaluate_model(Sequential& model, std::vector<OutputHead> heads, const Dataset& data, int batch_size) {
+    const Matrix t = encode_heads(data, heads);
+    HeadScores scores(model, heads, true);
     const Eigen::Index n = data.size();
     double loss_sum = 0.0;
-    Matrix probs;
-    const bool need_probs = metrics_need_probabilities(model, metrics);
     for (Eigen::Index s = 0; s < n; s += batch_size) {
         const Eigen::Index b = std::min<Eigen::Index>(batch_size, n - s);
         const Matrix& out = model.forward(data.x.middleRows(s, b), ForwardContext{});
-        loss_sum += loss.compute(out, t.middleRows(s, b), nullptr) * double(b);
-        if (need_probs) model.apply_output_activation(out, probs);
-        for (auto& m : metrics) m->update(need_probs ? probs : out, t.middleRows(s, b));
+        loss_sum += scores.batch_loss(out, t.middleRows(s, b), nullptr) * double(b);
+        scores.update_metrics(model, out, t.middleRows(s, b));
     }
     Logs logs{{"loss", loss_sum / double(n) + model.regularization_penalty()}};
-    for (auto& m : metrics) logs.emplace_back(m->name(), m->result());
+    scores.append_logs(logs);
     return logs;
 }
 

@@ -26,11 +26,14 @@ AccuracyKind accuracy_kind(const Loss& loss, int64_t outputs);
 /// Whether `metrics` must see probabilities rather than the training path's output: only when an
 /// output activation was fused out and a metric is not argmax-based (argmax of softmax logits is
 /// the argmax of the probabilities).
-bool metrics_need_probabilities(const Sequential& model, const std::vector<std::unique_ptr<Metric>>& metrics);
+bool metrics_need_probabilities(const Sequential& model, const std::vector<std::unique_ptr<Metric>>& metrics,
+                                size_t output = 0);
 
 /// Loss (penalties included, as Keras reports it) and metrics over a whole data set, inference mode.
 Logs evaluate_model(Sequential& model, const Loss& loss, const std::vector<MetricSpec>& metrics, const Dataset& data,
                     int batch_size = 1024);
+/// The same for a model with a head per output: the total loss, each head's loss and metrics.
+Logs evaluate_model(Sequential& model, std::vector<OutputHead> heads, const Dataset& data, int batch_size = 1024);
 
 /// Model outputs after the output activation (probabilities or values) for every row of x.
 Matrix predict_all(Sequential& model, const Matrix& x, int batch_size = 1024);

@@ -37,8 +37,9 @@ Experiment prepare_experiment(const ExperimentConfig& cfg) {
                               (ds.text.max_tokens > 0 ? "max_tokens (" + std::to_string(ds.text.max_tokens) + ")"
                                                       : std::to_string(vocab) + " or set data.train.max_tokens"));
     }
-    ex.model = build_model(cfg.layers, model_input_shape(cfg, ex.data.train), Rng::derive(cfg.seed, 1), cfg.model_inputs);
-    fuse_output(ex.model, ex.loss);
+    ex.model = build_model(cfg.layers, model_input_shape(cfg, ex.data.train), Rng::derive(cfg.seed, 1), cfg.model_inputs, cfg.outputs);
+    ex.heads = model_heads(ex.model, cfg);
+    ex.loss = ex.heads[0].loss;
     if (cfg.init_from.present()) init_weights_from(ex.model, cfg.init_from);
     if (ex.data.schema.format == "timeseries" && !cfg.layers.empty()) {
         // Checked here rather than by encode_targets, so that the message can say what the units mean.
@@ -65,19 +66,41 @@ Shape model_input_shape(const ExperimentConfig& cfg, const Dataset& train) {
     return cfg.input_shape;
 }
 
-void fuse_output(Sequential& model, Loss& loss) {
+void fuse_output(Sequential& model, Loss& loss, size_t k) {
     const std::string& lt = loss.type;
     if (!loss.from_logits) {
         if ((lt == "categorical_crossentropy" || lt == "sparse_categorical_crossentropy") &&
-            model.fuse_output_activation("softmax"))
+            model.fuse_output_activation("softmax", k))
             loss.from_logits = true;
-        else if (lt == "binary_crossentropy" && model.fuse_output_activation("sigmoid"))
+        else if (lt == "binary_crossentropy" && model.fuse_output_activation("sigmoid", k))
             loss.from_logits = true;
-    } else if (model.output_activation().is_linear()) {
+    } else if (model.output_activation(k).is_linear()) {
         ActivationFn a;  // the model outputs logits: predictions and metrics see probabilities
         a.name = lt == "binary_crossentropy" ? "sigmoid" : "softmax";
-        model.set_output_activation(a);
+        model.set_output_activation(a, k);
     }
+}
+
+std::vector<OutputHead> model_heads(Sequential& model, const ExperimentConfig& cfg) {
+    if (cfg.outputs.empty()) {
+        Loss loss = cfg.loss;
+        fuse_output(model, loss);
+        return single_head(model, loss, cfg.metrics);
+    }
+    std::vector<OutputHead> heads;
+    for (size_t k = 0; k < cfg.outputs.size(); ++k) {
+        const OutputConfig& o = cfg.outputs[k];
+        OutputHead h;
+        h.name = o.layer;
+        h.loss = o.loss;
+        fuse_output(model, h.loss, k);
+        h.weight = o.loss_weight;
+        h.metrics = o.metrics;
+        h.offset = model.output_offset(k);
+        h.width = model.output_width(k);
+        heads.push_back(std::move(h));
+    }
+    return heads;
 }
 
 void load_weights(Sequential& model, const std::vector<LoadedTensor>& tensors, const std::string& what) {
@@ -202,18 +225,19 @@ SavedRun load_run(const std::string& dir) {
                             std::to_string(r.schema.width) + " features");
         input = s;
     }
-    r.model = build_model(r.cfg.layers, input, 0, r.cfg.model_inputs);
-    fuse_output(r.model, r.loss);
+    r.model = build_model(r.cfg.layers, input, 0, r.cfg.model_inputs, r.cfg.outputs);
+    r.heads = model_heads(r.model, r.cfg);
+    r.loss = r.heads[0].loss;
     load_weights(r.model, read_safetensors(read_file(weights_path), weights_path), weights_path);
     return r;
 }
 
-TrainResult fit_model(Sequential& model, const Loss& loss, const ExperimentConfig& cfg, const Dataset& train,
+TrainResult fit_model(Sequential& model, const std::vector<OutputHead>& heads, const ExperimentConfig& cfg, const Dataset& train,
                       const Dataset* validation, uint64_t seed, const TrainCallbacks& cb, FitState& st) {
     const TrainingConfig& tc = cfg.training;
     if (tc.stages.empty()) {
         if (!st.optimizer) st.optimizer = make_optimizer(cfg.optimizer);
-        st.trainer = std::make_unique<Trainer>(model, loss, *st.optimizer, cfg.metrics, tc, Rng::derive(seed, 2));
+        st.trainer = std::make_unique<Trainer>(model, heads, *st.optimizer, tc, Rng::derive(seed, 2));
         st.trainer->set_full_logs(st.full_logs);
         return st.trainer->fit(train, validation, cb);
     }
@@ -236,7 +260,7 @@ TrainResult fit_model(Sequential& model, const Loss& loss, const ExperimentConfi
         stage.stages.clear();
         stage.epochs = g.epochs;
         const uint64_t s = k == 0 ? Rng::derive(seed, 2) : Rng::derive(Rng::derive(seed, 2), k);
-        st.trainer = std::make_unique<Trainer>(model, loss, *st.optimizer, cfg.metrics, stage, s);
+        st.trainer = std::make_unique<Trainer>(model, heads, *st.optimizer, stage, s);
         st.trainer->set_full_logs(st.full_logs);
         if (cb.on_message) {
             std::string m = "stage " + std::to_string(k + 1) + "/" + std::to_string(tc.stages.size()) + ": " +
@@ -281,7 +305,7 @@ ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb) {
     ExperimentResult r;
     FitState st;
     st.optimizer = std::move(ex.optimizer);
-    r.train = fit_model(ex.model, ex.loss, ex.cfg, ex.data.train, ex.data.validation.size() > 0 ? &ex.data.validation : nullptr,
+    r.train = fit_model(ex.model, ex.heads, ex.cfg, ex.data.train, ex.data.validation.size() > 0 ? &ex.data.validation : nullptr,
                         ex.cfg.seed, cb, st);
     ex.optimizer = std::move(st.optimizer);
     Trainer& trainer = *st.trainer;
@@ -416,6 +440,16 @@ void save_run(const std::string& dir, const std::string& resolved_yaml, Experime
         for (auto d : ex.model.input_shape()) m.value(static_cast<long long>(d));
         m.end_array();
         m.key("output_activation").value(ex.model.output_activation().name);
+        if (ex.heads.size() > 1) {  // several outputs: each one's columns, activation and loss (for people; the config rebuilds them)
+            m.key("outputs").begin_array();
+            for (size_t k = 0; k < ex.heads.size(); ++k) {
+                const OutputHead& h = ex.heads[k];
+                m.begin_object().key("name").value(h.name).key("columns").value(static_cast<long long>(h.width));
+                m.key("activation").value(ex.model.output_activation(k).name).key("loss").value(h.loss.type);
+                m.key("loss_weight").value(h.weight).end_object();
+            }
+            m.end_array();
+        }
         m.key("data");
         ex.data.schema.write_json(m);
         m.end_object();

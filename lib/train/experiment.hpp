@@ -19,7 +19,8 @@ struct Experiment {
     ExperimentConfig cfg;
     DataSplits data;
     Sequential model;
-    Loss loss;  ///< as used in training (from_logits when the output activation was fused)
+    Loss loss;  ///< as used in training (from_logits when the output activation was fused); the first head's
+    std::vector<OutputHead> heads;  ///< one per model output (one, unnamed, for a single output)
     std::unique_ptr<Optimizer> optimizer;
 };
 
@@ -39,7 +40,10 @@ Shape model_input_shape(const ExperimentConfig& cfg, const Dataset& train);
 
 /// Fuse a final softmax/sigmoid into the matching cross-entropy (stable gradients, same
 /// predictions), or give a logits-output model the activation its predictions need.
-void fuse_output(Sequential& model, Loss& loss);
+void fuse_output(Sequential& model, Loss& loss, size_t output = 0);
+/// The model's heads as the config gives them (each output's loss fused with its activation as
+/// fuse_output does; one unnamed head for a single output).
+std::vector<OutputHead> model_heads(Sequential& model, const ExperimentConfig& cfg);
 
 /// A trained model read back from a run directory, ready for evaluate and predict.
 struct SavedRun {
@@ -47,7 +51,8 @@ struct SavedRun {
     ExperimentConfig cfg;
     DataSchema schema;
     Sequential model;
-    Loss loss;  ///< as used in training
+    Loss loss;  ///< as used in training (the first head's)
+    std::vector<OutputHead> heads;
 };
 /// Read config.yaml, model.json and model.safetensors of a run directory. Errors are DataErrors
 /// (exit 3) naming the file; weights whose names or shapes do not match list the first mismatches.
@@ -71,7 +76,7 @@ struct FitState {
 /// (freeze/unfreeze its layers, a fresh optimizer with the stage's learning rate and fresh
 /// early stopping, as a new Keras compile() + fit() would; epochs counted on across stages, one
 /// history). `seed` is the config's seed (the trainer's streams derive from it).
-TrainResult fit_model(Sequential& model, const Loss& loss, const ExperimentConfig& cfg, const Dataset& train,
+TrainResult fit_model(Sequential& model, const std::vector<OutputHead>& heads, const ExperimentConfig& cfg, const Dataset& train,
                       const Dataset* validation, uint64_t seed, const TrainCallbacks& cb, FitState& st);
 
 ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb = {});

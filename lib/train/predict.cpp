@@ -55,29 +55,56 @@ void for_each_line(InputStream& in, const std::string& name, F&& handle) {
     if (!line.empty()) handle(line);
 }
 
-/// Formats predictions for one batch of model outputs.
+/// One output's columns in a batch of model outputs, and how to write them.
+struct OutputColumns {
+    std::string name;  ///< empty: the model's only output ("prediction", "probabilities")
+    int64_t offset = 0, width = 0;
+    bool classification = false;
+    std::vector<std::string> classes, quoted;  ///< class labels (a single sigmoid unit: "0", "1" unless named)
+};
+
+/// Formats predictions for one batch of model outputs: each output's prediction (a class name or
+/// values) and, with --proba, its class probabilities. A model with several outputs names each
+/// output's columns (CSV NAME and NAME:CLASS, JSON keys NAME and NAME_probabilities).
 class Writer {
 public:
-    Writer(const DataSchema& s, const PredictOptions& o, const std::function<void(const std::string&)>& w,
-           int64_t outputs)
-        : s_(s), o_(o), write_(w), names_(class_labels(outputs)) {
-        for (const auto& n : names_) quoted_.push_back(csv_quote(n));
+    Writer(const SavedRun& run, const PredictOptions& o, const std::function<void(const std::string&)>& w)
+        : o_(o), write_(w) {
+        const DataSchema& s = run.schema;
+        for (size_t k = 0; k < run.heads.size(); ++k) {
+            const OutputHead& h = run.heads[k];
+            OutputColumns c;
+            c.name = h.name;
+            c.offset = h.offset;
+            c.width = h.width;
+            const bool several = !s.targets.empty() && k < s.targets.size();
+            c.classification = several ? s.targets[k].is_classification() : s.is_classification();
+            c.classes = several ? s.targets[k].class_names : s.class_names;
+            // A single sigmoid output predicts class 1 with probability p: both classes are reported.
+            if (c.classification && c.width == 1 && c.classes.size() < 2) c.classes = {"0", "1"};
+            for (const auto& n : c.classes) c.quoted.push_back(csv_quote(n));
+            outs_.push_back(std::move(c));
+        }
     }
 
     /// Name each following row (an image's path): a first CSV column `path`, a JSON key "path".
     void set_row_names(const std::vector<std::string>* names) { rows_ = names; }
 
-    void header(int64_t outputs, bool named = false) {
+    void header(bool named = false) {
         if (o_.output_format != "csv") return;
-        std::string h = named ? "path," : "";
-        if (s_.is_classification()) {
-            h += "prediction";
-            if (o_.proba)
-                for (const auto& c : class_labels(outputs)) h += "," + csv_quote(c);
-        } else if (outputs == 1) {
-            h += "prediction";
-        } else {
-            for (int64_t j = 0; j < outputs; ++j) h += (j ? "," : "") + std::string("prediction_") + std::to_string(j);
+        std::string h = named ? "path" : "";
+        for (const auto& c : outs_) {
+            const std::string base = c.name.empty() ? "prediction" : c.name;
+            auto col = [&](const std::string& t) { h += (h.empty() ? "" : ",") + t; };
+            if (c.classification) {
+                col(c.name.empty() ? base : csv_quote(base));
+                if (o_.proba)
+                    for (const auto& n : c.classes) col(c.name.empty() ? csv_quote(n) : csv_quote(c.name + ":" + n));
+            } else if (c.width == 1) {
+                col(c.name.empty() ? base : csv_quote(base));
+            } else {
+                for (int64_t j = 0; j < c.width; ++j) col(csv_quote(base + "_" + std::to_string(j)));
+            }
         }
         write_(h + "\n");
     }
@@ -85,80 +112,80 @@ public:
     void batch(const Matrix& p) {
         std::string& out = out_;
         out.clear();
-        char num[32];
-        const auto& names = names_;
+        const bool csv = o_.output_format == "csv";
         for (Eigen::Index i = 0; i < p.rows(); ++i) {
+            bool first = true;
             if (rows_) {
                 const std::string& n = (*rows_)[size_t(i)];
-                out += o_.output_format == "csv" ? csv_quote(n) + "," : "{\"path\":" + json_quote(n) + ",";
+                out += csv ? csv_quote(n) : "{\"path\":" + json_quote(n);
+                first = false;
+            } else if (!csv) {
+                out += '{';
             }
-            const bool open = rows_ && o_.output_format != "csv";  // the JSON object is already open
-            if (s_.is_classification()) {
-                int c;
-                if (p.cols() == 1) c = p(i, 0) > 0.5f ? 1 : 0;
-                else {
-                    Eigen::Index j;
-                    p.row(i).maxCoeff(&j);
-                    c = int(j);
-                }
-                const std::string& label = names[size_t(c)];
-                if (o_.output_format == "csv") {
-                    out += quoted_[size_t(c)];
-                    if (o_.proba) probabilities(p, i, [&](size_t, double v) {
-                        std::snprintf(num, sizeof num, ",%.6g", v);
-                        out += num;
-                    });
-                    out += '\n';
-                } else {
-                    out += (open ? "\"prediction\":" : "{\"prediction\":") + json_quote(label);
-                    if (o_.proba) {
-                        out += ",\"probabilities\":{";
-                        probabilities(p, i, [&](size_t k, double v) {
-                            std::snprintf(num, sizeof num, "%.6g", v);
-                            out += (k ? "," : "") + json_quote(names[k]) + ":" + num;
-                        });
-                        out += '}';
-                    }
-                    out += "}\n";
-                }
-            } else if (o_.output_format == "csv") {
-                for (Eigen::Index j = 0; j < p.cols(); ++j) out += (j ? "," : "") + format_number(p(i, j));
-                out += '\n';
-            } else {
-                out += open ? "\"prediction\":" : "{\"prediction\":";
-                if (p.cols() == 1) out += format_number(p(i, 0));
-                else {
-                    out += '[';
-                    for (Eigen::Index j = 0; j < p.cols(); ++j) out += (j ? "," : "") + format_number(p(i, j));
-                    out += ']';
-                }
-                out += "}\n";
+            for (const auto& c : outs_) {
+                if (!first) out += ',';
+                first = false;
+                if (csv) write_csv(c, p, i, out);
+                else write_json(c, p, i, out);
             }
+            out += csv ? "\n" : "}\n";
         }
         write_(out);
     }
 
 private:
-    // A single sigmoid output predicts class 1 with probability p: both classes are reported.
-    std::vector<std::string> class_labels(int64_t outputs) const {
-        std::vector<std::string> n = s_.class_names;
-        if (outputs == 1 && n.size() < 2) n = {"0", "1"};
-        return n;
+    static int predicted_class(const OutputColumns& c, const Matrix& p, Eigen::Index i) {
+        if (c.width == 1) return p(i, c.offset) > 0.5f ? 1 : 0;
+        Eigen::Index j;
+        p.row(i).segment(c.offset, c.width).maxCoeff(&j);
+        return int(j);
     }
     template <class F>
-    void probabilities(const Matrix& p, Eigen::Index i, F&& emit) const {
-        if (p.cols() == 1) {
-            emit(0, 1.0 - double(p(i, 0)));
-            emit(1, double(p(i, 0)));
+    static void probabilities(const OutputColumns& c, const Matrix& p, Eigen::Index i, F&& emit) {
+        if (c.width == 1) {
+            emit(0, 1.0 - double(p(i, c.offset)));
+            emit(1, double(p(i, c.offset)));
         } else {
-            for (Eigen::Index j = 0; j < p.cols(); ++j) emit(size_t(j), double(p(i, j)));
+            for (int64_t j = 0; j < c.width; ++j) emit(size_t(j), double(p(i, c.offset + j)));
         }
     }
-    const DataSchema& s_;
+    void write_csv(const OutputColumns& c, const Matrix& p, Eigen::Index i, std::string& out) const {
+        char num[32];
+        if (c.classification) {
+            out += c.quoted[size_t(predicted_class(c, p, i))];
+            if (o_.proba) probabilities(c, p, i, [&](size_t, double v) {
+                std::snprintf(num, sizeof num, ",%.6g", v);
+                out += num;
+            });
+            return;
+        }
+        for (int64_t j = 0; j < c.width; ++j) out += (j ? "," : "") + format_number(p(i, c.offset + j));
+    }
+    void write_json(const OutputColumns& c, const Matrix& p, Eigen::Index i, std::string& out) const {
+        char num[32];
+        out += json_quote(c.name.empty() ? "prediction" : c.name) + ":";
+        if (c.classification) {
+            out += json_quote(c.classes[size_t(predicted_class(c, p, i))]);
+            if (o_.proba) {
+                out += "," + json_quote(c.name.empty() ? "probabilities" : c.name + "_probabilities") + ":{";
+                probabilities(c, p, i, [&](size_t k, double v) {
+                    std::snprintf(num, sizeof num, "%.6g", v);
+                    out += (k ? "," : "") + json_quote(c.classes[k]) + ":" + num;
+                });
+                out += '}';
+            }
+        } else if (c.width == 1) {
+            out += format_number(p(i, c.offset));
+        } else {
+            out += '[';
+            for (int64_t j = 0; j < c.width; ++j) out += (j ? "," : "") + format_number(p(i, c.offset + j));
+            out += ']';
+        }
+    }
     const PredictOptions& o_;
     const std::function<void(const std::string&)>& write_;
     const std::vector<std::string>* rows_ = nullptr;
-    std::vector<std::string> names_, quoted_;
+    std::vector<OutputColumns> outs_;
     std::string out_;  // reused per batch
 };
 
@@ -192,7 +219,7 @@ PredictStats predict_images(SavedRun& run, const PredictOptions& opt, Writer& w,
     }
     const int64_t h = in[0], wd = in[1], c = in[2], width = h * wd * c;
     const int bs = std::max(1, opt.batch_size);
-    w.header(shape_size(run.model.output_shape()), true);
+    w.header(true);
     Matrix batch(bs, width);
     std::vector<std::string> names;
     for (size_t i = 0; i < paths.size(); i += size_t(bs)) {
@@ -216,8 +243,7 @@ PredictStats predict_images(SavedRun& run, const PredictOptions& opt, Writer& w,
 PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std::function<void(const std::string&)>& write) {
     const DataSchema& s = run.schema;
     if (s.format == "timeseries") return predict_forecast(run, opt, write);
-    const int64_t outputs = shape_size(run.model.output_shape());
-    Writer w(s, opt, write, outputs);
+    Writer w(run, opt, write);
     const int bs = std::max(1, opt.batch_size);
     Matrix batch(bs, s.width), out;
     PredictStats stats;
@@ -251,7 +277,7 @@ PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std:
         if (fmt != "text" && fmt != "csv" && fmt != "jsonl")
             throw ConfigError("--input-format " + fmt + ": a text model reads text (one a line), csv, jsonl, or npy (token ids)");
         TextVectorizer vec(s.text);
-        w.header(outputs);
+        w.header();
         if (fmt != "text") {
             DataSourceConfig src;
             src.format = "text";
@@ -299,7 +325,7 @@ PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std:
             fmt = (c == '{' || c == '[') ? "jsonl" : "csv";
         }
     }
-    w.header(outputs);
+    w.header();
 
     if (fmt == "npy" || fmt == "idx") {  // whole arrays: predict straight from blocks of rows
         input.reset();

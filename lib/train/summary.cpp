@@ -1,5 +1,7 @@
 #include "train/summary.hpp"
 
+#include "core/json.hpp"
+
 namespace nnctl {
 
 int optimizer_slots(const OptimizerSpec& o) {
@@ -22,6 +24,10 @@ ModelSummary summarize(Sequential& model, const ExperimentConfig& cfg, int64_t d
     if (s.graph)
         for (size_t k = 0; k < model.input_shapes().size(); ++k)
             s.inputs.emplace_back(model.input_names()[k], model.input_shapes()[k]);
+    for (const auto& o : cfg.outputs) {
+        s.outputs.push_back(o.layer);
+        s.output_losses.push_back(o.loss.type + (o.loss_weight != 1.0 ? " × " + format_number(o.loss_weight) : ""));
+    }
     for (size_t i = 0; i < model.size(); ++i) {
         Layer& l = model.layer(i);
         LayerSummary ls;

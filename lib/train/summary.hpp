@@ -22,6 +22,8 @@ struct ModelSummary {
     std::vector<LayerSummary> layers;
     bool graph = false;  ///< not a plain chain: the summary shows what each layer reads
     std::vector<std::pair<std::string, Shape>> inputs;  ///< the named model inputs (graph only)
+    std::vector<std::string> outputs;  ///< the output layers (several outputs only), with their losses
+    std::vector<std::string> output_losses;
     int64_t total = 0, trainable = 0, non_trainable = 0;
     int batch_size = 0;
     int optimizer_slots = 0;     ///< state tensors per parameter (adam: 2, sgd with momentum: 1, ...)

@@ -21,7 +21,8 @@ double log_value(const Logs& logs, const std::string& key) {
 Matrix encode_targets(const Dataset& d, const Loss& loss, int64_t outputs, TargetEncoding* enc) {
     TargetEncoding e;
     Matrix t;
-    const Eigen::Index n = d.size();
+    // (From the targets themselves: an output's target set of a several-output data set has no x.)
+    const Eigen::Index n = d.is_classification() ? Eigen::Index(d.labels.size()) : d.y.rows();
     if (!d.is_classification()) {
         if (loss.is_classification())
             throw ConfigError("loss '" + loss.type + "' needs class labels, but the data has numeric targets");
@@ -58,23 +59,115 @@ Matrix encode_targets(const Dataset& d, const Loss& loss, int64_t outputs, Targe
     return t;
 }
 
-Trainer::Trainer(Sequential& model, Loss loss, Optimizer& optimizer, std::vector<MetricSpec> metrics,
-                 TrainingConfig cfg, uint64_t seed)
-    : model_(model), loss_(std::move(loss)), opt_(optimizer), metric_specs_(std::move(metrics)),
-      cfg_(std::move(cfg)), seed_(seed) {
-    acc_kind_ = accuracy_kind(loss_, shape_size(model_.output_shape()));
-    for (const auto& p : model_.params())
-        if (p.regularizer->active()) any_regularizer_ = true;
-    for (const auto& m : metric_specs_)
-        if ((m.type == "mse" || m.type == "mae") && loss_.sparse_targets())
-            throw ConfigError("metric '" + m.type + "' needs one-hot targets; with sparse_categorical_crossentropy "
-                              "use accuracy or top_k_accuracy");
+std::vector<OutputHead> single_head(const Sequential& model, const Loss& loss, const std::vector<MetricSpec>& metrics) {
+    OutputHead h;
+    h.loss = loss;
+    h.metrics = metrics;
+    h.width = shape_size(model.output_shape());
+    return {h};
 }
 
-std::vector<std::unique_ptr<Metric>> Trainer::make_metrics() const {
-    std::vector<std::unique_ptr<Metric>> ms;
-    for (const auto& s : metric_specs_) ms.push_back(make_metric(s, acc_kind_));
-    return ms;
+Matrix encode_heads(const Dataset& d, std::vector<OutputHead>& heads) {
+    if (heads.size() == 1 && heads[0].name.empty()) {
+        Matrix t = encode_targets(d, heads[0].loss, heads[0].width);
+        heads[0].target_width = t.cols();
+        return t;
+    }
+    if (d.targets.size() != heads.size())
+        throw ConfigError("the model has " + std::to_string(heads.size()) + " outputs but the data has " +
+                          std::to_string(d.targets.size()) + " target column(s)");
+    std::vector<Matrix> parts;
+    int64_t width = 0;
+    for (size_t k = 0; k < heads.size(); ++k) {
+        try {
+            parts.push_back(encode_targets(d.targets[k], heads[k].loss, heads[k].width));
+        } catch (const ConfigError& e) {
+            throw ConfigError("output '" + heads[k].name + "': " + e.what());
+        }
+        heads[k].target_offset = width;
+        heads[k].target_width = parts.back().cols();
+        width += parts.back().cols();
+    }
+    Matrix t(d.size(), width);
+    for (size_t k = 0; k < heads.size(); ++k) t.middleCols(heads[k].target_offset, heads[k].target_width) = parts[k];
+    return t;
+}
+
+HeadScores::HeadScores(const Sequential& model, const std::vector<OutputHead>& heads, bool metrics)
+    : heads_(heads), metrics_(heads.size()), need_probs_(heads.size(), 0), sums_(heads.size(), 0.0) {
+    for (size_t k = 0; k < heads.size() && metrics; ++k) {
+        const OutputHead& h = heads[k];
+        for (const auto& m : h.metrics) metrics_[k].push_back(make_metric(m, accuracy_kind(h.loss, h.width)));
+        need_probs_[k] = metrics_need_probabilities(model, metrics_[k], k);
+        any_metrics_ = any_metrics_ || !metrics_[k].empty();
+    }
+}
+
+double HeadScores::batch_loss(const ConstView& out, const ConstView& t, Matrix* dout) {
+    const double rows = double(out.rows());
+    rows_ += rows;
+    if (heads_.size() == 1) {  // the whole output and targets: exactly the one loss
+        const double l = heads_[0].loss.compute(out, t, dout);
+        sums_[0] += l * rows;
+        return l;
+    }
+    if (dout) dout->resize(out.rows(), out.cols());
+    double total = 0.0;
+    for (size_t k = 0; k < heads_.size(); ++k) {
+        const OutputHead& h = heads_[k];
+        const double l = h.loss.compute(out.middleCols(h.offset, h.width), t.middleCols(h.target_offset, h.target_width),
+                                        dout ? &part_ : nullptr);
+        if (dout) dout->middleCols(h.offset, h.width) = part_ * float(h.weight);
+        sums_[k] += l * rows;
+        total += h.weight * l;
+    }
+    return total;
+}
+
+void HeadScores::update_metrics(const Sequential& model, const ConstView& out, const ConstView& t) {
+    bool probs = false;
+    for (size_t k = 0; k < heads_.size(); ++k) {
+        if (metrics_[k].empty()) continue;
+        if (need_probs_[k] && !probs) model.apply_output_activation(out, probs_), probs = true;
+        const OutputHead& h = heads_[k];
+        if (heads_.size() == 1) {
+            for (auto& m : metrics_[k]) m->update(need_probs_[k] ? ConstView(probs_) : out, t);
+            continue;
+        }
+        const ConstView o = need_probs_[k] ? ConstView(probs_) : out;
+        for (auto& m : metrics_[k])
+            m->update(o.middleCols(h.offset, h.width), t.middleCols(h.target_offset, h.target_width));
+    }
+}
+
+void HeadScores::reset() {
+    for (auto& ms : metrics_)
+        for (auto& m : ms) m->reset();
+    std::fill(sums_.begin(), sums_.end(), 0.0);
+    rows_ = 0.0;
+}
+
+void HeadScores::append_logs(Logs& logs) const {
+    if (heads_.size() > 1)
+        for (size_t k = 0; k < heads_.size(); ++k) logs.emplace_back(heads_[k].log_name("loss"), sums_[k] / rows_);
+    for (size_t k = 0; k < heads_.size(); ++k)
+        for (const auto& m : metrics_[k]) logs.emplace_back(heads_[k].log_name(m->name()), m->result());
+}
+
+Trainer::Trainer(Sequential& model, Loss loss, Optimizer& optimizer, std::vector<MetricSpec> metrics,
+                 TrainingConfig cfg, uint64_t seed)
+    : Trainer(model, single_head(model, loss, metrics), optimizer, std::move(cfg), seed) {}
+
+Trainer::Trainer(Sequential& model, std::vector<OutputHead> heads, Optimizer& optimizer, TrainingConfig cfg, uint64_t seed)
+    : model_(model), heads_(std::move(heads)), opt_(optimizer), cfg_(std::move(cfg)), seed_(seed) {
+    for (const auto& p : model_.params())
+        if (p.regularizer->active()) any_regularizer_ = true;
+    for (const auto& h : heads_)
+        for (const auto& m : h.metrics)
+            if ((m.type == "mse" || m.type == "mae") && h.loss.sparse_targets())
+                throw ConfigError((h.name.empty() ? "" : "output '" + h.name + "': ") + "metric '" + m.type +
+                                  "' needs one-hot targets; with sparse_categorical_crossentropy use accuracy or "
+                                  "top_k_accuracy");
 }
 
 namespace {
@@ -88,15 +181,15 @@ bool lower_is_better(const std::string& monitor, const std::string& mode) {
 }
 }  // namespace
 
-Logs Trainer::evaluate(const Dataset& data, int batch_size) {
-    return evaluate_model(model_, loss_, metric_specs_, data, batch_size);
-}
+Logs Trainer::evaluate(const Dataset& data, int batch_size) { return evaluate_model(model_, heads_, data, batch_size); }
 
 TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const TrainCallbacks& cb) {
     using clock = std::chrono::steady_clock;
-    const int64_t outputs = shape_size(model_.output_shape());
-    const Matrix targets = encode_targets(train, loss_, outputs);
-    if (validation && validation->size() > 0) encode_targets(*validation, loss_, outputs);  // fail early
+    const Matrix targets = encode_heads(train, heads_);
+    if (validation && validation->size() > 0) {  // fail early
+        std::vector<OutputHead> check = heads_;
+        encode_heads(*validation, check);
+    }
     const auto& es = cfg_.early_stopping;
     const auto& rp = cfg_.reduce_lr_on_plateau;
     // Which epoch logs are needed: all of them, or just what early stopping and the plateau read.
@@ -110,10 +203,9 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
     const int n = int(train.size());
     const int bs = std::min(cfg_.batch_size, n);
     const int batches = (n + bs - 1) / bs;
-    auto metrics = all_logs || monitored(false) ? make_metrics() : std::vector<std::unique_ptr<Metric>>{};
-    // Probabilities only when the output activation was fused out and a metric needs them
-    // (argmax-based metrics read the same answer off softmax logits).
-    const bool need_probs = metrics_need_probabilities(model_, metrics);
+    // The metrics only when logged (probabilities for them only when an output activation was fused
+    // out and a metric needs them: argmax-based metrics read the same answer off softmax logits).
+    HeadScores scores(model_, heads_, all_logs || monitored(false));
     std::vector<ParamRef> params = model_.params();
     Rng dropout_rng(Rng::derive(seed_, 3));
     std::vector<int> order(static_cast<size_t>(n));
@@ -142,7 +234,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
             Rng r(Rng::derive(seed_, 100000 + uint64_t(epoch)));
             order = permutation(n, r);
         }
-        for (auto& m : metrics) m->reset();
+        scores.reset();
         double loss_sum = 0.0;
         int seen = 0;
         const ForwardContext ctx{true, &dropout_rng};
@@ -157,7 +249,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
                 std::copy_n(targets.data() + src * targets.outerStride(), tc, tb_.data() + i * tc);
             }
             const Matrix& out = model_.forward(xb_, ctx);
-            double batch_loss = loss_.compute(out, tb_, &dout_);
+            double batch_loss = scores.batch_loss(out, tb_, &dout_);
             if (any_regularizer_) batch_loss += model_.regularization_penalty();
             if (!std::isfinite(batch_loss)) {
                 std::ostringstream msg;
@@ -169,14 +261,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
             model_.backward(xb_, dout_);
             if (any_regularizer_) model_.add_regularization_gradients();
             opt_.step(params);
-            if (!metrics.empty()) {
-                if (need_probs) {
-                    model_.apply_output_activation(out, probs_);
-                    for (auto& m : metrics) m->update(probs_, tb_);
-                } else {
-                    for (auto& m : metrics) m->update(out, tb_);
-                }
-            }
+            if (scores.has_metrics()) scores.update_metrics(model_, out, tb_);
             loss_sum += batch_loss * rows;
             seen += rows;
             if (cb.on_batch_end) cb.on_batch_end(b + 1, batches, loss_sum / seen);
@@ -193,7 +278,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
         EpochLog log;
         log.epoch = epoch + 1;
         log.values.emplace_back("loss", loss_sum / seen);
-        for (auto& m : metrics) log.values.emplace_back(m->name(), m->result());
+        scores.append_logs(log.values);
         if (has_val)
             for (auto& [k, v] : evaluate(*validation)) log.values.emplace_back("val_" + k, v);
         log.seconds = std::chrono::duration<double>(clock::now() - t0).count();

@@ -51,12 +51,58 @@ struct TargetEncoding {
 /// between the model's output width and the data.
 Matrix encode_targets(const Dataset& d, const Loss& loss, int64_t outputs, TargetEncoding* enc = nullptr);
 
+/// One output of a model as training and evaluation see it: its columns in the model's output, its
+/// loss and loss weight, and its metrics. With several outputs (Keras' functional API) the model's
+/// loss is Σ weight · loss, and the logs name each output: NAME_loss, NAME_accuracy, ...
+struct OutputHead {
+    std::string name;                  ///< the output layer; empty for a model with one output (no prefix)
+    Loss loss;                         ///< as used in training (from_logits when its activation was fused)
+    double weight = 1.0;
+    std::vector<MetricSpec> metrics;
+    int64_t offset = 0, width = 0;     ///< the head's columns in the model's output
+    int64_t target_offset = 0, target_width = 0;  ///< its columns in the encoded targets (set by encode_heads)
+    /// Log key: `key` itself with one output, NAME_key with several.
+    std::string log_name(const std::string& key) const { return name.empty() ? key : name + "_" + key; }
+};
+/// One head for a one-output model.
+std::vector<OutputHead> single_head(const Sequential& model, const Loss& loss, const std::vector<MetricSpec>& metrics);
+/// Every head's targets from `d` (several outputs: d.targets[k] for head k), side by side; sets each
+/// head's target_offset/width.
+Matrix encode_heads(const Dataset& d, std::vector<OutputHead>& heads);
+
+/// The running loss and metrics of each head over the batches of a pass (training and evaluation).
+class HeadScores {
+public:
+    /// `metrics`: false to skip the metrics (only losses).
+    HeadScores(const Sequential& model, const std::vector<OutputHead>& heads, bool metrics);
+    /// A batch's loss Σ weight · loss (no penalties), with dout = its gradient when not null; each head's
+    /// loss is added to its running mean.
+    double batch_loss(const ConstView& out, const ConstView& t, Matrix* dout);
+    /// Update the metrics with a batch (`out` as forward returns it: logits where an activation was fused).
+    void update_metrics(const Sequential& model, const ConstView& out, const ConstView& t);
+    void reset();
+    bool has_metrics() const { return any_metrics_; }
+    /// After "loss": each head's loss (several heads) and every metric, named by log_name.
+    void append_logs(Logs& logs) const;
+
+private:
+    const std::vector<OutputHead>& heads_;
+    std::vector<std::vector<std::unique_ptr<Metric>>> metrics_;
+    std::vector<char> need_probs_;
+    bool any_metrics_ = false;
+    std::vector<double> sums_;
+    double rows_ = 0.0;
+    Matrix part_, probs_;
+};
+
 /// Trains a Sequential model: epochs × shuffled batches, forward → loss (+ penalties) → backward →
 /// optimizer, with validation, early stopping and reduce-on-plateau after each epoch.
 class Trainer {
 public:
     Trainer(Sequential& model, Loss loss, Optimizer& optimizer, std::vector<MetricSpec> metrics,
             TrainingConfig cfg, uint64_t seed);
+    /// A model with one head per output (see OutputHead).
+    Trainer(Sequential& model, std::vector<OutputHead> heads, Optimizer& optimizer, TrainingConfig cfg, uint64_t seed);
     /// Stops with DivergedError on a non-finite loss, naming epoch and batch.
     TrainResult fit(const Dataset& train, const Dataset* validation, const TrainCallbacks& cb = {});
     /// Loss (with penalties, as Keras reports it) and metrics over a whole data set, inference mode.
@@ -66,19 +112,18 @@ public:
     /// ask for them (on_epoch_end). For callers that only read the final weights, e.g. search folds.
     void set_full_logs(bool on) { full_logs_ = on; }
 
+    const std::vector<OutputHead>& heads() const { return heads_; }
+
 private:
-    std::vector<std::unique_ptr<Metric>> make_metrics() const;
     Sequential& model_;
-    Loss loss_;
+    std::vector<OutputHead> heads_;
     Optimizer& opt_;
-    std::vector<MetricSpec> metric_specs_;
     TrainingConfig cfg_;
     uint64_t seed_;
-    AccuracyKind acc_kind_ = AccuracyKind::Categorical;
     bool any_regularizer_ = false;
     bool full_logs_ = true;
     // Reused per-batch buffers.
-    Matrix xb_, tb_, dout_, probs_;
+    Matrix xb_, tb_, dout_, probs_, dpart_;
 };
 
 }  // namespace nnctl

@@ -2,7 +2,7 @@
 operator specification (opset 13): the second, independent runtime of the export tests, for
 graphs that OpenCV's DNN module cannot load. Unknown operators raise NotImplementedError.
 
-  run(model, x) -> the first graph output for input array x."""
+  run(model, x) -> the first graph output for input array x; run_all(model, x) -> every output."""
 import itertools
 import math
 
@@ -213,4 +213,14 @@ def run(model, x):
             raise NotImplementedError(op)
         for name, v in zip(n.output, out):
             env[name] = v.astype(np.float32) if v.dtype == np.float64 else v
+    env_out[0] = env
     return env[g.output[0].name]
+
+
+env_out = [None]
+
+
+def run_all(model, x):
+    """Every graph output, in order."""
+    run(model, x)
+    return [env_out[0][o.name] for o in model.graph.output]

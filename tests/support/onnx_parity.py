@@ -35,7 +35,17 @@ x = x.reshape(x.shape[0], -1)
 with open(a.predict_csv) as f:
     rows = list(csv.reader(f))
 header, body = rows[0], rows[1:]
-cols = [i for i, h in enumerate(header) if h not in ("prediction", "path")]
+outputs = [(o.name, o.type.tensor_type.shape.dim[1].dim_value) for o in m.graph.output]
+if len(outputs) == 1:
+    cols = [i for i, h in enumerate(header) if h not in ("prediction", "path")]
+else:  # several outputs, side by side: NAME:CLASS probabilities (a sigmoid's p: the second), else NAME's values
+    cols = []
+    for name, width in outputs:
+        proba = [i for i, h in enumerate(header) if h.startswith(name + ":")]
+        if proba:
+            cols += proba[1:] if width == 1 else proba
+        else:
+            cols += [i for i, h in enumerate(header) if h == name or h.startswith(name + "_")]
 want = np.array([[float(r[i]) for i in cols] for r in body], dtype=np.float64)
 
 results = {}
@@ -43,7 +53,8 @@ missing = sorted({n.op_type for n in m.graph.node} - onnx_numpy.SUPPORTED)
 if missing:
     print(f"{a.model}: numpy interpreter skipped (no {', '.join(missing)})")
 else:
-    results["numpy"] = np.asarray(onnx_numpy.run(m, x), dtype=np.float64).reshape(x.shape[0], -1)
+    results["numpy"] = np.concatenate([np.asarray(y, dtype=np.float64).reshape(x.shape[0], -1)
+                                       for y in onnx_numpy.run_all(m, x)], axis=1)
 
 import cv2  # noqa: E402
 
@@ -86,7 +97,8 @@ try:
     got = []
     for i in range(x.shape[0]):  # one row at a time: OpenCV fixes the batch at the first forward
         net.setInput(x[i:i + 1])
-        got.append(np.asarray(net.forward(), dtype=np.float64).reshape(-1))
+        ys = net.forward([o.name for o in m.graph.output]) if len(outputs) > 1 else [net.forward()]
+        got.append(np.concatenate([np.asarray(y, dtype=np.float64).reshape(-1) for y in ys]))
     results["OpenCV DNN"] = np.stack(got)
 except cv2.error as e:
     os.dup2(saved, 2)
