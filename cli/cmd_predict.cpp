@@ -114,6 +114,7 @@ std::function<int()> register_predict(CLI::App& app) {
         "column of a .csv/.tsv or the text key of a .json/.jsonl file (or --input-format csv|jsonl); the\n"
         "run's vocabulary is applied, unknown words map to [UNK]. Invalid UTF-8 is exit 3 naming the line.\n"
         "An .npy input to a text model holds token ids already vectorized (the model's input rows).\n"
+        "A model with several outputs writes a group of columns per output (NAME, NAME:CLASS...).\n"
         "Example: nnctl predict runs/iris --input new_flowers.csv --proba\n"
         "         ls photos/*.png | nnctl predict runs/shapes --input - --input-format images\n"
         "         echo 'Great phone, works well' | nnctl predict runs/sentiment_bow --input - --proba\n" +

@@ -73,6 +73,31 @@ assert l["joined"]["inputs"]==["deep_dropout","wide"] and l["deep"]["inputs"]==[
 "$NNCTL" summary configs/penguins_two_inputs.yaml >"$TMP/two.txt" 2>&1
 check "summary shows the graph's Connected to column" grep -q "joined (concatenate) .*deep_dropout, wide" "$TMP/two.txt"
 
+# Several outputs: each output's loss and metrics in the history, a column group each in predict,
+# a report each in evaluate, and the outputs in summary.
+pm="$TMP/run_penguins_multi_output"
+check "the multi-output history logs each output" grep -q "^epoch,loss,species_loss,sex_loss,depth_loss,species_accuracy,sex_accuracy,depth_mae,val_loss" "$pm/history.csv"
+head -3 datasets/penguins.csv | "$NNCTL" predict "$pm" --input - --proba >"$TMP/pm.out" 2>"$TMP/pm.err"
+check "multi-output predict names each output's columns" grep -q "^species,species:Adelie,species:Chinstrap,species:Gentoo,sex,sex:female,sex:male,depth$" "$TMP/pm.out"
+check "... one row per input row, a class and a value" test "$(grep -cE '^(Adelie|Gentoo|Chinstrap),.*,(male|female),.*,[0-9.]+$' "$TMP/pm.out")" -eq 2
+head -2 datasets/penguins.csv | "$NNCTL" predict "$pm" --input - --format jsonl >"$TMP/pm.jsonl" 2>/dev/null
+check "multi-output predict JSON lines name each output" /usr/bin/python3 -c '
+import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert set(d)=={"species","sex","depth"} and isinstance(d["depth"], float), d' "$TMP/pm.jsonl"
+"$NNCTL" evaluate "$pm" --json -q >"$TMP/pm_eval.json" 2>/dev/null
+check "multi-output evaluate reports each output" /usr/bin/python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); o=d["outputs"]
+assert "confusion_matrix" in o["species"] and "confusion_matrix" in o["sex"] and "r2" in o["depth"]["regression"], d
+assert abs(d["loss"] - (d["species_loss"] + d["sex_loss"] + 0.5 * d["depth_loss"])) < 1e-5, d' "$TMP/pm_eval.json"
+"$NNCTL" summary configs/penguins_multi_output.yaml >"$TMP/pm_sum.txt" 2>&1
+check "summary lists the outputs and their losses" grep -q "Outputs: species (sparse_categorical_crossentropy), sex (binary_crossentropy), depth (mean_squared_error × 0.5)" "$TMP/pm_sum.txt"
+/usr/bin/python3 -c '
+import csv, numpy as np, sys
+r = list(csv.DictReader(open("datasets/penguins.csv")))
+isl = sorted({x["island"] for x in r})
+rows = [[1.0 if x["island"] == i else 0.0 for i in isl] + [float(x[k]) for k in ("bill_length_mm", "flipper_length_mm", "body_mass_g")]
+        for x in r if "NA" not in (x["bill_length_mm"], x["sex"])][:40]
+np.save(sys.argv[1] + "/pm_rows.npy", np.array(rows, np.float32))' "$TMP"
+
 # ONNX export: each exported example passes the onnx checker, and OpenCV's DNN module gives
 # predict's probabilities on the same rows (max abs difference ≤ 1e-4).
 /usr/bin/python3 -c '
@@ -99,7 +124,7 @@ done
 # 4.6's DNN module must run it too, except where noted: it refuses Gather with computed indices (an
 # embedding lookup), GRU and RNN nodes, and broadcasting divisions (layer normalization).
 for spec in iris:iris_rows fashion_mnist_cnn:fm_rows fashion_mnist_resnet:fm_rows seed/keras_cnn:fm_rows \
-    export_lstm:seq_rows export_layers:seq_rows:Div sentiment_lstm:ids_rows:Gather \
+    penguins_multi_output:pm_rows export_lstm:seq_rows export_layers:seq_rows:Div sentiment_lstm:ids_rows:Gather \
     sentiment_transformer:ids_rows:Gather sentiment_cnn:ids_rows:Gather; do
   IFS=: read -r cfg rowset refused <<<"$spec"
   run="$TMP/run_$(basename "$cfg")"; rows="$TMP/$rowset.npy"

@@ -288,7 +288,7 @@ TEST_CASE("several outputs: config errors name the file, line and key") {
         "  layers:\n    - {type: dense, units: 6, name: trunk}\n    - {type: dense, units: 3, name: species}\n"
         "    - {type: dense, units: 1, inputs: trunk, name: mass}\n";
     CHECK(err(std::string(kTwoTargets) + "model:\n  outputs: [species, mas]\n" + layers + "loss: mse\n") ==
-          "o.yaml:4:22: model.outputs.1: no layer named 'mas' (did you mean 'mass'? known: input, trunk, species, mass)");
+          "o.yaml:4:22: model.outputs.1: no layer named 'mas' (did you mean 'mass'? layers: trunk, species, mass)");
     CHECK(err(std::string(kTwoTargets) + "model:\n  outputs: [species, mass]\n" + layers + "loss: {species: mse}\n") ==
           "o.yaml:9:7: loss: missing a loss for output 'mass' (outputs: species, mass)");
     CHECK(err(std::string(kTwoTargets) + "model:\n  outputs: [species, mass]\n" + layers +

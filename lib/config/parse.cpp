@@ -1325,7 +1325,7 @@ void read_model_graph(Reader& r, const YAML::Node& m, ExperimentConfig& c) {
             auto f = index.find(names[j]);
             if (f == index.end()) {
                 doc.error(at, "model.outputs." + std::to_string(j),
-                          "no layer named '" + names[j] + "' (" + suggest(names[j], layer_names) + "known: " + known + ")");
+                          "no layer named '" + names[j] + "' (" + suggest(names[j], layer_names) + "layers: " + join(layer_names) + ")");
                 continue;
             }
             for (int t : todo)
