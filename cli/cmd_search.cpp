@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "events.hpp"
 #include "common.hpp"
 #include "config/parse.hpp"
 #include "core/error.hpp"
@@ -19,6 +20,7 @@ struct SearchCliOptions {
     std::string out;
     std::string shard = "0/1";
     SearchOptions s;
+    std::string events;  ///< --events FILE|-
     CommonOptions common;
     std::vector<std::string> merge_dirs;
 };
@@ -115,8 +117,32 @@ int run_search_cmd(SearchCliOptions& o, const std::string& strategy) {
     } else {
         s.out = o.out;
     }
+    if (o.events == "-" && o.common.json)
+        throw ConfigError("--events - and --json both write to stdout: give --events a file, or leave out --json");
+    EventStream events(o.events);
     const bool tty = stderr_is_tty() && !o.common.quiet;
     SearchCallbacks cb;
+    if (events.on()) {
+        JsonWriter j = events.begin("start");
+        j.key("command").value(strategy.empty() ? "search" : strategy + "-search").key("config").value(o.config);
+        j.key("out").value(s.out).key("jobs").value(s.jobs);
+        events.emit(j);
+        cb.on_trial = [&](const TrialRecord& t, int worker) {
+            JsonWriter e = events.begin("trial");
+            e.key("trial").value(static_cast<long long>(t.index)).key("state").value(t.state);
+            e.key("attempt").value(t.attempt);
+            if (worker > 0) e.key("worker").value(worker);
+            e.key("params").raw(t.params.empty() ? "{}" : t.params);
+            if (t.state == "complete") {
+                e.key("score").value(t.mean).key("std").value(t.std).key("scores").begin_array();
+                for (double v : t.scores) e.value(v);
+                e.end_array();
+            }
+            if (t.state == "complete" || t.state == "failed") e.key("seconds").value(t.duration);
+            if (t.state == "failed") e.key("error").value(t.error);
+            events.emit(e);
+        };
+    }
     cb.stop_requested = [] { return interrupted(); };
     cb.on_message = [&](const std::string& m) {
         if (tty) std::fprintf(stderr, "\r\033[K");
@@ -146,6 +172,15 @@ int run_search_cmd(SearchCliOptions& o, const std::string& strategy) {
                 "cores): they will share cores, which is slower than --jobs {}",
                 s.jobs, s.threads, s.threads);
     SearchResult r = run_search(s, cb);
+    if (events.on()) {
+        JsonWriter j = events.begin("end");
+        j.key("status").value(r.interrupted ? "interrupted" : r.failed_fast ? "failed" : "completed");
+        j.key("objective").value(r.objective).key("direction").value(r.direction);
+        if (!r.trials.empty() && r.trials.front().state == "complete")
+            j.key("best_trial").value(static_cast<long long>(r.trials.front().index)).key("best").value(r.trials.front().mean);
+        if (!r.refit_dir.empty()) j.key("refit").value(r.refit_dir);
+        events.emit(j);
+    }
     print_leaderboard(r, 10);
     if (!r.best_config.empty()) lg.info("best config: {}", r.best_config);
     if (!r.refit_dir.empty()) {
@@ -182,6 +217,10 @@ void add_search_options(CLI::App* cmd, SearchCliOptions& o) {
     cmd->add_flag("--fail-fast", o.s.fail_fast, "Stop at the first failing trial (it stays resumable)");
     cmd->add_option("--shard", o.shard, "Run only trials with index = i (mod N), e.g. for a Slurm job array")
         ->type_name("i/N");
+    cmd->add_option("--events", o.events,
+                    "Append one JSON line per trial state change (running, complete, failed), and start/end, to "
+                    "FILE or stdout (-)")
+        ->type_name("FILE|-");
     add_common_options(*cmd, o.common);
     cmd->footer(
         "\nTrials are validated before any runs, then run by a pool of --jobs worker processes; each is\n"
@@ -221,6 +260,8 @@ std::function<int()> register_search(CLI::App& app) {
     search->add_flag("--resume", s->s.resume, "Continue the search in --out");
     search->add_flag("--fail-fast", s->s.fail_fast, "Stop at the first failing trial");
     search->add_option("--shard", s->shard, "Run only trials with index = i (mod N)")->type_name("i/N");
+    search->add_option("--events", s->events, "Append one JSON line per trial state change to FILE or stdout (-)")
+        ->type_name("FILE|-");
     add_common_options(*search, s->common);
     search->footer("\nnnctl search CONFIG runs the strategy in search.strategy (grid or random).\n"
                    "nnctl search merge DIR... combines the sweep directories of --shard runs.\n" +

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/fileio.hpp"
 #include "core/json.hpp"
+#include "events.hpp"
 #include "train/experiment.hpp"
 
 namespace nnctl::cli {
@@ -21,6 +22,8 @@ struct TrainOptions {
     std::string config;
     std::string out;
     long long seed = -1;
+    std::string events;    ///< --events FILE|-
+    int events_every = 0;  ///< --events-every N batches (0: epochs only)
     CommonOptions common;
 };
 
@@ -42,11 +45,18 @@ std::string fmt_seconds(double s) {
 }
 
 int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& dir, const std::string& resolved,
-               const std::function<void(const std::string&, const std::string&)>& finish);
+               const std::function<void(const std::string&, const std::string&)>& finish, EventStream& events);
+
+void add_logs(JsonWriter& j, const Logs& logs) {
+    for (const auto& [k, v] : logs) j.key(k).value(v);
+}
 
 int run_train(TrainOptions& o) {
     install_signal_handlers();  // first: a signal during set-up stops the run after its first batch
     apply_common_options(o.common);
+    if (o.events == "-" && o.common.json)
+        throw ConfigError("--events - and --json both write to stdout: give --events a file, or leave out --json");
+    EventStream events(o.events);
     std::vector<std::string> sets = o.common.sets;
     if (o.seed >= 0) sets.push_back("seed=" + std::to_string(o.seed));
     ExperimentConfig cfg = load_config(o.config, sets);
@@ -60,14 +70,28 @@ int run_train(TrainOptions& o) {
     info.started = utc_now();
     info.threads = effective_threads();
     write_run_info(dir, cfg, info);
+    if (events.on()) {
+        JsonWriter j = events.begin("start");
+        j.key("command").value("train").key("config").value(o.config).key("run").value(dir);
+        j.key("seed").value(static_cast<long long>(cfg.seed)).key("epochs").value(cfg.training.epochs);
+        j.key("threads").value(info.threads);
+        events.emit(j);
+    }
     auto finish = [&](const std::string& status, const std::string& message) {
         info.status = status;
         info.message = message;
         info.finished = utc_now();
         write_run_info(dir, cfg, info);
+        if (events.on()) {
+            JsonWriter j = events.begin("end");
+            j.key("status").value(status);
+            if (!message.empty()) j.key("message").value(message);
+            j.key("run").value(dir);
+            events.emit(j);
+        }
     };
     try {
-        return train_into(o, cfg, dir, resolved, finish);
+        return train_into(o, cfg, dir, resolved, finish, events);
     } catch (const DivergedError& e) {
         finish("diverged", e.what());
         throw;
@@ -78,7 +102,7 @@ int run_train(TrainOptions& o) {
 }
 
 int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& dir, const std::string& resolved,
-               const std::function<void(const std::string&, const std::string&)>& finish) {
+               const std::function<void(const std::string&, const std::string&)>& finish, EventStream& events) {
     auto& lg = log();
     Experiment ex = prepare_experiment(cfg);
     lg.debug("data: {} training, {} validation, {} test samples; {} features; {}", ex.data.train.size(),
@@ -100,8 +124,15 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
         epochs = n;
         epoch_start = clock::now();
     };
-    if (tty)
+    const int every = events.on() ? o.events_every : 0;
+    if (tty || every > 0)
         cb.on_batch_end = [&](int b, int nb, double loss) {
+            if (every > 0 && (b % every == 0 || b == nb)) {
+                JsonWriter j = events.begin("batch");
+                j.key("epoch").value(cur_epoch).key("batch").value(b).key("batches").value(nb).key("loss").value(loss);
+                events.emit(j);
+            }
+            if (!tty) return;
             auto now = clock::now();
             if (b != nb && now - last_draw < std::chrono::milliseconds(100)) return;
             last_draw = now;
@@ -118,12 +149,31 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
     cb.on_epoch_end = [&](const EpochLog& e) {
         if (tty) std::fprintf(stderr, "\r\033[K");
         lg.info("Epoch {}/{}  {}{}", e.epoch, epochs, fmt_seconds(e.seconds), format_logs(e.values));
+        if (events.on()) {
+            JsonWriter j = events.begin("epoch");
+            j.key("epoch").value(e.epoch).key("epochs").value(epochs).key("seconds").value(e.seconds);
+            j.key("learning_rate").value(e.learning_rate);
+            add_logs(j, e.values);
+            events.emit(j);
+        }
     };
     cb.stop_requested = [] { return interrupted(); };
-    cb.on_message = [&](const std::string& m) { lg.info("{}", m); };
+    cb.on_message = [&](const std::string& m) {
+        lg.info("{}", m);
+        if (events.on()) {
+            JsonWriter j = events.begin("message");
+            j.key("message").value(m);
+            events.emit(j);
+        }
+    };
 
     ExperimentResult res = run_experiment(ex, cb);
     save_run(dir, resolved, ex, res);
+    if (events.on() && !res.test_logs.empty()) {
+        JsonWriter j = events.begin("test");
+        add_logs(j, res.test_logs);
+        events.emit(j);
+    }
     finish(res.train.interrupted ? "interrupted" : "completed", res.train.interrupted ? "stopped by a signal" : "");
     if (!res.test_logs.empty()) lg.info("test:{}", format_logs(res.test_logs));
     if (res.forecast) {
@@ -166,11 +216,21 @@ std::function<int()> register_train(CLI::App& app) {
     cmd->add_option("--out", o->out, "Run directory to write (default: runs/NAME, or runs/NAME-2, ... if taken)")
         ->type_name("DIR");
     cmd->add_option("--seed", o->seed, "Override the config's seed")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--events", o->events,
+                    "Append one JSON line per event (start, epoch, message, test, end) to FILE, or write them to "
+                    "stdout (-), each as it happens")
+        ->type_name("FILE|-");
+    cmd->add_option("--events-every", o->events_every, "With --events: also a batch event every N batches")
+        ->check(CLI::Range(0, 1 << 30))
+        ->type_name("N");
     add_common_options(*cmd, o->common);
     cmd->footer(
         "\nThe run directory holds config.yaml (resolved), model.safetensors, model.json, history.csv,\n"
         "metrics.json and run.json (nnctl version, command line, seed, threads, status, SHA-256 of each\n"
         "data file). With --json, stdout gets {out, epochs_run, history, final, test}.\n"
+        "--events FILE appends JSON lines as training goes: {\"event\": \"start\"|\"batch\"|\"epoch\"|\"message\"|\n"
+        "\"test\"|\"end\", \"time\", \"elapsed\", ...}; an epoch line holds every logged value, the end line the\n"
+        "status (completed, interrupted, diverged, failed). Follow a run with tail -f FILE.\n"
         "Example: nnctl train configs/iris.yaml --set training.epochs=50 --json\n" +
         std::string(kExitCodes));
     return [o] { return run_train(*o); };

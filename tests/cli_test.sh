@@ -150,6 +150,37 @@ check "export of a layer without an ONNX form exits 2 (got $code)" test $code -e
 check "... naming the layer and its type" grep -q "(pad_mask): export: layer type 'masking' has no ONNX form" "$TMP/exp.err"
 check "... and writing no file" test ! -e "$TMP/run_export_masking/model.onnx"
 
+# --events: JSON lines as training goes (appended), batch lines with --events-every, trial state
+# changes in a search, and lines that are there while the run is still going.
+ev="$TMP/events.jsonl"
+"$NNCTL" train configs/iris.yaml --set training.epochs=2 --events "$ev" --events-every 3 --out "$TMP/ev_run" -q
+"$NNCTL" train configs/iris.yaml --set training.epochs=1 --events "$ev" --out "$TMP/ev_run2" -q
+check "--events writes start, batch, epoch, test and end lines, appending" /usr/bin/python3 -c '
+import json,sys; L=[json.loads(l) for l in open(sys.argv[1])]; k=[l["event"] for l in L]
+assert k.count("start")==2 and k.count("end")==2 and k.count("epoch")==3 and k.count("test")==2, k
+assert k[0]=="start" and L[0]["run"].endswith("ev_run") and "batch" in k[:8], k
+e=[l for l in L if l["event"]=="epoch"][0]; assert e["epoch"]==1 and "val_accuracy" in e and "learning_rate" in e and "time" in e, e
+assert all(l["status"]=="completed" for l in L if l["event"]=="end")' "$ev"
+"$NNCTL" train configs/iris.yaml --events - --json -q >/dev/null 2>"$TMP/ev.err"; code=$?
+check "--events - with --json is a usage error (got $code)" test $code -eq 2
+"$NNCTL" train configs/iris.yaml --events "$TMP/no/such/dir/ev.jsonl" --out "$TMP/ev_bad" -q 2>"$TMP/ev.err"; code=$?
+check "an --events file that cannot be opened exits 5 (got $code)" test $code -eq 5
+check "... naming it" grep -q "no/such/dir/ev.jsonl: cannot open" "$TMP/ev.err"
+live="$TMP/live.jsonl"
+"$NNCTL" train configs/fashion_mnist_mlp.yaml --set training.epochs=500 --threads 1 --events "$live" --out "$TMP/ev_live" -q &
+lpid=$!
+for _ in $(seq 1 600); do grep -q '"event":"epoch"' "$live" 2>/dev/null && break; sleep 0.1; done
+check "an epoch line is in the events file while training still runs" kill -0 "$lpid"
+kill -INT "$lpid"; wait "$lpid"
+check "... and the run's end line says it was interrupted" grep -q '"event":"end".*"status":"interrupted"' "$live"
+"$NNCTL" grid-search configs/seed/grid_search.yaml --set training.epochs=1 --max-trials 100 --jobs 2 --events "$TMP/sev.jsonl" --out "$TMP/ev_sweep" -q 2>/dev/null
+check "search --events: every trial runs, then completes, once each" /usr/bin/python3 -c '
+import json,sys; L=[json.loads(l) for l in open(sys.argv[1])]; t=[l for l in L if l["event"]=="trial"]
+n=len({l["trial"] for l in t}); assert n>1 and len(t)==2*n, len(t)
+for i in {l["trial"] for l in t}:
+    s=[l["state"] for l in t if l["trial"]==i]; assert s==["running","complete"], (i,s)
+assert L[0]["event"]=="start" and L[-1]["event"]=="end" and "best" in L[-1] and "score" in t[-1], L[-1]' "$TMP/sev.jsonl"
+
 # Golden errors: exit 2 and the exact message with file, line, column and key path.
 for y in tests/data/bad_*.yaml; do
   exp="${y%.yaml}.expected"

@@ -414,6 +414,10 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
                 int64_t idx;
                 int attempt;
                 if (!st.claim_next(o.shard, o.shards, self, idx, attempt)) break;
+                if (cb.on_trial) {  // tell the coordinator the trial runs (it reports the state change)
+                    const std::string claimed = "r " + std::to_string(idx) + " " + std::to_string(self) + "\n";
+                    if (::write(fds[1], claimed.data(), claimed.size()) < 0) break;
+                }
                 const auto t0 = clock_type::now();
                 auto elapsed = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
                 try {
@@ -451,9 +455,22 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         if (got > 0) {
             buf.append(chunk, size_t(got));
             for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
-                const int64_t idx = std::stoll(buf.substr(0, nl));
+                const std::string line = buf.substr(0, nl);
                 buf.erase(0, nl + 1);
-                finished(store.get(idx));
+                if (line.rfind("r ", 0) == 0) {  // "r IDX PID": claimed
+                    long long idx = 0, pid = 0;
+                    if (std::sscanf(line.c_str(), "r %lld %lld", &idx, &pid) == 2 && cb.on_trial) {
+                        TrialRecord r = store.get(idx);  // (it may have finished already: report the claim)
+                        r.state = "running";
+                        r.scores.clear();
+                        r.error.clear();
+                        cb.on_trial(r, int(pid));
+                    }
+                    continue;
+                }
+                const TrialRecord r = store.get(std::stoll(line));
+                if (cb.on_trial) cb.on_trial(r, 0);
+                finished(r);
             }
             continue;
         }
@@ -468,7 +485,11 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
             std::string why = WIFSIGNALED(status) ? "the worker was killed by signal " + std::to_string(WTERMSIG(status))
                                                   : "the worker failed (exit " + std::to_string(WEXITSTATUS(status)) + ")";
-            for (int64_t idx : store.fail_running_of(int(pid), why)) finished(store.get(idx));
+            for (int64_t idx : store.fail_running_of(int(pid), why)) {
+                const TrialRecord r = store.get(idx);
+                if (cb.on_trial) cb.on_trial(r, 0);
+                finished(r);
+            }
         }
     }
     ::close(fds[0]);

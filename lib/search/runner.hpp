@@ -37,6 +37,8 @@ struct SearchCallbacks {
     std::function<void(const SearchProgress&)> on_progress;
     std::function<void(const std::string&)> on_message;
     std::function<bool()> stop_requested;
+    /// A trial changed state: running (claimed by worker `worker`, a process id), complete or failed.
+    std::function<void(const TrialRecord&, int worker)> on_trial;
 };
 
 struct SearchResult {
