@@ -9,6 +9,9 @@
 
 #include "config/registry.hpp"
 #include "core/error.hpp"
+#include "core/json.hpp"
+#include "core/json_value.hpp"
+#include "core/sha256.hpp"
 #include "data/dataset.hpp"
 #include "model/safetensors.hpp"
 #include "support/fixtures.hpp"
@@ -346,4 +349,59 @@ TEST_CASE("weights trained elsewhere load by name; mismatches are listed") {
     CHECK(e.find("tensor 'out.kernel' has shape [2, 3], the model needs [3, 2]") != std::string::npos);
     CHECK(e.find("missing tensor 'out.bias' [2]") != std::string::npos);
     CHECK(e.find("unexpected tensor 'out.b' [2]") != std::string::npos);
+}
+
+TEST_CASE("JSON through nlohmann-json keeps the reader's strictness and the writer's output") {
+    auto err = [](const std::string& text) {
+        try {
+            parse_json(text);
+        } catch (const std::exception& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    CHECK(err("{\"a\":1,\"b\":{\"c\":1,\"c\":2}}").find("duplicate key \"c\"") != std::string::npos);
+    CHECK(err("{\"a\":1,\"b\":{\"a\":2}}") == "no error");  // the same key in another object is fine
+    CHECK(err(std::string(70, '[') + std::string(70, ']')).find("nested too deeply") != std::string::npos);
+    CHECK(err(std::string(60, '[') + std::string(60, ']')) == "no error");
+    CHECK(err("{} x").find("invalid JSON at byte") != std::string::npos);  // trailing garbage
+    CHECK(err("{\"a\":1,}") != "no error");
+    CHECK(err("[\"\xff\"]") != "no error");  // not UTF-8
+    CHECK(err("[NaN]") != "no error");
+    uint64_t u = 0;
+    JsonValue v = parse_json("[18446744073709551615, 9007199254740993, 18446744073709551616, -0, 1.0, -3, 2.5e3]");
+    REQUIRE(v.items.size() == 7);
+    CHECK((v.items[0].as_uint64(u) && u == UINT64_MAX));
+    CHECK((v.items[1].as_uint64(u) && u == 9007199254740993ull));  // 2^53 + 1: a double would round it
+    CHECK_FALSE(v.items[2].as_uint64(u));                          // overflows uint64
+    CHECK_FALSE(v.items[3].as_uint64(u));                          // signed
+    CHECK_FALSE(v.items[4].as_uint64(u));                          // a fraction
+    CHECK(v.items[5].number == -3.0);
+    CHECK(v.items[6].number == 2500.0);
+    JsonValue o = parse_json("{\"z\":1,\"a\":{\"s\":\"\\u00e9\\ud83d\\ude00\"}}");
+    CHECK(o.members[0].first == "z");  // document order
+    CHECK(o.find("a")->find("s")->text == "\xc3\xa9\xf0\x9f\x98\x80");
+
+    JsonWriter j;
+    j.begin_object().key("z").value(0.8704936623573303).key("a").value(3.0).key("n").value(std::nan(""));
+    j.key("s").value(std::string("bad \xff byte")).key("l").begin_array().value(1LL).value(true).null().end_array();
+    j.key("r").raw("{\"x\":[1,2]}").end_object();
+    CHECK(j.str() == "{\"z\":0.87049366,\"a\":3,\"n\":null,\"s\":\"bad \xef\xbf\xbd byte\",\"l\":[1,true,null],\"r\":{\"x\":[1,2]}}");
+    CHECK(json_quote("a\"b\n") == "\"a\\\"b\\n\"");
+}
+
+TEST_CASE("SHA-256 through OpenSSL matches the FIPS 180-4 examples") {
+    auto hex = [](const std::string& s) {
+        Sha256 h;
+        h.update(s.data(), s.size());
+        return h.hex();
+    };
+    CHECK(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    Sha256 million;
+    const std::string chunk(1000, 'a');
+    for (int i = 0; i < 1000; ++i) million.update(chunk.data(), chunk.size());
+    CHECK(million.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }

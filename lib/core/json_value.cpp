@@ -1,7 +1,7 @@
 #include "core/json_value.hpp"
 
-#include <cmath>
-#include <cstdlib>
+#include <nlohmann/json.hpp>
+
 #include <set>
 #include <stdexcept>
 
@@ -28,171 +28,104 @@ bool JsonValue::as_uint64(uint64_t& out) const {
 
 namespace {
 
-class Parser {
-public:
-    Parser(const std::string& s, int max_depth) : s_(s), max_depth_(max_depth) {}
+using Json = nlohmann::json;
 
-    JsonValue document() {
-        JsonValue v = value(0);
-        skip_ws();
-        if (pos_ != s_.size()) fail("unexpected characters after the JSON value");
-        return v;
+/// Builds a JsonValue straight from nlohmann's SAX events (no intermediate DOM), with two rules
+/// nlohmann does not check: no duplicate keys in an object, no nesting deeper than max_depth.
+/// Numbers keep a text form: integers exactly as digits (so that as_uint64 reads safetensors offsets
+/// exactly), other numbers as written in the document.
+class Builder : public nlohmann::json_sax<Json> {
+public:
+    explicit Builder(int max_depth) : max_depth_(max_depth) {}
+    JsonValue result;
+
+    bool null() override { return put(JsonValue{}); }
+    bool boolean(bool b) override {
+        JsonValue v;
+        v.type = JsonValue::Type::Bool;
+        v.boolean = b;
+        return put(std::move(v));
+    }
+    bool number_integer(number_integer_t i) override {  // negative (or -0)
+        return number(double(i), i == 0 ? std::string("-0") : std::to_string(i));
+    }
+    bool number_unsigned(number_unsigned_t u) override { return number(double(u), std::to_string(u)); }
+    bool number_float(number_float_t d, const string_t& text) override { return number(d, text); }
+    bool string(string_t& s) override {
+        JsonValue v;
+        v.type = JsonValue::Type::String;
+        v.text = std::move(s);
+        return put(std::move(v));
+    }
+    bool binary(binary_t&) override { throw std::runtime_error("invalid JSON: binary values are not JSON"); }
+    bool start_object(std::size_t) override { return open(JsonValue::Type::Object); }
+    bool key(string_t& k) override {
+        Frame& f = stack_.back();
+        if (!f.keys.insert(k).second) throw std::runtime_error("invalid JSON: duplicate key \"" + k + "\"");
+        f.key = std::move(k);
+        return true;
+    }
+    bool end_object() override { return close(); }
+    bool start_array(std::size_t) override { return open(JsonValue::Type::Array); }
+    bool end_array() override { return close(); }
+    bool parse_error(std::size_t byte, const std::string&, const nlohmann::detail::exception& e) override {
+        // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: ...": keep the part after "] ".
+        std::string m = e.what();
+        const size_t cut = m.find("] ");
+        throw std::runtime_error("invalid JSON at byte " + std::to_string(byte) + ": " +
+                                 (cut == std::string::npos ? m : m.substr(cut + 2)));
     }
 
 private:
-    [[noreturn]] void fail(const std::string& what) {
-        throw std::runtime_error("invalid JSON at byte " + std::to_string(pos_) + ": " + what);
+    struct Frame {
+        JsonValue value;
+        std::string key;
+        std::set<std::string> keys;
+    };
+    bool number(double d, std::string text) {
+        JsonValue v;
+        v.type = JsonValue::Type::Number;
+        v.number = d;
+        v.text = std::move(text);
+        return put(std::move(v));
     }
-    void skip_ws() {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
-    }
-    bool eat(char c) {
-        skip_ws();
-        if (pos_ < s_.size() && s_[pos_] == c) {
-            ++pos_;
+    bool put(JsonValue v) {
+        if (stack_.empty()) {
+            result = std::move(v);
             return true;
         }
-        return false;
+        Frame& f = stack_.back();
+        if (f.value.type == JsonValue::Type::Object) f.value.members.emplace_back(std::move(f.key), std::move(v));
+        else f.value.items.push_back(std::move(v));
+        return true;
     }
-    void expect(char c) {
-        if (!eat(c)) fail(std::string("expected '") + c + "'");
+    bool open(JsonValue::Type t) {
+        if (int(stack_.size()) > max_depth_)
+            throw std::runtime_error("invalid JSON: nested too deeply (over " + std::to_string(max_depth_) + " levels)");
+        stack_.emplace_back();
+        stack_.back().value.type = t;
+        return true;
     }
-
-    JsonValue value(int depth) {
-        if (depth > max_depth_) fail("nested too deeply");
-        skip_ws();
-        if (pos_ >= s_.size()) fail("unexpected end");
-        JsonValue v;
-        char c = s_[pos_];
-        if (c == '{') {
-            ++pos_;
-            v.type = JsonValue::Type::Object;
-            std::set<std::string> seen;
-            if (eat('}')) return v;
-            do {
-                skip_ws();
-                if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a string key");
-                std::string k = string();
-                if (!seen.insert(k).second) fail("duplicate key \"" + k + "\"");
-                expect(':');
-                v.members.emplace_back(std::move(k), value(depth + 1));
-            } while (eat(','));
-            expect('}');
-        } else if (c == '[') {
-            ++pos_;
-            v.type = JsonValue::Type::Array;
-            if (eat(']')) return v;
-            do v.items.push_back(value(depth + 1));
-            while (eat(','));
-            expect(']');
-        } else if (c == '"') {
-            v.type = JsonValue::Type::String;
-            v.text = string();
-        } else if (s_.compare(pos_, 4, "true") == 0) {
-            pos_ += 4;
-            v.type = JsonValue::Type::Bool;
-            v.boolean = true;
-        } else if (s_.compare(pos_, 5, "false") == 0) {
-            pos_ += 5;
-            v.type = JsonValue::Type::Bool;
-        } else if (s_.compare(pos_, 4, "null") == 0) {
-            pos_ += 4;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            size_t start = pos_;
-            if (s_[pos_] == '-') ++pos_;
-            auto digits = [&] {
-                size_t b = pos_;
-                while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
-                return pos_ > b;
-            };
-            if (!digits()) fail("bad number");
-            if (pos_ < s_.size() && s_[pos_] == '.') {
-                ++pos_;
-                if (!digits()) fail("bad number");
-            }
-            if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
-                ++pos_;
-                if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
-                if (!digits()) fail("bad number");
-            }
-            v.type = JsonValue::Type::Number;
-            v.text = s_.substr(start, pos_ - start);
-            v.number = std::strtod(v.text.c_str(), nullptr);
-        } else {
-            fail(std::string("unexpected character '") + c + "'");
-        }
-        return v;
+    bool close() {
+        JsonValue v = std::move(stack_.back().value);
+        stack_.pop_back();
+        return put(std::move(v));
     }
-
-    std::string string() {
-        ++pos_;  // opening quote
-        std::string out;
-        for (;;) {
-            if (pos_ >= s_.size()) fail("unterminated string");
-            unsigned char c = static_cast<unsigned char>(s_[pos_++]);
-            if (c == '"') return out;
-            if (c < 0x20) fail("control character in string");
-            if (c != '\\') {
-                out += char(c);
-                continue;
-            }
-            if (pos_ >= s_.size()) fail("unterminated escape");
-            char e = s_[pos_++];
-            switch (e) {
-                case '"': out += '"'; break;
-                case '\\': out += '\\'; break;
-                case '/': out += '/'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'n': out += '\n'; break;
-                case 'r': out += '\r'; break;
-                case 't': out += '\t'; break;
-                case 'u': {
-                    uint32_t cp = hex4();
-                    if (cp >= 0xD800 && cp < 0xDC00) {  // surrogate pair
-                        if (s_.compare(pos_, 2, "\\u") != 0) fail("lone surrogate");
-                        pos_ += 2;
-                        uint32_t lo = hex4();
-                        if (lo < 0xDC00 || lo > 0xDFFF) fail("bad surrogate pair");
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    }
-                    utf8(cp, out);
-                    break;
-                }
-                default: fail("bad escape");
-            }
-        }
-    }
-    uint32_t hex4() {
-        if (pos_ + 4 > s_.size()) fail("bad \\u escape");
-        uint32_t v = 0;
-        for (int i = 0; i < 4; ++i) {
-            char h = s_[pos_++];
-            v <<= 4;
-            if (h >= '0' && h <= '9') v |= uint32_t(h - '0');
-            else if (h >= 'a' && h <= 'f') v |= uint32_t(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') v |= uint32_t(h - 'A' + 10);
-            else fail("bad \\u escape");
-        }
-        return v;
-    }
-    static void utf8(uint32_t cp, std::string& out) {
-        if (cp < 0x80) out += char(cp);
-        else if (cp < 0x800) out += char(0xC0 | (cp >> 6)), out += char(0x80 | (cp & 0x3F));
-        else if (cp < 0x10000)
-            out += char(0xE0 | (cp >> 12)), out += char(0x80 | ((cp >> 6) & 0x3F)), out += char(0x80 | (cp & 0x3F));
-        else
-            out += char(0xF0 | (cp >> 18)), out += char(0x80 | ((cp >> 12) & 0x3F)),
-                out += char(0x80 | ((cp >> 6) & 0x3F)), out += char(0x80 | (cp & 0x3F));
-    }
-
-    const std::string& s_;
-    size_t pos_ = 0;
+    std::vector<Frame> stack_;
     int max_depth_;
 };
 
 }  // namespace
 
-JsonValue parse_json(const std::string& text, int max_depth) { return Parser(text, max_depth).document(); }
+JsonValue parse_json(const std::string& text, int max_depth) {
+    // nlohmann's parser: strict RFC 8259 (trailing garbage, bad escapes, invalid UTF-8 and NaN are errors).
+    Builder b(max_depth);
+    try {
+        Json::sax_parse(text, &b);
+    } catch (const Json::exception& e) {
+        throw std::runtime_error(std::string("invalid JSON: ") + e.what());
+    }
+    return std::move(b.result);
+}
 
 }  // namespace nnctl

@@ -61,6 +61,8 @@ struct OutputColumns {
     int64_t offset = 0, width = 0;
     bool classification = false;
     std::vector<std::string> classes, quoted;  ///< class labels (a single sigmoid unit: "0", "1" unless named)
+    std::vector<std::string> json_classes;     ///< the labels as JSON strings
+    std::string json_key, json_proba_key;      ///< "NAME": / "NAME_probabilities": (or "prediction", "probabilities")
 };
 
 /// Formats predictions for one batch of model outputs: each output's prediction (a class name or
@@ -82,7 +84,9 @@ public:
             c.classes = several ? s.targets[k].class_names : s.class_names;
             // A single sigmoid output predicts class 1 with probability p: both classes are reported.
             if (c.classification && c.width == 1 && c.classes.size() < 2) c.classes = {"0", "1"};
-            for (const auto& n : c.classes) c.quoted.push_back(csv_quote(n));
+            for (const auto& n : c.classes) c.quoted.push_back(csv_quote(n)), c.json_classes.push_back(json_quote(n));
+            c.json_key = json_quote(c.name.empty() ? "prediction" : c.name) + ":";
+            c.json_proba_key = json_quote(c.name.empty() ? "probabilities" : c.name + "_probabilities") + ":{";
             outs_.push_back(std::move(c));
         }
     }
@@ -163,14 +167,18 @@ private:
     }
     void write_json(const OutputColumns& c, const Matrix& p, Eigen::Index i, std::string& out) const {
         char num[32];
-        out += json_quote(c.name.empty() ? "prediction" : c.name) + ":";
+        out += c.json_key;
         if (c.classification) {
-            out += json_quote(c.classes[size_t(predicted_class(c, p, i))]);
+            out += c.json_classes[size_t(predicted_class(c, p, i))];
             if (o_.proba) {
-                out += "," + json_quote(c.name.empty() ? "probabilities" : c.name + "_probabilities") + ":{";
+                out += ',';
+                out += c.json_proba_key;
                 probabilities(c, p, i, [&](size_t k, double v) {
                     std::snprintf(num, sizeof num, "%.6g", v);
-                    out += (k ? "," : "") + json_quote(c.classes[k]) + ":" + num;
+                    if (k) out += ',';
+                    out += c.json_classes[k];
+                    out += ':';
+                    out += num;
                 });
                 out += '}';
             }
