@@ -14,6 +14,8 @@ std::function<int()> register_validate(CLI::App& app);
 std::function<int()> register_summary(CLI::App& app);
 /// export RUN_DIR --format onnx.
 std::function<int()> register_export(CLI::App& app);
+/// report RUN_DIR...: an HTML page about runs.
+std::function<int()> register_report(CLI::App& app);
 /// layers [TYPE...]: the layer types and their options.
 std::function<int()> register_layers(CLI::App& app);
 /// grid-search, random-search and search (with `search merge`).

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     auto validate = nnctl::cli::register_validate(app);
     auto summary = nnctl::cli::register_summary(app);
     auto exporter = nnctl::cli::register_export(app);
+    auto report = nnctl::cli::register_report(app);
     auto layers = nnctl::cli::register_layers(app);
     auto search = nnctl::cli::register_search(app);
     try {
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
         if (app.got_subcommand("validate")) return validate();
         if (app.got_subcommand("summary")) return summary();
         if (app.got_subcommand("export")) return exporter();
+        if (app.got_subcommand("report")) return report();
         if (app.got_subcommand("layers")) return layers();
         if (app.got_subcommand("grid-search") || app.got_subcommand("random-search") || app.got_subcommand("search"))
             return search();

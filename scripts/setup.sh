@@ -6,10 +6,11 @@ set -euo pipefail
 # dataset-fashion-mnist: the main example's data (/usr/share/datasets/fashion-mnist).
 # zlib1g-dev: gzip data; libsqlite3-dev: the search results store; libpng-dev, libjpeg62-turbo-dev: images.
 # nlohmann-json3-dev: JSON reading and writing; libssl-dev: OpenSSL's SHA-256 for data file hashes.
+# chromium: the tests render nnctl report's pages in a real browser (headless).
 PKGS=(build-essential cmake pkg-config libcli11-dev libyaml-cpp-dev libeigen3-dev libspdlog-dev doctest-dev
       zlib1g-dev libsqlite3-dev libpng-dev libjpeg62-turbo-dev nlohmann-json3-dev libssl-dev
       libonnx-dev libprotobuf-dev python3 python3-numpy
-      python3-onnx python3-opencv dataset-fashion-mnist)
+      python3-onnx python3-opencv chromium dataset-fashion-mnist)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

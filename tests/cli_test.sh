@@ -181,6 +181,24 @@ for i in {l["trial"] for l in t}:
     s=[l["state"] for l in t if l["trial"]==i]; assert s==["running","complete"], (i,s)
 assert L[0]["event"]=="start" and L[-1]["event"]=="end" and "best" in L[-1] and "score" in t[-1], L[-1]' "$TMP/sev.jsonl"
 
+# nnctl report: self-contained pages for a classifier, a model with several outputs (a
+# classifier's and a regressor's plots) and two runs compared, each rendered by headless Chromium
+# (charts drawn, nothing fetched from the network).
+"$NNCTL" report "$TMP/run_iris" -q; code=$?
+check "report of one run exits 0 and writes RUN_DIR/report.html (got $code)" test $code -eq 0 -a -s "$TMP/run_iris/report.html"
+check "the iris report renders in Chromium with its curves and confusion matrix" /usr/bin/python3 tests/support/check_report.py \
+  "$TMP/run_iris/report.html" --browser --expect "confusion matrix" --expect virginica --expect "Learning curves" --expect "Resolved config"
+"$NNCTL" report "$TMP/run_penguins_multi_output" --out "$TMP/pm_report.html" -q
+check "the multi-output report has each output's results and renders" /usr/bin/python3 tests/support/check_report.py \
+  "$TMP/pm_report.html" --browser --expect "output species: confusion matrix" --expect "output sex: confusion matrix" \
+  --expect "predicted against actual" --expect "depth_mae"
+"$NNCTL" report "$TMP/run_iris" "$TMP/run_iris.again" --out "$TMP/two_report.html" --json -q >"$TMP/two_report.json"
+check "report of two runs compares them and renders" /usr/bin/python3 tests/support/check_report.py "$TMP/two_report.html" \
+  --browser --expect "Runs compared" --expect "Config differences" --expect "training.epochs"
+check "report --json names the page" grep -q "\"output\":\"$TMP/two_report.html\"" "$TMP/two_report.json"
+"$NNCTL" report "$TMP/no_such_run" -q 2>"$TMP/rep.err"; code=$?
+check "report of a missing run exits 3 naming it (got $code)" bash -c "test $code -eq 3 && grep -q no_such_run '$TMP/rep.err'"
+
 # Golden errors: exit 2 and the exact message with file, line, column and key path.
 for y in tests/data/bad_*.yaml; do
   exp="${y%.yaml}.expected"
