@@ -43,7 +43,9 @@ int run_report(ReportOptions& o) {
 std::function<int()> register_report(CLI::App& app) {
     auto o = std::make_shared<ReportOptions>();
     CLI::App* cmd = app.add_subcommand("report", "Write an HTML report of one or several runs: curves, results, model");
-    cmd->add_option("runs", o->runs, "Run directories written by nnctl train")->required()->type_name("RUN_DIR...");
+    cmd->add_option("runs", o->runs, "Run directories written by nnctl train, or sweep directories of a search")
+        ->required()
+        ->type_name("RUN_DIR...|SWEEP_DIR...");
     cmd->add_option("-o,--out", o->out,
                     "Where to write the page, atomically (default: RUN_DIR/report.html for one run, report.html for several)")
         ->type_name("FILE");
@@ -55,7 +57,9 @@ std::function<int()> register_report(CLI::App& app) {
         "restored), the last epoch's and test results, the test data scored again (a confusion matrix heat\n"
         "map and per-class table, or predicted-vs-actual and residual plots; each output of a model with\n"
         "several), the model summary, run.json's facts and the resolved config. Several runs: their curves\n"
-        "overlaid, their results side by side and the config values that differ, then each run.\n"
+        "overlaid, their results side by side and the config values that differ, then each run. A sweep\n"
+        "directory: its leaderboard (sortable), the objective against each parameter (log axes for\n"
+        "log-uniform ones), every trial in parallel coordinates, failed trials and the refitted best model.\n"
         "Example: nnctl report runs/iris runs/iris-2 --out iris.html\n" +
         std::string(kExitCodes));
     return [o] { return run_report(*o); };

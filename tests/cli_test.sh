@@ -196,6 +196,31 @@ check "the multi-output report has each output's results and renders" /usr/bin/p
 check "report of two runs compares them and renders" /usr/bin/python3 tests/support/check_report.py "$TMP/two_report.html" \
   --browser --expect "Runs compared" --expect "Config differences" --expect "training.epochs"
 check "report --json names the page" grep -q "\"output\":\"$TMP/two_report.html\"" "$TMP/two_report.json"
+"$NNCTL" report "$TMP/run_sunspots_lstm" --out "$TMP/sun_report.html" -q
+check "a forecaster's report draws its test stretch against the baselines" /usr/bin/python3 tests/support/check_report.py \
+  "$TMP/sun_report.html" --browser --expect "test stretch, one step ahead" --expect seasonal_naive
+"$NNCTL" report "$TMP/ev_sweep" --out "$TMP/sweep_report.html" -q
+check "a sweep's report has its leaderboard, parameters, every trial and the best model, and renders" \
+  /usr/bin/python3 tests/support/check_report.py "$TMP/sweep_report.html" --browser --expect Leaderboard \
+  --expect "The objective against each parameter" --expect "every trial (darker: better)" --expect "best-model"
+# 100 classes: the most-confused pairs instead of a 100 × 100 matrix; 10,000 epochs: curves cut to
+# 1,000 points, ticks with thousands separators.
+printf '%s\n' 'data:' '  train: {format: synthetic, samples: 3000, features: 20, classes: 100, seed: 3}' '  test_split: 0.3' \
+  'model:' '  layers: [{type: dense, units: 100, activation: softmax}]' 'loss: sparse_categorical_crossentropy' \
+  'training: {epochs: 1}' >"$TMP/many.yaml"
+"$NNCTL" train "$TMP/many.yaml" --out "$TMP/run_many" -q && "$NNCTL" report "$TMP/run_many" -q
+check "a 100-class report lists the most-confused pairs, and one epoch still draws" /usr/bin/python3 tests/support/check_report.py \
+  "$TMP/run_many/report.html" --browser --expect "the 20 most-confused pairs"
+cp -r "$TMP/run_many" "$TMP/run_long"
+/usr/bin/python3 -c '
+import sys
+with open(sys.argv[1] + "/history.csv", "w") as f:
+    f.write("epoch,loss,accuracy,learning_rate,seconds\n")
+    for e in range(1, 10001): f.write(f"{e},{1 / e ** 0.3},{1 - 1 / e ** 0.2},0.001,0.01\n")' "$TMP/run_long"
+"$NNCTL" report "$TMP/run_long" -q
+check "10,000 epochs: at most 1,000 points a curve, readable ticks" /usr/bin/python3 -c '
+import re, sys; t = open(sys.argv[1]).read()
+assert max(len(p.split()) for p in re.findall(r"points=.([^\x27]*).", t)) <= 1000 and ">10,000<" in t' "$TMP/run_long/report.html"
 "$NNCTL" report "$TMP/no_such_run" -q 2>"$TMP/rep.err"; code=$?
 check "report of a missing run exits 3 naming it (got $code)" bash -c "test $code -eq 3 && grep -q no_such_run '$TMP/rep.err'"
 

@@ -9,10 +9,14 @@
 #include <set>
 #include <sstream>
 
+#include <sys/stat.h>
+
 #include "core/error.hpp"
 #include "core/fileio.hpp"
 #include "core/json.hpp"
 #include "core/json_value.hpp"
+#include "search/runner.hpp"
+#include "search/store.hpp"
 #include "train/evaluate.hpp"
 #include "train/experiment.hpp"
 #include "train/summary.hpp"
@@ -38,10 +42,13 @@ std::string esc(const std::string& s) {
     return o;
 }
 
+std::string count(long long n);
+
 std::string num(double v, int digits = 4) {
     if (!std::isfinite(v)) return "–";
     char b[48];
     const double a = std::fabs(v);
+    if (a >= 1000 && a < 1e6 && v == std::floor(v)) return count((long long)v);  // 10,000
     if (a >= 1e6 && a < 1e15) std::snprintf(b, sizeof b, "%.3gM", v / 1e6);
     else if (a != 0 && (a < 1e-3 || a >= 1e15)) std::snprintf(b, sizeof b, "%.3g", v);
     else std::snprintf(b, sizeof b, "%.*g", digits, v);
@@ -62,7 +69,7 @@ std::string count(long long n) {
 }
 
 /// Axis ticks at 1, 2 or 5 × 10^k steps covering [lo, hi].
-std::vector<double> ticks(double lo, double hi, int want = 5) {
+std::vector<double> ticks(double lo, double hi, int want = 5, bool whole = false) {
     if (!(hi > lo)) return {lo};
     const double raw = (hi - lo) / want, p = std::pow(10.0, std::floor(std::log10(raw)));
     double step = p;
@@ -71,6 +78,7 @@ std::vector<double> ticks(double lo, double hi, int want = 5) {
             step = m * p;
             break;
         }
+    if (whole) step = std::max(step, 1.0);  // epochs, windows: no fractional ticks
     std::vector<double> t;
     for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::fabs(v) < step * 1e-9 ? 0 : v);
     return t;
@@ -143,7 +151,11 @@ std::string chart(const std::string& title, const std::string& xlabel, const std
         o << "<line class=grid x1=" << L << " x2=" << W - R << " y1=" << py(t) << " y2=" << py(t) << " />";
         o << "<text class=tick x=" << L - 6 << " y=" << py(t) + 4 << " text-anchor=end>" << num(t, 3) << "</text>";
     }
-    std::vector<double> xt = ticks(x0, x1);
+    // A count axis (epochs, windows): whole-number ticks.
+    bool whole = !scatter;
+    for (const auto& s : series)
+        for (double x : s.x) whole = whole && x == std::floor(x);
+    std::vector<double> xt = ticks(x0, x1, 5, whole);
     for (double t : xt)
         o << "<text class=tick x=" << px(t) << " y=" << H - B + 16 << " text-anchor=middle>" << num(t, 4) << "</text>";
     o << "<line class=axis x1=" << L << " x2=" << W - R << " y1=" << H - B << " y2=" << H - B << " />";
@@ -154,7 +166,9 @@ std::string chart(const std::string& title, const std::string& xlabel, const std
     if (diagonal) o << "<line class=ref x1=" << px(x0) << " y1=" << py(x0) << " x2=" << px(x1) << " y2=" << py(x1) << " />";
     if (std::isfinite(marker_x)) {
         o << "<line class=marker x1=" << px(marker_x) << " x2=" << px(marker_x) << " y1=" << T << " y2=" << H - B << " />";
-        o << "<text class=tick x=" << px(marker_x) + 4 << " y=" << T + 10 << ">" << esc(marker) << "</text>";
+        const bool right = px(marker_x) > W - R - 90;  // near the right edge: the label on the left
+        o << "<text class=tick x=" << px(marker_x) + (right ? -4 : 4) << " y=" << T + 10
+          << (right ? " text-anchor=end" : "") << ">" << esc(marker) << "</text>";
     }
     for (size_t k = 0; k < series.size(); ++k) {
         const Series& s = series[k];
@@ -529,7 +543,7 @@ std::string curves(const std::vector<const RunFiles*>& runs, bool overlay) {
 std::string run_section(const RunFiles& r) {
     std::string o = "<h2 id='" + esc(r.name) + "'>Run " + esc(r.name) + "</h2>";
     const JsonValue* e = r.metrics.find("epochs_run");
-    o += "<p>" + esc(r.dir) + ": " + (e ? num(e->number) : "?") + " epochs";
+    o += "<p>" + esc(r.dir) + ": " + (e ? num(e->number) : "?") + (e && e->number == 1 ? " epoch" : " epochs");
     if (const JsonValue* s = r.metrics.find("stopped_early"); s && s->boolean) o += ", stopped early";
     if (const JsonValue* b = r.metrics.find("best_epoch")) o += ", best epoch " + num(b->number);
     o += ".</p><h3>Learning curves</h3>" + curves({&r}, false);
@@ -541,12 +555,199 @@ std::string run_section(const RunFiles& r) {
     return o;
 }
 
+bool exists(const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0;
+}
+
+/// A parallel-coordinates plot: one vertical axis per numeric parameter and one for the objective,
+/// a line per completed trial, the best trials darkest.
+std::string parallel(const std::vector<std::string>& names, const std::vector<std::vector<double>>& rows,
+                     const std::vector<double>& objective, bool minimize) {
+    const size_t A = names.size() + 1;
+    const int W = std::max(560, int(A) * 120), H = 320, T = 40, B = 40, L = 60, R = 60;
+    std::vector<double> lo(A, INFINITY), hi(A, -INFINITY);
+    auto val = [&](size_t t, size_t a) { return a + 1 == A ? objective[t] : rows[t][a]; };
+    for (size_t t = 0; t < objective.size(); ++t)
+        for (size_t a = 0; a < A; ++a) lo[a] = std::min(lo[a], val(t, a)), hi[a] = std::max(hi[a], val(t, a));
+    std::vector<size_t> order(objective.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return minimize ? objective[a] > objective[b] : objective[a] < objective[b]; });
+    std::ostringstream o;
+    o.setf(std::ios::fixed);
+    o.precision(1);
+    o << "<figure><svg class=chart viewBox='0 0 " << W << " " << H << "' width=" << W << " height=" << H
+      << " role=img aria-label='parallel coordinates'><text class=title x=" << L << " y=18>every trial (darker: better)</text>";
+    auto ax = [&](size_t a) { return L + double(a) * double(W - L - R) / double(std::max<size_t>(1, A - 1)); };
+    auto ay = [&](size_t a, double v) { return hi[a] > lo[a] ? T + (hi[a] - v) / (hi[a] - lo[a]) * (H - T - B) : (T + H - B) / 2.0; };
+    for (size_t r = 0; r < order.size(); ++r) {  // worst first, so the best are drawn on top
+        const size_t t = order[r];
+        const double shade = order.size() > 1 ? double(r) / double(order.size() - 1) : 1.0;
+        o << "<polyline fill=none stroke='#0072B2' stroke-opacity=" << 0.15 + 0.85 * shade << " stroke-width=1.5 points='";
+        for (size_t a = 0; a < A; ++a) o << ax(a) << "," << ay(a, val(t, a)) << " ";
+        o << "' />";
+    }
+    for (size_t a = 0; a < A; ++a) {
+        o << "<line class=axis x1=" << ax(a) << " x2=" << ax(a) << " y1=" << T << " y2=" << H - B << " />";
+        o << "<text class=label x=" << ax(a) << " y=" << H - 12 << " text-anchor=middle>"
+          << esc(a + 1 == A ? std::string("objective") : names[a]) << "</text>";
+        o << "<text class=tick x=" << ax(a) + 4 << " y=" << T + 4 << ">" << num(hi[a]) << "</text>";
+        o << "<text class=tick x=" << ax(a) + 4 << " y=" << H - B << ">" << num(lo[a]) << "</text>";
+    }
+    o << "</svg></figure>";
+    return o.str();
+}
+
+/// The parameters a sweep drew log-uniformly (their axes are logarithmic), from the search section
+/// stored with it (the store's fingerprint: the config, then "--- search ---" and the section).
+std::set<std::string> log_params(const SearchStore& store) {
+    std::set<std::string> out;
+    const std::string f = store.meta("fingerprint");
+    const size_t at = f.find("--- search ---\n");
+    if (at == std::string::npos) return out;
+    try {
+        const YAML::Node s = YAML::Load(f.substr(at + 15));
+        if (const YAML::Node space = s["space"]; space && space.IsMap())
+            for (const auto& kv : space)
+                if (kv.second.IsMap() && kv.second["distribution"] && kv.second["distribution"].as<std::string>() == "log_uniform")
+                    out.insert(kv.first.as<std::string>());
+    } catch (const YAML::Exception&) {
+    }
+    return out;
+}
+
+/// A sweep directory (nnctl grid-search / random-search): the leaderboard, the objective against
+/// each searched parameter, every trial in parallel coordinates, the failed trials, and the
+/// refitted best model's run.
+std::string sweep_section(const std::string& dir, const std::string& name) {
+    SearchStore store(dir + "/search.db");
+    const std::string objective = store.meta("objective");
+    const bool minimize = minimize_objective(objective, store.meta("direction").empty() ? "auto" : store.meta("direction"));
+    std::vector<TrialRecord> trials = store.all();
+    const std::set<std::string> logs = log_params(store);
+    std::vector<const TrialRecord*> done, failed;
+    for (const auto& t : trials) {
+        if (t.state == "complete") done.push_back(&t);
+        if (t.state == "failed") failed.push_back(&t);
+    }
+    std::sort(done.begin(), done.end(), [&](const TrialRecord* a, const TrialRecord* b) { return minimize ? a->mean < b->mean : a->mean > b->mean; });
+    std::string o = "<h2 id='" + esc(name) + "'>Sweep " + esc(name) + "</h2><p>" + esc(dir) + ": objective <b>" + esc(objective) +
+                    "</b> (" + (minimize ? "lower" : "higher") + " is better); " + count(static_cast<long long>(trials.size())) + " trials, " +
+                    count(static_cast<long long>(done.size())) + " complete, " + count(static_cast<long long>(failed.size())) + " failed.</p>";
+    // The searched parameters, from the trials' params.
+    std::vector<std::string> pnames;
+    std::vector<std::map<std::string, const JsonValue*>> params;
+    std::vector<JsonValue> parsed;
+    parsed.reserve(done.size());
+    for (const TrialRecord* t : done) {
+        parsed.push_back(parse_json(t->params.empty() ? "{}" : t->params));
+        std::map<std::string, const JsonValue*> m;
+        for (const auto& [k, v] : parsed.back().members) {
+            m[k] = &v;
+            if (std::find(pnames.begin(), pnames.end(), k) == pnames.end()) pnames.push_back(k);
+        }
+        params.push_back(m);
+    }
+    auto text_of = [](const JsonValue* v) { return !v ? std::string("–") : v->is_string() ? v->text : v->text.empty() ? (v->boolean ? "true" : "false") : v->text; };
+    o += "<h3>Leaderboard</h3><p class=note>Best first" + (done.size() > 50 ? "; the top 50 of " + count(static_cast<long long>(done.size())) : std::string()) +
+         ". Click a column to sort.</p><table class=sortable><tr><th>rank</th><th>trial</th><th>" + esc(objective) + "</th><th>±</th><th>seconds</th>";
+    for (const auto& p : pnames) o += "<th>" + esc(p) + "</th>";
+    o += "</tr>";
+    for (size_t r = 0; r < std::min<size_t>(50, done.size()); ++r) {
+        const TrialRecord& t = *done[r];
+        o += "<tr><td class=num>" + std::to_string(r + 1) + "</td><td class=num>" + std::to_string(t.index) + "</td><td class=num>" +
+             num(t.mean, 5) + "</td><td class=num>" + num(t.std, 3) + "</td><td class=num>" + num(t.duration, 3) + "</td>";
+        for (const auto& p : pnames) {
+            auto it = params[r].find(p);
+            o += "<td>" + esc(text_of(it == params[r].end() ? nullptr : it->second)) + "</td>";
+        }
+        o += "</tr>";
+    }
+    o += "</table>";
+    // The objective against each numeric parameter (a log10 axis for a log-uniform one);
+    // a categorical one as its values' mean objective.
+    std::vector<std::string> numeric;
+    std::vector<std::vector<double>> coords(done.size());
+    std::vector<double> obj;
+    for (const TrialRecord* t : done) obj.push_back(t->mean);
+    o += "<h3>The objective against each parameter</h3><div class=row>";
+    for (const auto& p : pnames) {
+        bool is_num = true;
+        std::vector<double> xs;
+        for (const auto& m : params) {
+            auto it = m.find(p);
+            is_num = is_num && it != m.end() && it->second->is_number();
+            xs.push_back(is_num ? it->second->number : NAN);
+        }
+        if (is_num && !xs.empty()) {
+            const double mn = *std::min_element(xs.begin(), xs.end()), mx = *std::max_element(xs.begin(), xs.end());
+            const bool logx = mn > 0 && (logs.count(p) || mx / mn >= 1000);
+            Series pts{"trials", {}, obj};
+            for (double x : xs) pts.x.push_back(logx ? std::log10(x) : x);
+            o += chart(p, logx ? "log10 " + p : p, objective, {pts}, true);
+            numeric.push_back(p);
+            for (size_t i = 0; i < xs.size(); ++i) coords[i].push_back(xs[i]);
+        } else {
+            std::map<std::string, std::pair<double, int>> by;
+            for (size_t i = 0; i < params.size(); ++i) {
+                auto it = params[i].find(p);
+                auto& e = by[text_of(it == params[i].end() ? nullptr : it->second)];
+                e.first += obj[i], ++e.second;
+            }
+            std::string t = "<table><tr><th>" + esc(p) + "</th><th>trials</th><th>mean " + esc(objective) + "</th></tr>";
+            for (const auto& [v, e] : by) t += "<tr><td>" + esc(v) + "</td><td class=num>" + std::to_string(e.second) + "</td><td class=num>" + num(e.first / e.second) + "</td></tr>";
+            o += "<div>" + t + "</table></div>";
+        }
+    }
+    o += "</div>";
+    if (!numeric.empty() && done.size() > 1) o += "<h3>Every trial</h3>" + parallel(numeric, coords, obj, minimize);
+    if (!failed.empty()) {
+        o += "<h3>Failed trials</h3><table><tr><th>trial</th><th>params</th><th>error</th></tr>";
+        for (const TrialRecord* t : failed)
+            o += "<tr><td class=num>" + std::to_string(t->index) + "</td><td>" + esc(t->params) + "</td><td>" + esc(t->error) + "</td></tr>";
+        o += "</table>";
+    }
+    if (exists(dir + "/best-model/history.csv")) {
+        RunFiles best = read_run(dir + "/best-model");
+        best.name = name + "/best-model";
+        o += "<p>The best configuration, refitted on all training data: below.</p>" + run_section(best);
+    }
+    return o;
+}
+
+// A click on a header of a .sortable table sorts its rows by that column (numbers as numbers).
+const char* kSortScript =
+    "<script>document.querySelectorAll('table.sortable th').forEach(function(h,i){h.style.cursor='pointer';"
+    "h.onclick=function(){var t=h.closest('table'),rows=[].slice.call(t.rows,1),d=h.dataset.d=h.dataset.d=='1'?'-1':'1';"
+    "rows.sort(function(a,b){var x=a.cells[i].textContent,y=b.cells[i].textContent,p=parseFloat(x),q=parseFloat(y);"
+    "return (isNaN(p)||isNaN(q)?x.localeCompare(y):p-q)*d;});rows.forEach(function(r){t.tBodies[0].appendChild(r);});};});"
+    "</script>";
+
 }  // namespace
 
 std::string report_html(const std::vector<std::string>& run_dirs) {
     if (run_dirs.empty()) throw ConfigError("report: give at least one run directory");
     std::vector<RunFiles> runs;
-    for (const auto& d : run_dirs) runs.push_back(read_run(d));
+    std::vector<std::string> sweeps;
+    for (const auto& d : run_dirs) {
+        if (exists(d + "/search.db")) sweeps.push_back(d);
+        else if (!exists(d + "/history.csv") && !exists(d))
+            throw DataError(d + ": no such run or sweep directory");
+        else runs.push_back(read_run(d));
+    }
+    if (runs.empty()) {  // only sweeps
+        std::string o = "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>nnctl sweep</title><style>" +
+                        std::string(kStyle) + "</style></head><body><h1>nnctl sweep" + (sweeps.size() > 1 ? "s" : "") + "</h1>";
+        o += "<p class=note>Written by nnctl " NNCTL_VERSION " on " + utc_now() + ". Hover a point for its value.</p>";
+        for (const auto& d : sweeps) {
+            std::string n = d;
+            while (n.size() > 1 && n.back() == '/') n.pop_back();
+            if (auto sl = n.rfind('/'); sl != std::string::npos) n = n.substr(sl + 1);
+            o += sweep_section(d, n);
+        }
+        return o + kSortScript + "</body></html>\n";
+    }
+    if (!sweeps.empty()) throw ConfigError("report: give run directories or sweep directories, not both in one page");
     std::string title = runs.size() == 1 ? "nnctl run " + runs[0].name : "nnctl: " + std::to_string(runs.size()) + " runs";
     std::string o = "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport "
                     "content='width=device-width,initial-scale=1'><title>" + esc(title) + "</title><style>" + kStyle +
