@@ -3,7 +3,11 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <sstream>
+
+#include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -22,6 +26,7 @@ struct TrainOptions {
     std::string config;
     std::string out;
     long long seed = -1;
+    std::string resume;    ///< --resume RUN_DIR
     std::string events;    ///< --events FILE|-
     int events_every = 0;  ///< --events-every N batches (0: epochs only)
     CommonOptions common;
@@ -45,7 +50,53 @@ std::string fmt_seconds(double s) {
 }
 
 int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& dir, const std::string& resolved,
-               const std::function<void(const std::string&, const std::string&)>& finish, EventStream& events);
+               const std::function<void(const std::string&, const std::string&)>& finish, EventStream& events,
+               bool resuming);
+
+bool exists(const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0;
+}
+
+void flatten(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
+    if (n.IsMap())
+        for (const auto& kv : n) flatten(kv.second, path.empty() ? kv.first.as<std::string>() : path + "." + kv.first.as<std::string>(), out);
+    else if (n.IsSequence())
+        for (size_t i = 0; i < n.size(); ++i) flatten(n[i], path + "." + std::to_string(i), out);
+    else if (n.IsScalar())
+        out[path] = n.Scalar();
+}
+
+/// A resumed run must train the config it started with; only training.epochs may grow.
+void check_resumable(const std::string& dir, const std::string& started, const std::string& now) {
+    if (started.empty() || started == now) return;
+    std::map<std::string, std::string> a, b;
+    flatten(YAML::Load(started), "", a);
+    flatten(YAML::Load(now), "", b);
+    std::string diff;
+    bool only_epochs = true;
+    for (const auto& [k, v] : a)
+        if (!b.count(k) || b[k] != v) {
+            diff += "\n  " + k + ": " + v + " → " + (b.count(k) ? b[k] : std::string("(none)"));
+            if (k != "training.epochs" || !b.count(k) || std::stol(b[k]) < std::stol(v)) only_epochs = false;
+        }
+    for (const auto& [k, v] : b)
+        if (!a.count(k)) diff += "\n  " + k + ": (none) → " + v, only_epochs = false;
+    if (!only_epochs)
+        throw ConfigError(dir + ": the config differs from the one this run started with; a resumed run trains the same "
+                          "config (only training.epochs may grow). Differences (started → now):" + diff);
+}
+
+/// The run directory holds a run that did not complete and left a checkpoint.
+bool unfinished_run(const std::string& dir) {
+    if (!exists(dir + "/checkpoint.safetensors") && !exists(dir + "/checkpoint.prev.safetensors")) return false;
+    try {
+        const std::string info = read_file(dir + "/run.json");
+        return info.find("\"status\":\"completed\"") == std::string::npos;
+    } catch (const Error&) {
+        return true;
+    }
+}
 
 void add_logs(JsonWriter& j, const Logs& logs) {
     for (const auto& [k, v] : logs) j.key(k).value(v);
@@ -59,11 +110,29 @@ int run_train(TrainOptions& o) {
     EventStream events(o.events);
     std::vector<std::string> sets = o.common.sets;
     if (o.seed >= 0) sets.push_back("seed=" + std::to_string(o.seed));
-    ExperimentConfig cfg = load_config(o.config, sets);
+    if (o.config.empty() == o.resume.empty())
+        throw ConfigError(o.config.empty() ? "nnctl train: give a CONFIG, or --resume RUN_DIR"
+                                           : "nnctl train: give a CONFIG or --resume RUN_DIR, not both (to continue a run "
+                                             "with a config: nnctl train CONFIG --out RUN_DIR)");
+    if (!o.resume.empty()) {
+        if (!exists(o.resume + "/config.yaml")) throw DataError("--resume " + o.resume + ": not a run directory (no config.yaml)");
+        if (!exists(o.resume + "/checkpoint.safetensors") && !exists(o.resume + "/checkpoint.prev.safetensors"))
+            throw DataError("--resume " + o.resume + ": the run has no checkpoint to continue from (training.checkpoint.every: 0?)");
+    }
+    ExperimentConfig cfg = load_config(o.resume.empty() ? o.config : o.resume + "/config.yaml", sets);
 
-    const std::string dir = o.out.empty() ? make_unique_dir("runs/" + cfg.name) : o.out;
+    const std::string dir = !o.resume.empty() ? o.resume : o.out.empty() ? make_unique_dir("runs/" + cfg.name) : o.out;
     if (!o.out.empty()) make_dirs(dir);
+    const bool resuming = !o.resume.empty() || (!o.out.empty() && unfinished_run(dir));
     const std::string resolved = emit_config(cfg);
+    std::string started;  // the config the run began with, when it is resumed
+    if (resuming) {
+        try {
+            started = read_file(dir + "/config.yaml");
+        } catch (const Error&) {
+        }
+        check_resumable(dir, started, resolved);
+    }
     write_file_atomic(dir + "/config.yaml", resolved);
     RunInfo info;
     info.command = command_line();
@@ -91,7 +160,7 @@ int run_train(TrainOptions& o) {
         }
     };
     try {
-        return train_into(o, cfg, dir, resolved, finish, events);
+        return train_into(o, cfg, dir, resolved, finish, events, resuming);
     } catch (const DivergedError& e) {
         finish("diverged", e.what());
         throw;
@@ -102,9 +171,15 @@ int run_train(TrainOptions& o) {
 }
 
 int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& dir, const std::string& resolved,
-               const std::function<void(const std::string&, const std::string&)>& finish, EventStream& events) {
+               const std::function<void(const std::string&, const std::string&)>& finish, EventStream& events,
+               bool resuming) {
     auto& lg = log();
     Experiment ex = prepare_experiment(cfg);
+    Checkpoint resume;
+    if (resuming) {
+        if (!read_checkpoint(dir, ex.model, resume)) throw DataError(dir + ": no checkpoint to continue from");
+        lg.info("resuming {} after epoch {}", dir, resume.offset + resume.trainer.epochs_done);
+    }
     lg.debug("data: {} training, {} validation, {} test samples; {} features; {}", ex.data.train.size(),
              ex.data.validation.size(), ex.data.test.size(), ex.data.train.x.cols(),
              ex.data.train.is_classification() ? std::to_string(ex.data.train.num_classes) + " classes"
@@ -167,7 +242,18 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
         }
     };
 
-    ExperimentResult res = run_experiment(ex, cb);
+    // training.checkpoint: after every `every` epochs (and when early stopping ends the run).
+    const int ck_every = cfg.training.checkpoint_every;
+    std::function<void(const Checkpoint&)> on_checkpoint;
+    if (ck_every > 0)
+        on_checkpoint = [&](const Checkpoint& c) {
+            const int done = c.offset + c.trainer.epochs_done;
+            if (done % ck_every != 0 && !c.trainer.stopped_early) return;
+            Checkpoint w = c;
+            w.config = resolved;
+            write_checkpoint(dir, w, ex.model);
+        };
+    ExperimentResult res = run_experiment(ex, cb, resuming ? &resume : nullptr, on_checkpoint);
     save_run(dir, resolved, ex, res);
     if (events.on() && !res.test_logs.empty()) {
         JsonWriter j = events.begin("test");
@@ -212,7 +298,11 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
 std::function<int()> register_train(CLI::App& app) {
     auto o = std::make_shared<TrainOptions>();
     CLI::App* cmd = app.add_subcommand("train", "Train the model a config file describes; save a run directory");
-    cmd->add_option("config", o->config, "Experiment config (YAML)")->required()->type_name("CONFIG");
+    cmd->add_option("config", o->config, "Experiment config (YAML)")->type_name("CONFIG");
+    cmd->add_option("--resume", o->resume,
+                    "Continue the run in RUN_DIR from its last checkpoint (its config.yaml; --set training.epochs=N "
+                    "may give it more epochs)")
+        ->type_name("RUN_DIR");
     cmd->add_option("--out", o->out, "Run directory to write (default: runs/NAME, or runs/NAME-2, ... if taken)")
         ->type_name("DIR");
     cmd->add_option("--seed", o->seed, "Override the config's seed")->check(CLI::NonNegativeNumber);
@@ -228,6 +318,10 @@ std::function<int()> register_train(CLI::App& app) {
         "\nThe run directory holds config.yaml (resolved), model.safetensors, model.json, history.csv,\n"
         "metrics.json and run.json (nnctl version, command line, seed, threads, status, SHA-256 of each\n"
         "data file). With --json, stdout gets {out, epochs_run, history, final, test}.\n"
+        "After every epoch (training.checkpoint: {every: N}; 0: never) the run directory gets\n"
+        "checkpoint.safetensors: weights, optimizer state, schedules, early stopping, random state. A run\n"
+        "that stopped (killed, interrupted, crashed) continues with nnctl train --resume RUN_DIR, or with\n"
+        "the same nnctl train CONFIG --out RUN_DIR; its weights end up as if it had never stopped.\n"
         "--events FILE appends JSON lines as training goes: {\"event\": \"start\"|\"batch\"|\"epoch\"|\"message\"|\n"
         "\"test\"|\"end\", \"time\", \"elapsed\", ...}; an epoch line holds every logged value, the end line the\n"
         "status (completed, interrupted, diverged, failed). Follow a run with tail -f FILE.\n"

@@ -224,6 +224,41 @@ assert max(len(p.split()) for p in re.findall(r"points=.([^\x27]*).", t)) <= 100
 "$NNCTL" report "$TMP/no_such_run" -q 2>"$TMP/rep.err"; code=$?
 check "report of a missing run exits 3 naming it (got $code)" bash -c "test $code -eq 3 && grep -q no_such_run '$TMP/rep.err'"
 
+# Resume: kill -9 at random moments through a run (fractions of an uninterrupted run's time, so
+# that several land mid-run on any machine), continue each time with the same command; the final
+# weights are the uninterrupted run's byte for byte. Then --resume, a grown training.epochs, a
+# changed config refused with its differences, and a damaged newest checkpoint.
+start=$(date +%s%N)
+"$NNCTL" train tests/data/resume.yaml --out "$TMP/rs_ref" -q --threads 1
+ref_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+resumed=0
+for i in $(seq 1 40); do
+  "$NNCTL" train tests/data/resume.yaml --out "$TMP/rs_kill" --threads 1 >/dev/null 2>>"$TMP/rs_kill.log" &
+  kp=$!
+  sleep "$(awk -v ms="$ref_ms" -v r="$RANDOM" 'BEGIN { printf "%.3f", ms * (0.35 + 0.4 * r / 32767) / 1000 }')"
+  kill -9 "$kp" 2>/dev/null; wait "$kp" 2>/dev/null
+  grep -q '"status":"completed"' "$TMP/rs_kill/run.json" 2>/dev/null && break
+done
+resumed=$(grep -c "^resuming" "$TMP/rs_kill.log")
+check "kill -9 then resume, several times (resumed $resumed times)" test "$resumed" -ge 2
+check "... the run completes" grep -q '"status":"completed"' "$TMP/rs_kill/run.json"
+check "... with the uninterrupted run's weights, byte for byte" cmp "$TMP/rs_ref/model.safetensors" "$TMP/rs_kill/model.safetensors"
+check "... and its history (but the seconds)" bash -c "diff <(cut -d, -f1-6 '$TMP/rs_ref/history.csv') <(cut -d, -f1-6 '$TMP/rs_kill/history.csv')"
+cp -r "$TMP/rs_ref" "$TMP/rs_more"
+"$NNCTL" train --resume "$TMP/rs_more" --set training.epochs=14 -q; code=$?
+check "--resume with training.epochs grown continues (exit $code)" test $code -eq 0 -a "$(wc -l <"$TMP/rs_more/history.csv")" -eq 15
+"$NNCTL" train --resume "$TMP/rs_more" --set model.layers.1.units=32 -q 2>"$TMP/rs.err"; code=$?
+check "a changed config is refused (exit $code)" test $code -eq 2
+check "... with its differences" grep -q "model.layers.1.units: 64 → 32" "$TMP/rs.err"
+cp -r "$TMP/rs_ref" "$TMP/rs_bad"
+sed -i 's/"status":"completed"/"status":"running"/' "$TMP/rs_bad/run.json"
+head -c 3000 "$TMP/rs_bad/checkpoint.safetensors" >"$TMP/rs_bad/cut" && mv "$TMP/rs_bad/cut" "$TMP/rs_bad/checkpoint.safetensors"
+"$NNCTL" train tests/data/resume.yaml --out "$TMP/rs_bad" --threads 1 2>"$TMP/rs.err"; code=$?
+check "a truncated newest checkpoint falls back to the previous one (exit $code)" test $code -eq 0
+check "... saying so" grep -q "the newest checkpoint is damaged" "$TMP/rs.err"
+"$NNCTL" train --resume "$TMP/run_iris_nope" -q 2>"$TMP/rs.err"; code=$?
+check "--resume of a directory that is not a run exits 3 (got $code)" test $code -eq 3
+
 # Golden errors: exit 2 and the exact message with file, line, column and key path.
 for y in tests/data/bad_*.yaml; do
   exp="${y%.yaml}.expected"
@@ -385,13 +420,18 @@ PY
 
 # I/O errors: a file-size limit makes writing the model fail: exit 5 naming the path, the files
 # written before intact, no temporary files left, run.json says failed.
-(ulimit -f 20; trap '' XFSZ; "$NNCTL" train configs/fashion_mnist_mlp.yaml --set training.epochs=1 \
+(ulimit -f 20; trap '' XFSZ; "$NNCTL" train configs/fashion_mnist_mlp.yaml --set training.epochs=1 --set training.checkpoint.every=0 \
    --set data.train.max_samples=2000 --out "$TMP/full" -q 2>"$TMP/e"); code=$?
 check "write failure exits 5 (got $code)" test $code -eq 5
 check "write failure names the file" grep -q "cannot write '$TMP/full/model.safetensors': File too large" "$TMP/e"
 check "earlier files intact" "$NNCTL" validate "$TMP/full/config.yaml" -q
 check "no temporary files left" bash -c "! ls '$TMP/full' | grep -q tmp"
 check "run.json records the failure" grep -q '"status":"failed"' "$TMP/full/run.json"
+(ulimit -f 20; trap '' XFSZ; "$NNCTL" train configs/fashion_mnist_mlp.yaml --set training.epochs=1 \
+   --set data.train.max_samples=2000 --out "$TMP/full_ck" -q 2>"$TMP/e"); code=$?
+check "a checkpoint that cannot be written exits 5 naming it (got $code)" bash -c \
+  "test $code -eq 5 && grep -q \"cannot write '$TMP/full_ck/checkpoint.safetensors': File too large\" '$TMP/e'"
+check "... leaving no temporary file" bash -c "! ls '$TMP/full_ck' | grep -q tmp"
 "$NNCTL" train configs/xor.yaml --out /dev/null/x -q 2>"$TMP/e"; code=$?
 check "an impossible --out exits 5 (got $code)" test $code -eq 5
 

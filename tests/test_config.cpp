@@ -69,7 +69,7 @@ TEST_CASE("golden errors: unknown key, with suggestion, location and valid keys"
     std::string t = replace(kBase, "training: {epochs: 2", "training: {epoch: 2");
     CHECK(error_of(t) ==
           "cfg.yaml:12:12: training.epoch: unknown key 'epoch' in the training section (did you mean 'epochs'? "
-          "valid keys: epochs, batch_size, shuffle, early_stopping, reduce_lr_on_plateau, stages)");
+          "valid keys: epochs, batch_size, shuffle, checkpoint, early_stopping, reduce_lr_on_plateau, stages)");
     t = replace(kBase, "seed: 3", "sed: 3");
     CHECK(error_of(t) ==
           "cfg.yaml:2:1: sed: unknown key 'sed' in the config's top level (did you mean 'seed'? valid keys: name, "

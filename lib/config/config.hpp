@@ -138,6 +138,7 @@ struct TrainingConfig {
     std::vector<StageConfig> stages;  ///< empty: one stage of `epochs`
     int batch_size = 32;
     bool shuffle = true;
+    int checkpoint_every = 1;        ///< training.checkpoint.every: epochs between checkpoints (0: none)
     EarlyStoppingConfig early_stopping;
     ReduceLrConfig reduce_lr_on_plateau;
 };

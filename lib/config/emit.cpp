@@ -398,6 +398,8 @@ std::string emit_config(const ExperimentConfig& c) {
     }
     e << YAML::Key << "batch_size" << YAML::Value << t.batch_size;
     e << YAML::Key << "shuffle" << YAML::Value << t.shuffle;
+    e << YAML::Key << "checkpoint" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "every" << YAML::Value
+      << t.checkpoint_every << YAML::EndMap;
     if (t.early_stopping.enabled) {
         const auto& s = t.early_stopping;
         e << YAML::Key << "early_stopping" << YAML::Value << YAML::BeginMap;

@@ -855,7 +855,7 @@ std::vector<MetricSpec> read_metrics(Reader& r, const YAML::Node& n, const std::
 TrainingConfig read_training(Reader& r, const YAML::Node& n, const std::string& path) {
     TrainingConfig t;
     if (!r.is_map(n, path, "a mapping such as {epochs: 10, batch_size: 32}")) return t;
-    r.check_keys(n, path, {"epochs", "batch_size", "shuffle", "early_stopping", "reduce_lr_on_plateau", "stages"},
+    r.check_keys(n, path, {"epochs", "batch_size", "shuffle", "checkpoint", "early_stopping", "reduce_lr_on_plateau", "stages"},
                  "the training section");
     t.epochs = int(r.integer(n, "epochs", path, 1, 1, 1'000'000));
     if (YAML::Node st = n["stages"]) {
@@ -886,6 +886,13 @@ TrainingConfig read_training(Reader& r, const YAML::Node& n, const std::string& 
     }
     t.batch_size = int(r.integer(n, "batch_size", path, 32, 1, 10'000'000));
     t.shuffle = r.boolean(n, "shuffle", path, true);
+    if (YAML::Node c = n["checkpoint"]) {
+        const std::string cp = child(path, "checkpoint");
+        if (r.is_map(c, cp, "a mapping such as {every: 1} (epochs between checkpoints; 0: none)")) {
+            r.check_keys(c, cp, {"every"}, "the checkpoint settings");
+            t.checkpoint_every = int(r.integer(c, "every", cp, 1, 0, 1'000'000));
+        }
+    }
     if (YAML::Node e = n["early_stopping"]) {
         const std::string p = child(path, "early_stopping");
         if (r.is_map(e, p, "a mapping such as {monitor: val_loss, patience: 3}")) {

@@ -27,6 +27,9 @@ public:
     double truncated_normal();
     /// A child generator whose stream depends only on this seed and `key`.
     static uint64_t derive(uint64_t seed, uint64_t key);
+    /// The whole state (for checkpoints): set_state(state()) continues the same stream.
+    uint64_t state() const { return state_; }
+    void set_state(uint64_t s) { state_ = s; }
 
 private:
     uint64_t state_;

@@ -45,6 +45,38 @@ void Optimizer::step(const std::vector<ParamRef>& params) {
     ++iterations_;
 }
 
+void Optimizer::export_state(std::vector<std::pair<std::string, const Matrix*>>& tensors,
+                             std::vector<std::pair<std::string, double>>& scalars) const {
+    auto* self = const_cast<Optimizer*>(this);  // banks() hands out the containers; nothing is changed
+    for (auto& [name, bank] : self->banks())
+        for (size_t k = 0; k < bank->size(); ++k)
+            if ((*bank)[k].size() > 0) tensors.emplace_back(std::string(name) + "/" + std::to_string(k), &(*bank)[k]);
+    scalars.emplace_back("iterations", double(iterations_));
+    scalars.emplace_back("lr_factor", lr_factor_);
+    for (auto& [name, v] : self->extra_scalars()) scalars.emplace_back(name, *v);
+}
+
+void Optimizer::import_state(const std::map<std::string, Matrix>& tensors, const std::map<std::string, double>& scalars) {
+    for (auto& [name, bank] : banks()) {
+        bank->clear();
+        const std::string prefix = std::string(name) + "/";
+        for (const auto& [k, m] : tensors) {
+            if (k.compare(0, prefix.size(), prefix) != 0) continue;
+            const size_t slot = size_t(std::stoul(k.substr(prefix.size())));
+            if (bank->size() <= slot) bank->resize(slot + 1);
+            (*bank)[slot] = m;
+        }
+    }
+    auto need = [&](const char* k) {
+        auto it = scalars.find(k);
+        if (it == scalars.end()) throw DataError(std::string("checkpoint: the optimizer state has no '") + k + "'");
+        return it->second;
+    };
+    iterations_ = int64_t(need("iterations"));
+    lr_factor_ = need("lr_factor");
+    for (auto& [name, v] : extra_scalars()) *v = need(name);
+}
+
 namespace {
 
 /// v ← μv − lr·g;  w ← w + v  (nesterov: w ← w + μv − lr·g); plain w ← w − lr·g without momentum.
@@ -65,6 +97,8 @@ protected:
         if (spec_.nesterov) w += mu * v - l * g;
         else w += v;
     }
+
+    std::vector<std::pair<const char*, std::vector<Matrix>*>> banks() override { return {{"velocity", &vel_}}; }
 
 private:
     std::vector<Matrix> vel_;
@@ -129,6 +163,9 @@ protected:
 
 private:
     bool decoupled_;
+    std::vector<std::pair<const char*, std::vector<Matrix>*>> banks() override {
+        return {{"m", &m_}, {"v", &v_}, {"vhat", &vhat_}};
+    }
     std::vector<Matrix> m_, v_, vhat_;
     int64_t corr_step_ = -1;
     double corr_ = 1.0;
@@ -163,6 +200,9 @@ protected:
     }
 
 private:
+    std::vector<std::pair<const char*, std::vector<Matrix>*>> banks() override {
+        return {{"v", &v_}, {"average", &avg_}, {"momentum", &mom_}};
+    }
     std::vector<Matrix> v_, avg_, mom_;
 };
 
@@ -180,6 +220,7 @@ protected:
     }
 
 private:
+    std::vector<std::pair<const char*, std::vector<Matrix>*>> banks() override { return {{"accumulator", &acc_}}; }
     std::vector<Matrix> acc_;
 };
 
@@ -195,8 +236,8 @@ protected:
         const double u_t = b1 * (1.0 - 0.5 * std::pow(0.96, t));
         const double u_t1 = b1 * (1.0 - 0.5 * std::pow(0.96, t + 1.0));
         // The running product of u is shared by all slots: advance it once per step.
-        if (last_t_ != iterations_) {
-            last_t_ = iterations_;
+        if (last_t_ != double(iterations_)) {
+            last_t_ = double(iterations_);
             u_product_ *= u_t;
         }
         const double u_prod_t = u_product_, u_prod_t1 = u_product_ * u_t1;
@@ -209,10 +250,13 @@ protected:
         w.array() -= float(lr) * (c1 * m.array() + c2 * g.array()) / ((v.array() * vc).sqrt() + float(spec_.epsilon));
     }
 
+    std::vector<std::pair<const char*, std::vector<Matrix>*>> banks() override { return {{"m", &m_}, {"v", &v_}}; }
+    std::vector<std::pair<const char*, double*>> extra_scalars() override { return {{"u_product", &u_product_}, {"last_t", &last_t_}}; }
+
 private:
     std::vector<Matrix> m_, v_;
     double u_product_ = 1.0;
-    int64_t last_t_ = -1;
+    double last_t_ = -1;  // the step u_product_ was last advanced at (a double: it is checkpointed with the scalars)
 };
 
 }  // namespace

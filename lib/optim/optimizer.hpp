@@ -1,4 +1,5 @@
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,7 +42,18 @@ public:
     const OptimizerSpec& spec() const { return spec_; }
     virtual std::unique_ptr<Optimizer> clone() const = 0;
 
+    /// Everything a later step depends on, for checkpoints: each slot tensor as "BANK/SLOT" (banks
+    /// such as m, v; slots in the order of `params`) and the scalars (iterations, the plateau factor,
+    /// running products). import_state(export) continues exactly as if never interrupted.
+    void export_state(std::vector<std::pair<std::string, const Matrix*>>& tensors,
+                      std::vector<std::pair<std::string, double>>& scalars) const;
+    /// Throws DataError naming a missing or mis-shaped entry.
+    void import_state(const std::map<std::string, Matrix>& tensors, const std::map<std::string, double>& scalars);
+
 protected:
+    /// The per-slot state banks by name, and extra scalar state, of a concrete optimizer.
+    virtual std::vector<std::pair<const char*, std::vector<Matrix>*>> banks() { return {}; }
+    virtual std::vector<std::pair<const char*, double*>> extra_scalars() { return {}; }
     /// Update one tensor w from gradient g at rate lr; `slot` indexes per-parameter state.
     virtual void update(size_t slot, Matrix& w, const Matrix& g, double lr) = 0;
     /// Per-slot state with the same shape as w, created on first use.

@@ -235,14 +235,33 @@ SavedRun load_run(const std::string& dir) {
 TrainResult fit_model(Sequential& model, const std::vector<OutputHead>& heads, const ExperimentConfig& cfg, const Dataset& train,
                       const Dataset* validation, uint64_t seed, const TrainCallbacks& cb, FitState& st) {
     const TrainingConfig& tc = cfg.training;
+    const Checkpoint* resume = st.resume;
+    // The checkpoint hook: the stage, the history before it and the optimizer, around the fit's snapshot.
+    auto hook = [&](TrainCallbacks& c, int stage, int offset, const std::vector<EpochLog>& earlier) {
+        if (!st.on_checkpoint) return;
+        c.on_checkpoint = [&st, stage, offset, &earlier](const TrainerSnapshot& sn) {
+            Checkpoint cp;
+            cp.stage = stage, cp.offset = offset, cp.earlier = earlier, cp.trainer = sn;
+            cp.optimizer = st.optimizer.get();
+            st.on_checkpoint(cp);
+        };
+    };
     if (tc.stages.empty()) {
         if (!st.optimizer) st.optimizer = make_optimizer(cfg.optimizer);
+        if (resume) st.optimizer->import_state(resume->optimizer_tensors, resume->optimizer_scalars);
         st.trainer = std::make_unique<Trainer>(model, heads, *st.optimizer, tc, Rng::derive(seed, 2));
         st.trainer->set_full_logs(st.full_logs);
-        return st.trainer->fit(train, validation, cb);
+        TrainCallbacks c = cb;
+        const std::vector<EpochLog> none;
+        hook(c, 0, 0, none);
+        return st.trainer->fit(train, validation, c, resume ? &resume->trainer : nullptr);
     }
     TrainResult all;
     int offset = 0;
+    if (resume) {
+        all.history = resume->earlier;
+        offset = resume->offset;
+    }
     for (size_t k = 0; k < tc.stages.size(); ++k) {
         const StageConfig& g = tc.stages[k];
         const std::string where = "training.stages." + std::to_string(k);
@@ -250,19 +269,22 @@ TrainResult fit_model(Sequential& model, const std::vector<OutputHead>& heads, c
             if (!model.set_layer_trainable(n, true)) throw ConfigError(where + ".unfreeze: no layer '" + n + "'");
         for (const auto& n : g.freeze)
             if (!model.set_layer_trainable(n, false)) throw ConfigError(where + ".freeze: no layer '" + n + "'");
+        if (resume && int(k) < resume->stage) continue;  // done before the checkpoint: its freezes still apply
+        const TrainerSnapshot* from = resume && int(k) == resume->stage ? &resume->trainer : nullptr;
         OptimizerSpec spec = cfg.optimizer;
         if (g.learning_rate > 0) {
             spec.learning_rate = ScheduleSpec{};
             spec.learning_rate.initial_learning_rate = g.learning_rate;
         }
         st.optimizer = make_optimizer(spec);
+        if (from) st.optimizer->import_state(resume->optimizer_tensors, resume->optimizer_scalars);
         TrainingConfig stage = tc;
         stage.stages.clear();
         stage.epochs = g.epochs;
         const uint64_t s = k == 0 ? Rng::derive(seed, 2) : Rng::derive(Rng::derive(seed, 2), k);
         st.trainer = std::make_unique<Trainer>(model, heads, *st.optimizer, stage, s);
         st.trainer->set_full_logs(st.full_logs);
-        if (cb.on_message) {
+        if (cb.on_message && !from) {
             std::string m = "stage " + std::to_string(k + 1) + "/" + std::to_string(tc.stages.size()) + ": " +
                             std::to_string(g.epochs) + " epoch" + (g.epochs > 1 ? "s" : "");
             if (!g.unfreeze.empty()) {
@@ -285,7 +307,8 @@ TrainResult fit_model(Sequential& model, const std::vector<OutputHead>& heads, c
                 c.epoch += offset;
                 cb.on_epoch_end(c);
             };
-        TrainResult r = st.trainer->fit(train, validation, scb);
+        hook(scb, int(k), offset, all.history);
+        TrainResult r = st.trainer->fit(train, validation, scb, from);
         for (auto& l : r.history) {
             l.epoch += offset;
             all.history.push_back(std::move(l));
@@ -301,10 +324,13 @@ TrainResult fit_model(Sequential& model, const std::vector<OutputHead>& heads, c
     return all;
 }
 
-ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb) {
+ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb, const Checkpoint* resume,
+                                const std::function<void(const Checkpoint&)>& on_checkpoint) {
     ExperimentResult r;
     FitState st;
     st.optimizer = std::move(ex.optimizer);
+    st.resume = resume;
+    st.on_checkpoint = on_checkpoint;
     r.train = fit_model(ex.model, ex.heads, ex.cfg, ex.data.train, ex.data.validation.size() > 0 ? &ex.data.validation : nullptr,
                         ex.cfg.seed, cb, st);
     ex.optimizer = std::move(st.optimizer);

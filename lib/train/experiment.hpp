@@ -1,4 +1,6 @@
 #pragma once
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,11 +67,26 @@ void load_weights(Sequential& model, const std::vector<LoadedTensor>& tensors, c
 /// initialization; other tensors in the file are ignored.
 void init_weights_from(Sequential& model, const InitFromConfig& f);
 /// Train, then evaluate on the test split when there is one.
+/// Where a training run stands after an epoch (training.checkpoint): the stage running, the finished
+/// stages' history, the running fit's snapshot and the optimizer's state; the weights go beside it.
+struct Checkpoint {
+    int stage = 0;                      ///< index into training.stages (0 without stages)
+    int offset = 0;                     ///< epochs of the stages before it (epochs are numbered across stages)
+    std::vector<EpochLog> earlier;      ///< the finished stages' history, global epoch numbers
+    TrainerSnapshot trainer;            ///< the running stage's fit
+    const Optimizer* optimizer = nullptr;               ///< writing: the live optimizer
+    std::map<std::string, Matrix> optimizer_tensors;   ///< read back: its slot tensors
+    std::map<std::string, double> optimizer_scalars;   ///< read back: its scalars
+    std::string config;                 ///< the resolved config the run was started with
+};
+
 /// What fit_model leaves behind: the last stage's optimizer and trainer (for evaluate).
 struct FitState {
     std::unique_ptr<Optimizer> optimizer;  ///< in: used for a config without stages when set
     std::unique_ptr<Trainer> trainer;
     bool full_logs = true;                 ///< Trainer::set_full_logs
+    const Checkpoint* resume = nullptr;    ///< in: continue from this (the model's weights already restored)
+    std::function<void(const Checkpoint&)> on_checkpoint;  ///< in: called after every epoch when set
 };
 
 /// Train `model` as cfg.training says: one fit of `epochs`, or each of training.stages in turn
@@ -79,7 +96,17 @@ struct FitState {
 TrainResult fit_model(Sequential& model, const std::vector<OutputHead>& heads, const ExperimentConfig& cfg, const Dataset& train,
                       const Dataset* validation, uint64_t seed, const TrainCallbacks& cb, FitState& st);
 
-ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb = {});
+/// `resume` / `on_checkpoint` as in FitState.
+ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb = {}, const Checkpoint* resume = nullptr,
+                                const std::function<void(const Checkpoint&)>& on_checkpoint = {});
+
+/// training.checkpoint: write DIR/checkpoint.safetensors atomically (the weights, the optimizer's
+/// slots and early stopping's restore point as tensors; the rest as JSON metadata, doubles exact),
+/// the previous one kept as checkpoint.prev.safetensors.
+void write_checkpoint(const std::string& dir, const Checkpoint& c, Sequential& model);
+/// Read DIR's checkpoint into `model` (its weights) and return the state; a damaged or truncated
+/// newest file falls back to the previous one with a warning. False when there is none.
+bool read_checkpoint(const std::string& dir, Sequential& model, Checkpoint& out);
 
 /// Write the run directory: config.yaml (the resolved config), model.safetensors, model.json,
 /// history.csv, metrics.json — each atomically. `save_model` false for runs whose weights must

@@ -183,7 +183,8 @@ bool lower_is_better(const std::string& monitor, const std::string& mode) {
 
 Logs Trainer::evaluate(const Dataset& data, int batch_size) { return evaluate_model(model_, heads_, data, batch_size); }
 
-TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const TrainCallbacks& cb) {
+TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const TrainCallbacks& cb,
+                         const TrainerSnapshot* resume) {
     using clock = std::chrono::steady_clock;
     const Matrix targets = encode_heads(train, heads_);
     if (validation && validation->size() > 0) {  // fail early
@@ -224,9 +225,21 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
         into.resize(params.size());
         for (size_t i = 0; i < params.size(); ++i) into[i] = *params[i].value;
     };
+    int first_epoch = 0;
+    if (resume) {  // continue where the snapshot stopped (weights and optimizer state are restored)
+        first_epoch = resume->epochs_done;
+        dropout_rng.set_state(resume->rng);
+        es_best = resume->es_best, es_wait = resume->es_wait, rp_best = resume->rp_best, rp_wait = resume->rp_wait;
+        rp_cooldown = resume->rp_cooldown;
+        result.history = resume->history;
+        result.best_epoch = resume->best_epoch;
+        result.stopped_early = resume->stopped_early;
+        best_weights = resume->best_weights;
+        if (resume->stopped_early) first_epoch = cfg_.epochs;
+    }
     if (cb.stop_requested) snapshot(epoch_weights);
 
-    for (int epoch = 0; epoch < cfg_.epochs; ++epoch) {
+    for (int epoch = first_epoch; epoch < cfg_.epochs; ++epoch) {
         if (cb.on_epoch_begin) cb.on_epoch_begin(epoch + 1, cfg_.epochs);
         const auto t0 = clock::now();
         std::iota(order.begin(), order.end(), 0);
@@ -319,6 +332,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
         if (cb.on_epoch_end) cb.on_epoch_end(log);
 
         // Early stopping (Keras' EarlyStopping, min_delta counted as in Keras).
+        bool stop = false;
         if (es.enabled && epoch + 1 > es.start_from_epoch) {
             double cur = log_value(log.values, es.monitor);
             if (std::isnan(cur))
@@ -339,9 +353,20 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
                 if (cb.on_message)
                     cb.on_message("epoch " + std::to_string(epoch + 1) + ": early stopping (best " + es.monitor +
                                   " at epoch " + std::to_string(result.best_epoch) + ")");
-                break;
+                stop = true;
             }
         }
+        if (cb.on_checkpoint) {
+            TrainerSnapshot sn;
+            sn.epochs_done = epoch + 1;
+            sn.history = result.history;
+            sn.rng = dropout_rng.state();
+            sn.es_best = es_best, sn.es_wait = es_wait, sn.rp_best = rp_best, sn.rp_wait = rp_wait;
+            sn.rp_cooldown = rp_cooldown, sn.best_epoch = result.best_epoch, sn.stopped_early = stop;
+            sn.best_weights = best_weights;
+            cb.on_checkpoint(sn);
+        }
+        if (stop) break;
     }
     // Unlike Keras, the best weights are restored whenever training ends, not only on an early stop.
     if (es.enabled && es.restore_best_weights && !best_weights.empty() && !result.interrupted &&

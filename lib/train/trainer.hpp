@@ -25,12 +25,25 @@ struct EpochLog {
     Logs values;                 ///< loss, metrics, val_loss, val_metrics
 };
 
+/// Where a fit stands at the end of an epoch: what a checkpoint needs to continue it exactly (the
+/// weights and the optimizer's state are saved beside it).
+struct TrainerSnapshot {
+    int epochs_done = 0;             ///< epochs of this fit completed
+    std::vector<EpochLog> history;   ///< this fit's epochs so far
+    uint64_t rng = 0;                ///< the dropout / augmentation stream's state
+    double es_best = 0, rp_best = 0;
+    int es_wait = 0, rp_wait = 0, rp_cooldown = 0, best_epoch = 0;
+    bool stopped_early = false;      ///< early stopping ended the fit at this epoch
+    std::vector<Matrix> best_weights;  ///< early stopping's restore point (empty: none yet)
+};
+
 struct TrainCallbacks {
     std::function<void(int epoch, int epochs)> on_epoch_begin;
     std::function<void(int batch, int batches, double running_loss)> on_batch_end;
     std::function<void(const EpochLog&)> on_epoch_end;
     std::function<bool()> stop_requested;  ///< polled after every batch (signals)
     std::function<void(const std::string&)> on_message;  ///< early stopping, lr changes
+    std::function<void(const TrainerSnapshot&)> on_checkpoint;  ///< after every epoch, when set
 };
 
 struct TrainResult {
@@ -103,8 +116,10 @@ public:
             TrainingConfig cfg, uint64_t seed);
     /// A model with one head per output (see OutputHead).
     Trainer(Sequential& model, std::vector<OutputHead> heads, Optimizer& optimizer, TrainingConfig cfg, uint64_t seed);
-    /// Stops with DivergedError on a non-finite loss, naming epoch and batch.
-    TrainResult fit(const Dataset& train, const Dataset* validation, const TrainCallbacks& cb = {});
+    /// Stops with DivergedError on a non-finite loss, naming epoch and batch. `resume`: continue a fit
+    /// from a snapshot (the model's weights and the optimizer's state already restored).
+    TrainResult fit(const Dataset& train, const Dataset* validation, const TrainCallbacks& cb = {},
+                    const TrainerSnapshot* resume = nullptr);
     /// Loss (with penalties, as Keras reports it) and metrics over a whole data set, inference mode.
     Logs evaluate(const Dataset& data, int batch_size = 1024);
     /// With false, an epoch computes only the logs that early stopping or the plateau schedule
