@@ -221,9 +221,17 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
                          nb, loss, fmt_seconds(eta).c_str());
             std::fflush(stderr);
         };
+    // history.csv grows as the run goes (atomically, each epoch), so that a report can be drawn mid-run.
+    std::vector<EpochLog> so_far;
+    if (resuming) {
+        so_far = resume.earlier;
+        for (EpochLog l : resume.trainer.history) l.epoch += resume.offset, so_far.push_back(std::move(l));
+    }
     cb.on_epoch_end = [&](const EpochLog& e) {
         if (tty) std::fprintf(stderr, "\r\033[K");
         lg.info("Epoch {}/{}  {}{}", e.epoch, epochs, fmt_seconds(e.seconds), format_logs(e.values));
+        so_far.push_back(e);
+        write_file_atomic(dir + "/history.csv", history_csv(so_far));
         if (events.on()) {
             JsonWriter j = events.begin("epoch");
             j.key("epoch").value(e.epoch).key("epochs").value(epochs).key("seconds").value(e.seconds);

@@ -171,6 +171,9 @@ live="$TMP/live.jsonl"
 lpid=$!
 for _ in $(seq 1 600); do grep -q '"event":"epoch"' "$live" 2>/dev/null && break; sleep 0.1; done
 check "an epoch line is in the events file while training still runs" kill -0 "$lpid"
+for _ in $(seq 1 100); do [ -s "$TMP/ev_live/history.csv" ] && break; sleep 0.1; done
+"$NNCTL" report "$TMP/ev_live" --out "$TMP/live_report.html" -q
+check "... and a report can be drawn mid-run from its history so far" grep -q "epochs\? so far (status: running" "$TMP/live_report.html"
 kill -INT "$lpid"; wait "$lpid"
 check "... and the run's end line says it was interrupted" grep -q '"event":"end".*"status":"interrupted"' "$live"
 "$NNCTL" grid-search configs/seed/grid_search.yaml --set training.epochs=1 --max-trials 100 --jobs 2 --events "$TMP/sev.jsonl" --out "$TMP/ev_sweep" -q 2>/dev/null

@@ -28,6 +28,11 @@ namespace {
 // Okabe–Ito: distinguishable with every common colour-vision deficiency.
 const char* kPalette[] = {"#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"};
 
+bool exists(const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0;
+}
+
 std::string esc(const std::string& s) {
     std::string o;
     for (char c : s) {
@@ -262,7 +267,8 @@ RunFiles read_run(const std::string& dir) {
         }
     };
     r.history = read_history(dir + "/history.csv");
-    r.metrics = json("metrics.json");
+    // A run still going has no metrics.json yet (and no model): its report shows the epochs so far.
+    if (exists(dir + "/metrics.json")) r.metrics = json("metrics.json");
     r.info = json("run.json");
     r.config = read_file(dir + "/config.yaml");
     return r;
@@ -543,21 +549,20 @@ std::string curves(const std::vector<const RunFiles*>& runs, bool overlay) {
 std::string run_section(const RunFiles& r) {
     std::string o = "<h2 id='" + esc(r.name) + "'>Run " + esc(r.name) + "</h2>";
     const JsonValue* e = r.metrics.find("epochs_run");
-    o += "<p>" + esc(r.dir) + ": " + (e ? num(e->number) : "?") + (e && e->number == 1 ? " epoch" : " epochs");
+    const JsonValue* status = r.info.find("status");
+    const bool going = !e;
+    const double n = e ? e->number : double(r.history.rows.size());
+    o += "<p>" + esc(r.dir) + ": " + num(n) + (n == 1 ? " epoch" : " epochs") +
+         (going ? std::string(" so far (status: ") + (status ? status->text : "?") + "; draw the report again for more)" : "");
     if (const JsonValue* s = r.metrics.find("stopped_early"); s && s->boolean) o += ", stopped early";
     if (const JsonValue* b = r.metrics.find("best_epoch")) o += ", best epoch " + num(b->number);
     o += ".</p><h3>Learning curves</h3>" + curves({&r}, false);
     o += "<h3>Results</h3>" + logs_table({{"last epoch", r.metrics.find("final")}, {"test", r.metrics.find("test")}});
-    o += "<h3>Test data</h3>" + test_section(r.dir);
-    o += "<h3>Model</h3>" + summary_table(r.dir);
+    if (!going) o += "<h3>Test data</h3>" + test_section(r.dir);
+    o += "<h3>Model</h3>" + (going ? "<p class=note>Not saved yet.</p>" : summary_table(r.dir));
     o += "<h3>Run facts</h3>" + facts(r);
     o += "<h3>Resolved config</h3><pre>" + esc(r.config) + "</pre>";
     return o;
-}
-
-bool exists(const std::string& p) {
-    struct stat st {};
-    return ::stat(p.c_str(), &st) == 0;
 }
 
 /// A parallel-coordinates plot: one vertical axis per numeric parameter and one for the objective,
