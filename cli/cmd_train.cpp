@@ -83,8 +83,9 @@ void check_resumable(const std::string& dir, const std::string& started, const s
     for (const auto& [k, v] : b)
         if (!a.count(k)) diff += "\n  " + k + ": (none) → " + v, only_epochs = false;
     if (!only_epochs)
-        throw ConfigError(dir + ": the config differs from the one this run started with; a resumed run trains the same "
-                          "config (only training.epochs may grow). Differences (started → now):" + diff);
+        throw ConfigError(dir + ": the config differs from the one this run started with; continuing a run needs the "
+                          "same config (only training.epochs may grow). To start afresh, remove the directory or give "
+                          "another --out. Differences (started → now):" + diff);
 }
 
 /// The run directory holds a run that did not complete and left a checkpoint.
