@@ -227,18 +227,19 @@ assert max(len(p.split()) for p in re.findall(r"points=.([^\x27]*).", t)) <= 100
 "$NNCTL" report "$TMP/no_such_run" -q 2>"$TMP/rep.err"; code=$?
 check "report of a missing run exits 3 naming it (got $code)" bash -c "test $code -eq 3 && grep -q no_such_run '$TMP/rep.err'"
 
-# Resume: kill -9 at random moments through a run (fractions of an uninterrupted run's time, so
-# that several land mid-run on any machine), continue each time with the same command; the final
-# weights are the uninterrupted run's byte for byte. Then --resume, a grown training.epochs, a
-# changed config refused with its differences, and a damaged newest checkpoint.
-start=$(date +%s%N)
+# Resume: kill -9 at random moments through a run (a random delay after each attempt has finished
+# one more epoch, so that every attempt makes progress on any machine, sanitizers included), and
+# continue each time with the same command; the final weights are the uninterrupted run's byte for
+# byte. Then --resume, a grown training.epochs, a changed config refused with its differences, and
+# a damaged newest checkpoint.
 "$NNCTL" train tests/data/resume.yaml --out "$TMP/rs_ref" -q --threads 1
-ref_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-resumed=0
+epochs_in() { [ -f "$1/history.csv" ] && echo $(( $(wc -l <"$1/history.csv") - 1 )) || echo 0; }
 for i in $(seq 1 40); do
+  before=$(epochs_in "$TMP/rs_kill")
   "$NNCTL" train tests/data/resume.yaml --out "$TMP/rs_kill" --threads 1 >/dev/null 2>>"$TMP/rs_kill.log" &
   kp=$!
-  sleep "$(awk -v ms="$ref_ms" -v r="$RANDOM" 'BEGIN { printf "%.3f", ms * (0.35 + 0.4 * r / 32767) / 1000 }')"
+  while kill -0 "$kp" 2>/dev/null && [ "$(epochs_in "$TMP/rs_kill")" -le "$before" ]; do sleep 0.02; done
+  sleep "0.$(printf '%03d' $((RANDOM % 150)))"
   kill -9 "$kp" 2>/dev/null; wait "$kp" 2>/dev/null
   grep -q '"status":"completed"' "$TMP/rs_kill/run.json" 2>/dev/null && break
 done
