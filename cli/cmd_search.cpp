@@ -140,6 +140,7 @@ int run_search_cmd(SearchCliOptions& o, const std::string& strategy) {
             }
             if (t.state == "complete" || t.state == "failed") e.key("seconds").value(t.duration);
             if (t.state == "failed") e.key("error").value(t.error);
+            if (t.state == "pending" && !t.error.empty()) e.key("reason").value(t.error);  // its worker died: it runs again
             events.emit(e);
         };
     }
@@ -225,7 +226,9 @@ void add_search_options(CLI::App* cmd, SearchCliOptions& o) {
     cmd->footer(
         "\nTrials are validated before any runs, then run by a pool of --jobs worker processes; each is\n"
         "recorded in DIR/search.db as it finishes. DIR gets leaderboard.csv, trials.jsonl, best.yaml and, with\n"
-        "refit (the default), best-model/ (a run directory for evaluate and predict).\n"
+        "refit (the default), best-model/ (a run directory for evaluate and predict). A running trial keeps\n"
+        "checkpoints in DIR/checkpoints/ (search.checkpoint_seconds apart), so a trial interrupted by a kill or\n"
+        "a dead worker continues where it stopped, to the same scores (search.retries: runs after a worker died).\n"
         "Example: nnctl grid-search configs/seed/grid_search.yaml --jobs 2\n" +
         std::string(kExitCodes));
 }

@@ -6,7 +6,6 @@
 #include <map>
 #include <sstream>
 
-#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include "commands.hpp"
@@ -53,11 +52,6 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
                const std::function<void(const std::string&, const std::string&)>& finish, EventStream& events,
                bool resuming);
 
-bool exists(const std::string& p) {
-    struct stat st {};
-    return ::stat(p.c_str(), &st) == 0;
-}
-
 void flatten(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
     if (n.IsMap())
         for (const auto& kv : n) flatten(kv.second, path.empty() ? kv.first.as<std::string>() : path + "." + kv.first.as<std::string>(), out);
@@ -90,7 +84,7 @@ void check_resumable(const std::string& dir, const std::string& started, const s
 
 /// The run directory holds a run that did not complete and left a checkpoint.
 bool unfinished_run(const std::string& dir) {
-    if (!exists(dir + "/checkpoint.safetensors") && !exists(dir + "/checkpoint.prev.safetensors")) return false;
+    if (!path_exists(dir + "/checkpoint.safetensors") && !path_exists(dir + "/checkpoint.prev.safetensors")) return false;
     try {
         const std::string info = read_file(dir + "/run.json");
         return info.find("\"status\":\"completed\"") == std::string::npos;
@@ -116,8 +110,8 @@ int run_train(TrainOptions& o) {
                                            : "nnctl train: give a CONFIG or --resume RUN_DIR, not both (to continue a run "
                                              "with a config: nnctl train CONFIG --out RUN_DIR)");
     if (!o.resume.empty()) {
-        if (!exists(o.resume + "/config.yaml")) throw DataError("--resume " + o.resume + ": not a run directory (no config.yaml)");
-        if (!exists(o.resume + "/checkpoint.safetensors") && !exists(o.resume + "/checkpoint.prev.safetensors"))
+        if (!path_exists(o.resume + "/config.yaml")) throw DataError("--resume " + o.resume + ": not a run directory (no config.yaml)");
+        if (!path_exists(o.resume + "/checkpoint.safetensors") && !path_exists(o.resume + "/checkpoint.prev.safetensors"))
             throw DataError("--resume " + o.resume + ": the run has no checkpoint to continue from (training.checkpoint.every: 0?)");
     }
     ExperimentConfig cfg = load_config(o.resume.empty() ? o.config : o.resume + "/config.yaml", sets);

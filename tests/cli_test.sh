@@ -205,7 +205,12 @@ check "a forecaster's report draws its test stretch against the baselines" /usr/
 "$NNCTL" report "$TMP/ev_sweep" --out "$TMP/sweep_report.html" -q
 check "a sweep's report has its leaderboard, parameters, every trial and the best model, and renders" \
   /usr/bin/python3 tests/support/check_report.py "$TMP/sweep_report.html" --browser --expect Leaderboard \
-  --expect "The objective against each parameter" --expect "every trial (darker: better)" --expect "best-model"
+  --expect "The objective against each parameter" --expect "every trial (darker: better)" --expect "best-model" \
+  --expect "trials over time, by worker"
+check "... its timeline has a lane for each of the 2 workers and a bar for each trial" /usr/bin/python3 -c '
+import re,sys; t=open(sys.argv[1]).read(); g=t[t.index("trials over time, by worker"):]; g=g[:g.index("</svg>")]
+assert len(set(re.findall(r">worker (\d+)</text>", g)))==2, g[:300]
+assert len(re.findall(r"<rect [^>]*><title>trial \d+ \(complete", g))==27' "$TMP/sweep_report.html"
 # 100 classes: the most-confused pairs instead of a 100 × 100 matrix; 10,000 epochs: curves cut to
 # 1,000 points, ticks with thousands separators.
 printf '%s\n' 'data:' '  train: {format: synthetic, samples: 3000, features: 20, classes: 100, seed: 3}' '  test_split: 0.3' \
@@ -492,6 +497,57 @@ assert all(a[i]["scores"] == b[i]["scores"] for i in range(20)), "same scores as
 rows = sqlite3.connect(sys.argv[3]).execute("select idx, state from trials").fetchall()
 assert len(rows) == 20 and {s for _, s in rows} == {"complete"}
 PY
+# A trial continues from its checkpoint, not from the start: after kill -9 of the whole search, and
+# when only its worker is killed (run again search.retries times, then failed). Long trials (two
+# learning rates, thousands of epochs, 3 folds) that checkpoint every 100 epochs.
+EP=3000; test "$BUILD_KIND" = sanitized && EP=1000
+LONG=(--threads 1 --set 'search.space={optimizer.learning_rate: [0.01, 0.03]}' --set training.epochs=$EP
+      --set search.refit=false --set training.checkpoint.every=100 --set search.checkpoint_seconds=0)
+"$NNCTL" grid-search $SS --out "$TMP/long-ref" -q --json "${LONG[@]}" --set training.checkpoint.every=0 >"$TMP/long-ref.json"
+wait_for() { for _ in $(seq 1200); do test -e "$1" && return 0; sleep 0.05; done; return 1; }
+setsid "$NNCTL" grid-search $SS --out "$TMP/long" -q "${LONG[@]}" &
+pid=$!
+wait_for "$TMP/long/checkpoints/trial-0/unit-1/checkpoint.safetensors"
+check "a trial keeps its finished folds' scores beside the running fold's checkpoint" \
+  grep -q '"scores":\["0x' "$TMP/long/checkpoints/trial-0/progress.json"
+kill -9 -- -$pid 2>/dev/null; wait $pid 2>/dev/null
+"$NNCTL" grid-search $SS --out "$TMP/long" --json "${LONG[@]}" >"$TMP/long.json" 2>"$TMP/e"; code=$?
+check "the killed search resumes (exit $code)" test $code -eq 0
+check "... its interrupted trial continuing fold 2 from its checkpoint" \
+  grep -q "trial 0: fold 2/3 continues from its checkpoint after epoch [1-9]" "$TMP/e"
+same_scores='import json, sys
+a = [(t["trial"], t["scores"]) for t in json.load(open(sys.argv[1]))["trials"]]
+b = [(t["trial"], t["scores"]) for t in json.load(open(sys.argv[2]))["trials"]]
+assert a == b and len(a) == 2, (a, b)'
+check "... to the scores of the uninterrupted search" /usr/bin/python3 -c "$same_scores" "$TMP/long.json" "$TMP/long-ref.json"
+check "... and its checkpoints are gone once it completed" test ! -e "$TMP/long/checkpoints"
+"$NNCTL" grid-search $SS --out "$TMP/longw" --json --events "$TMP/longw.events" "${LONG[@]}" >"$TMP/longw.json" 2>"$TMP/ew" &
+pid=$!
+wait_for "$TMP/longw/checkpoints/trial-0/unit-0/checkpoint.safetensors"
+kill -9 "$(/usr/bin/python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"running\"" in l][0]["worker"])' "$TMP/longw.events")"
+wait $pid; code=$?
+check "a search whose worker was killed completes (exit $code)" test $code -eq 0
+check "... running the trial again from its checkpoint" bash -c \
+  "grep -q 'trial 0: the worker was killed by signal 9; it runs again, from its last checkpoint' '$TMP/ew' && grep -q 'trial 0: fold 1/3 continues from its checkpoint after epoch' '$TMP/ew'"
+check "... to the uninterrupted scores" /usr/bin/python3 -c "$same_scores" "$TMP/longw.json" "$TMP/long-ref.json"
+check "... the events and trials.jsonl telling of the death" /usr/bin/python3 - "$TMP/longw.events" "$TMP/longw/trials.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"trial"' in l]
+states = [(e["trial"], e["state"]) for e in ev if e["trial"] == 0]
+assert states == [(0, "running"), (0, "pending"), (0, "running"), (0, "complete")], states
+assert ev[1]["reason"] == "the worker was killed by signal 9" and ev[2]["attempt"] == 2, ev
+t = {r["trial"]: r for r in map(json.loads, open(sys.argv[2]))}
+assert t[0]["worker_deaths"] == 1 and "worker_deaths" not in t[1] and t[0]["worker"] > 0 and t[0]["started"].endswith("Z"), t
+PY
+"$NNCTL" grid-search $SS --out "$TMP/longf" --json --events "$TMP/longf.events" "${LONG[@]}" --set search.retries=0 >"$TMP/longf.json" 2>/dev/null &
+pid=$!
+wait_for "$TMP/longf/checkpoints/trial-0/unit-0/checkpoint.safetensors"
+kill -9 "$(/usr/bin/python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"running\"" in l][0]["worker"])' "$TMP/longf.events")"
+wait $pid
+check "with search.retries: 0 a trial whose worker died is failed, and the search goes on" /usr/bin/python3 -c '
+import json,sys; t={x["trial"]: x for x in json.load(open(sys.argv[1]))["trials"]}
+assert t[0]["state"]=="failed" and t[0]["error"]=="the worker was killed by signal 9" and t[1]["state"]=="complete", t' "$TMP/longf.json"
+check "... leaving no checkpoints behind" test ! -e "$TMP/longf/checkpoints"
 "$NNCTL" grid-search $SS --out "$TMP/crash" -q --set training.epochs=61 2>"$TMP/e"; code=$?
 check "resuming with a changed config is refused (exit $code)" test $code -eq 2
 check "the refusal shows the change" grep -q "+   epochs: 61" "$TMP/e"

@@ -1,14 +1,17 @@
 // Search spaces, trial proposal and cross-validation folds.
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 
 #include <map>
 #include <set>
 
 #include "config/parse.hpp"
+#include "core/fileio.hpp"
 #include "data/dataset.hpp"
 #include "search/cv.hpp"
 #include "search/space.hpp"
@@ -138,6 +141,73 @@ TEST_CASE("k-fold: disjoint, covering, stratified, seeded") {
     CHECK(rf[0].size() + rf[1].size() + rf[2].size() == 10);
 }
 
+TEST_CASE("store: a trial whose worker died runs again, search.retries times, then fails") {
+    std::string db = "/tmp/nnctl_store_d" + std::to_string(::getpid()) + ".db";
+    std::remove(db.c_str());
+    {
+        SearchStore s(db);
+        TrialRecord r;
+        r.params = "{}";
+        r.sets = "[]";
+        r.index = 0;
+        TrialRecord r1 = r;
+        r1.index = 1;
+        s.add_trials({r, r1});
+        int64_t idx = -1;
+        int a = 0;
+        const double before = double(std::time(nullptr)) - 1;
+        REQUIRE(s.claim_next(0, 1, 200, idx, a));
+        CHECK(idx == 0);
+        REQUIRE(s.claim_next(0, 1, 201, idx, a));  // another worker's
+        CHECK(s.get(0).worker == 200);
+        CHECK(s.get(0).started >= before);
+        CHECK(s.get(0).started <= double(std::time(nullptr)) + 1);
+        auto died = s.worker_died(200, "killed", 2);  // first death of 2 allowed: back to pending
+        REQUIRE(died.size() == 1);
+        CHECK(died[0] == std::make_pair(int64_t(0), true));
+        CHECK(s.get(0).state == "pending");
+        CHECK(s.get(0).deaths == 1);
+        CHECK(s.get(1).state == "running");  // the other worker's trial is untouched
+        REQUIRE(s.claim_next(0, 1, 202, idx, a));
+        CHECK(idx == 0);
+        CHECK(s.worker_died(202, "killed", 2) == std::vector<std::pair<int64_t, bool>>{{0, true}});
+        REQUIRE(s.claim_next(0, 1, 203, idx, a));
+        CHECK(s.worker_died(203, "killed by signal 9", 2) == std::vector<std::pair<int64_t, bool>>{{0, false}});
+        const TrialRecord t = s.get(0);
+        CHECK(t.state == "failed");
+        CHECK(t.deaths == 3);
+        CHECK(t.error == "killed by signal 9");
+        CHECK(s.worker_died(999, "x", 2).empty());
+    }
+    std::remove(db.c_str());
+}
+
+TEST_CASE("store: a store from before start times and deaths were kept opens, with them added") {
+    std::string db = "/tmp/nnctl_store_old" + std::to_string(::getpid()) + ".db";
+    std::remove(db.c_str());
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+    const char* old =
+        "CREATE TABLE trials (idx INTEGER PRIMARY KEY, params TEXT NOT NULL, sets TEXT NOT NULL, "
+        "state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, scores TEXT NOT NULL DEFAULT '[]', "
+        "mean REAL, std REAL, duration REAL, error TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO trials(idx, params, sets, state, scores, mean, std, duration) "
+        "VALUES(4, '{}', '[]', 'complete', '[0.25]', 0.25, 0, 1.5);";
+    REQUIRE(sqlite3_exec(h, old, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+    {
+        SearchStore s(db);
+        const TrialRecord t = s.get(4);
+        CHECK(t.state == "complete");
+        CHECK(t.mean == 0.25);
+        CHECK(t.started == 0.0);  // unknown
+        CHECK(t.deaths == 0);
+        SearchStore again(db);  // a second opening finds the columns there
+        CHECK(again.get(4).scores == std::vector<double>{0.25});
+    }
+    std::remove(db.c_str());
+}
+
 TEST_CASE("store: a stale attempt cannot record a result") {
     std::string db = "/tmp/nnctl_store_" + std::to_string(::getpid()) + ".db";
     std::remove(db.c_str());
@@ -218,4 +288,37 @@ TEST_CASE("trials share one load of the data only when nothing searched can chan
     const std::vector<double> a = evaluate_trial(c, c.search), b = evaluate_trial(c, c.search, &td);
     CHECK(a.size() == 3);
     CHECK(a == b);
+
+    // What an earlier attempt left that cannot be used is set aside: the scores stay the same.
+    const std::string dir = "/tmp/nnctl_trial_ck" + std::to_string(::getpid());
+    remove_tree(dir);
+    TrialCheckpoints ck;
+    ck.dir = dir;
+    ck.every_seconds = 0;
+    ck.label = "trial 7";
+    std::vector<std::string> said;
+    ck.on_message = [&](const std::string& m) { said.push_back(m); };
+    make_dirs(dir + "/unit-0");
+    write_file_atomic(dir + "/unit-0/checkpoint.safetensors", "not a checkpoint");  // damaged
+    CHECK(evaluate_trial(c, c.search, &td, &ck) == a);
+    REQUIRE(said.size() == 1);
+    CHECK(said[0].find("trial 7: its checkpoint is unusable") == 0);
+    // The finished folds' scores are kept as it goes (here: the first two, exactly); the last
+    // fold's checkpoint stays until the worker records the trial.
+    const std::string progress = read_file(dir + "/progress.json");
+    CHECK(progress.find("\"scores\":[\"") != std::string::npos);
+    CHECK(!path_exists(dir + "/unit-0"));
+    CHECK(!path_exists(dir + "/unit-1"));
+    CHECK(path_exists(dir + "/unit-2/checkpoint.safetensors"));
+    // A later attempt continues from them: fold 3 from its checkpoint, folds 1 and 2 not rerun.
+    said.clear();
+    CHECK(evaluate_trial(c, c.search, &td, &ck) == a);
+    REQUIRE(said.size() == 1);
+    CHECK(said[0] == "trial 7: fold 3/3 continues from its checkpoint after epoch 2");
+    // Another config's progress is not taken: everything the directory held is cleared.
+    said.clear();
+    write_file_atomic(dir + "/progress.json", "{\"config\": \"another\", \"scores\": [\"0x1p+0\", \"0x1p+0\"]}");
+    CHECK(evaluate_trial(c, c.search, &td, &ck) == a);
+    CHECK(said.empty());
+    remove_tree(dir);
 }

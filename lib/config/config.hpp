@@ -168,6 +168,10 @@ struct SearchConfig {
     uint64_t seed = 0;                ///< default: the config's seed
     int64_t max_trials = 10000;       ///< a larger grid needs --max-trials
     int top = 10;                     ///< leaderboard rows shown
+    /// A trial's checkpoints (training.checkpoint.every epochs) are written at most this often, in
+    /// seconds; 0: at every one. A trial interrupted by a crash continues from its last one.
+    double checkpoint_seconds = 30.0;
+    int retries = 1;                  ///< times a trial whose worker died is run again before it is failed
     std::string canonical;            ///< the section as text without `trials`, for resume checks
 };
 

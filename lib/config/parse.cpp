@@ -1009,7 +1009,8 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
     s.seed = default_seed;
     if (!r.is_map(n, path, "a mapping (strategy, space, cv, objective, ...)")) return s;
     r.check_keys(n, path,
-                 {"strategy", "space", "cv", "objective", "repeats", "refit", "trials", "seed", "max_trials", "top"},
+                 {"strategy", "space", "cv", "objective", "repeats", "refit", "trials", "seed", "max_trials", "top",
+                  "checkpoint_seconds", "retries"},
                  "the search section");
     s.strategy = r.string(n, "strategy", path, "grid", {"grid", "random"});
     s.cv = int(r.integer(n, "cv", path, 0, 2, 100));
@@ -1029,6 +1030,8 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
     s.seed = uint64_t(r.integer(n, "seed", path, int64_t(default_seed), 0, kI64Max));
     s.max_trials = r.integer(n, "max_trials", path, 10000, 1, kI64Max);
     s.top = int(r.integer(n, "top", path, 10, 1, 1000));
+    s.checkpoint_seconds = r.number(n, "checkpoint_seconds", path, 30.0, non_negative);
+    s.retries = int(r.integer(n, "retries", path, 1, 0, 100));
     YAML::Node space = n["space"];
     if (!space) r.doc().error(n, path, "missing key 'space' (the values to search, by config path)");
     else if (!space.IsMap() || space.size() == 0)
@@ -1038,10 +1041,14 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
             const std::string key = it->first.Scalar();
             s.params.push_back(read_search_param(r, key, it->second, child(child(path, "space"), key), s.strategy));
         }
-    // Canonical text for resume checks: everything but `trials` (which a random search may extend).
+    // Canonical text for resume checks: everything but `trials` (which a random search may extend)
+    // and the settings that cannot change a result (how often trials checkpoint, how often a
+    // trial whose worker died is retried).
     YAML::Node copy(YAML::NodeType::Map);
-    for (auto it = n.begin(); it != n.end(); ++it)
-        if (it->first.Scalar() != "trials") copy[it->first.Scalar()] = it->second;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+        const std::string k = it->first.Scalar();
+        if (k != "trials" && k != "checkpoint_seconds" && k != "retries") copy[k] = it->second;
+    }
     YAML::Emitter e;
     e << copy;
     s.canonical = e.c_str();

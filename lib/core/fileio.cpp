@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -99,6 +100,21 @@ std::string make_unique_dir(const std::string& base) {
     }
     errno = EEXIST;
     fail("create directory", base);
+}
+
+}  // namespace nnctl
+
+namespace nnctl {
+
+bool path_exists(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+void remove_tree(const std::string& path) {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) throw IoError("cannot remove '" + path + "': " + ec.message());
 }
 
 }  // namespace nnctl

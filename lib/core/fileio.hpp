@@ -14,6 +14,12 @@ std::string read_file(const std::string& path);
 /// mkdir -p; throws IoError.
 void make_dirs(const std::string& path);
 
+/// Whether anything (file, directory) exists at `path`.
+bool path_exists(const std::string& path);
+
+/// rm -r: remove `path` and everything under it; nothing when absent. Throws IoError.
+void remove_tree(const std::string& path);
+
 /// Create a fresh directory `base`, or `base-2`, `base-3`, ... if taken (atomic against parallel runs).
 std::string make_unique_dir(const std::string& base);
 

@@ -9,7 +9,6 @@
 #include <set>
 #include <sstream>
 
-#include <sys/stat.h>
 
 #include "core/error.hpp"
 #include "core/fileio.hpp"
@@ -27,11 +26,6 @@ namespace {
 
 // Okabe–Ito: distinguishable with every common colour-vision deficiency.
 const char* kPalette[] = {"#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"};
-
-bool exists(const std::string& p) {
-    struct stat st {};
-    return ::stat(p.c_str(), &st) == 0;
-}
 
 std::string esc(const std::string& s) {
     std::string o;
@@ -268,7 +262,7 @@ RunFiles read_run(const std::string& dir) {
     };
     r.history = read_history(dir + "/history.csv");
     // A run still going has no metrics.json yet (and no model): its report shows the epochs so far.
-    if (exists(dir + "/metrics.json")) r.metrics = json("metrics.json");
+    if (path_exists(dir + "/metrics.json")) r.metrics = json("metrics.json");
     r.info = json("run.json");
     r.config = read_file(dir + "/config.yaml");
     return r;
@@ -494,16 +488,6 @@ std::string facts(const RunFiles& r) {
 }
 
 /// Every scalar of a YAML document as path → value, for comparing configs.
-void flatten(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
-    if (n.IsMap()) {
-        for (const auto& kv : n) flatten(kv.second, path.empty() ? kv.first.as<std::string>() : path + "." + kv.first.as<std::string>(), out);
-    } else if (n.IsSequence()) {
-        for (size_t i = 0; i < n.size(); ++i) flatten(n[i], path + "." + std::to_string(i), out);
-    } else if (n.IsScalar()) {
-        out[path] = n.Scalar();
-    }
-}
-
 const char* kStyle =
     "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1180px;color:#1a1a1a;"
     "padding:0 16px}h1{font-size:24px}h2{font-size:20px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:36px}"
@@ -515,6 +499,16 @@ const char* kStyle =
     ".label{font-size:12px;fill:#222}.legend{font-size:11px}.cell{font-size:11px}.grid{stroke:#e5e5e5}"
     ".axis{stroke:#333}.ref{stroke:#999;stroke-dasharray:4 4}.marker{stroke:#D55E00;stroke-dasharray:5 3}"
     ".note{color:#555;font-style:italic}code{background:#f1f1f1;padding:0 3px}";
+
+void flatten(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
+    if (n.IsMap()) {
+        for (const auto& kv : n) flatten(kv.second, path.empty() ? kv.first.as<std::string>() : path + "." + kv.first.as<std::string>(), out);
+    } else if (n.IsSequence()) {
+        for (size_t i = 0; i < n.size(); ++i) flatten(n[i], path + "." + std::to_string(i), out);
+    } else if (n.IsScalar()) {
+        out[path] = n.Scalar();
+    }
+}
 
 std::string curves(const std::vector<const RunFiles*>& runs, bool overlay) {
     std::vector<std::string> names;
@@ -570,7 +564,11 @@ std::string run_section(const RunFiles& r) {
 std::string parallel(const std::vector<std::string>& names, const std::vector<std::vector<double>>& rows,
                      const std::vector<double>& objective, bool minimize) {
     const size_t A = names.size() + 1;
-    const int W = std::max(560, int(A) * 120), H = 320, T = 40, B = 40, L = 60, R = 60;
+    size_t longest = 9;  // "objective"
+    for (const auto& n : names) longest = std::max(longest, n.size());
+    const int gap = std::max(120, int(longest) * 7 + 16);  // room for each axis' label (about 7 px a character)
+    const int L = std::max(60, int(names.empty() ? 0 : names[0].size()) * 7 / 2 + 8), R = 60;
+    const int W = std::max(560, L + R + int(A - 1) * gap), H = 320, T = 40, B = 40;
     std::vector<double> lo(A, INFINITY), hi(A, -INFINITY);
     auto val = [&](size_t t, size_t a) { return a + 1 == A ? objective[t] : rows[t][a]; };
     for (size_t t = 0; t < objective.size(); ++t)
@@ -600,6 +598,64 @@ std::string parallel(const std::vector<std::string>& names, const std::vector<st
         o << "<text class=tick x=" << ax(a) + 4 << " y=" << H - B << ">" << num(lo[a]) << "</text>";
     }
     o << "</svg></figure>";
+    return o.str();
+}
+
+/// Trials over time, a lane per worker: each trial's last attempt as a bar from its start, its
+/// length the trial's duration (a running one reaches to the latest time the store knows). Shows
+/// idle workers, stragglers and where failures cluster.
+std::string timeline(const std::vector<TrialRecord>& trials) {
+    std::vector<const TrialRecord*> ts;
+    for (const auto& t : trials)
+        if (t.started > 0 && t.state != "pending") ts.push_back(&t);
+    if (ts.empty()) return "<p class=note>Trials over time: the store has no start times (a sweep from an older nnctl).</p>";
+    std::sort(ts.begin(), ts.end(), [](const TrialRecord* a, const TrialRecord* b) { return a->started < b->started; });
+    const double t0 = ts.front()->started;
+    double t1 = t0;
+    for (const TrialRecord* t : ts) t1 = std::max(t1, t->started + (t->state == "running" ? 0.0 : t->duration));
+    std::vector<int> lanes;  // workers in the order they first started a trial
+    for (const TrialRecord* t : ts)
+        if (std::find(lanes.begin(), lanes.end(), t->worker) == lanes.end()) lanes.push_back(t->worker);
+    const double span = std::max(t1 - t0, 1e-3);
+    const double unit = span >= 36000 ? 3600 : span >= 600 ? 60 : 1;
+    const std::string uname = unit == 3600 ? "hours" : unit == 60 ? "minutes" : "seconds";
+    const int lane_h = std::max(3, std::min(24, 320 / int(lanes.size()))), gap = lane_h >= 8 ? 3 : 0;
+    const int W = 640, L = 110, R = 16, T = 46, B = 44, H = T + int(lanes.size()) * lane_h + B;
+    auto px = [&](double t) { return L + (t - t0) / span * (W - L - R); };
+    std::ostringstream o;
+    o.setf(std::ios::fixed);
+    o.precision(1);
+    o << "<figure><svg class=chart viewBox='0 0 " << W << " " << H << "' width=" << W << " height=" << H
+      << " role=img aria-label='trials over time per worker'><text class=title x=" << L << " y=18>trials over time, by worker</text>";
+    const std::pair<const char*, const char*> states[] = {{"complete", kPalette[0]}, {"failed", kPalette[3]}, {"running", kPalette[1]}};
+    for (size_t k = 0; k < 3; ++k) {
+        const int lx = L + int(k) * 110;
+        o << "<rect x=" << lx << " y=28 width=14 height=9 fill='" << states[k].second << "' /><text class=legend x=" << lx + 18
+          << " y=37>" << states[k].first << "</text>";
+    }
+    for (double v : ticks(0, span / unit)) {
+        const double x = px(t0 + v * unit);
+        o << "<line class=grid x1=" << x << " x2=" << x << " y1=" << T << " y2=" << H - B << " />";
+        o << "<text class=tick x=" << x << " y=" << H - B + 16 << " text-anchor=middle>" << num(v, 4) << "</text>";
+    }
+    const size_t label_every = size_t(std::max(1, 12 / lane_h));  // thin lanes: label some of them
+    for (size_t w = 0; w < lanes.size(); ++w)
+        if (w % label_every == 0)
+            o << "<text class=tick x=" << L - 6 << " y=" << T + int(w) * lane_h + lane_h / 2 + 4 << " text-anchor=end>worker "
+              << lanes[w] << "</text>";
+    for (const TrialRecord* t : ts) {
+        const size_t w = size_t(std::find(lanes.begin(), lanes.end(), t->worker) - lanes.begin());
+        const double end = t->state == "running" ? t1 : t->started + t->duration;
+        const char* c = t->state == "complete" ? kPalette[0] : t->state == "failed" ? kPalette[3] : kPalette[1];
+        o << "<rect x=" << px(t->started) << " y=" << T + int(w) * lane_h + gap / 2 << " width=" << std::max(0.8, px(end) - px(t->started))
+          << " height=" << lane_h - gap << " fill='" << c << "'><title>trial " << t->index << " (" << t->state
+          << (t->state == "complete" ? ", " + num(t->mean, 6) : std::string()) << "): " << num(t->duration, 4) << " s"
+          << (t->deaths > 0 ? ", after " + std::to_string(t->deaths) + " worker death" + (t->deaths > 1 ? "s" : "") : std::string())
+          << "</title></rect>";
+    }
+    o << "<line class=axis x1=" << L << " x2=" << W - R << " y1=" << H - B << " y2=" << H - B << " />";
+    o << "<text class=label x=" << (L + W - R) / 2 << " y=" << H - 8 << " text-anchor=middle>" << uname
+      << " since the first trial started</text></svg></figure>";
     return o.str();
 }
 
@@ -706,13 +762,14 @@ std::string sweep_section(const std::string& dir, const std::string& name) {
     }
     o += "</div>";
     if (!numeric.empty() && done.size() > 1) o += "<h3>Every trial</h3>" + parallel(numeric, coords, obj, minimize);
+    o += "<h3>Trials over time</h3>" + timeline(trials);
     if (!failed.empty()) {
         o += "<h3>Failed trials</h3><table><tr><th>trial</th><th>params</th><th>error</th></tr>";
         for (const TrialRecord* t : failed)
             o += "<tr><td class=num>" + std::to_string(t->index) + "</td><td>" + esc(t->params) + "</td><td>" + esc(t->error) + "</td></tr>";
         o += "</table>";
     }
-    if (exists(dir + "/best-model/history.csv")) {
+    if (path_exists(dir + "/best-model/history.csv")) {
         RunFiles best = read_run(dir + "/best-model");
         best.name = name + "/best-model";
         o += "<p>The best configuration, refitted on all training data: below.</p>" + run_section(best);
@@ -735,8 +792,8 @@ std::string report_html(const std::vector<std::string>& run_dirs) {
     std::vector<RunFiles> runs;
     std::vector<std::string> sweeps;
     for (const auto& d : run_dirs) {
-        if (exists(d + "/search.db")) sweeps.push_back(d);
-        else if (!exists(d + "/history.csv") && !exists(d))
+        if (path_exists(d + "/search.db")) sweeps.push_back(d);
+        else if (!path_exists(d + "/history.csv") && !path_exists(d))
             throw DataError(d + ": no such run or sweep directory");
         else runs.push_back(read_run(d));
     }

@@ -1,5 +1,6 @@
 #include "search/runner.hpp"
 
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,11 +22,14 @@
 #include "core/json_value.hpp"
 #include "core/parallel.hpp"
 #include "core/rng.hpp"
+#include "core/sha256.hpp"
 #include "search/cv.hpp"
 #include "train/evaluate.hpp"
 #include "train/experiment.hpp"
 
 namespace nnctl {
+
+using clock_type = std::chrono::steady_clock;
 
 bool minimize_objective(const std::string& objective, const std::string& direction) {
     if (direction == "minimize") return true;
@@ -70,7 +74,48 @@ bool trials_share_data(const SearchConfig& s) {
     return true;
 }
 
-std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s, const TrialData* shared) {
+namespace {
+
+/// Doubles as C99 hex floats (exact) in progress.json.
+std::string hex_double(double v) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%a", v);
+    return b;
+}
+
+/// The finished units' scores an earlier attempt recorded for this config (none when the file is
+/// absent, damaged or from another config: then the directory is cleared).
+std::vector<double> read_progress(const TrialCheckpoints& ck, const std::string& fp) {
+    std::vector<double> out;
+    const std::string path = ck.dir + "/progress.json";
+    if (!path_exists(path)) return out;
+    try {
+        const JsonValue v = parse_json(read_file(path));
+        const JsonValue* c = v.find("config");
+        const JsonValue* sc = v.find("scores");
+        if (c && c->is_string() && c->text == fp && sc && sc->is_array()) {
+            for (const auto& x : sc->items) out.push_back(std::strtod(x.text.c_str(), nullptr));
+            return out;
+        }
+    } catch (const Error&) {
+    }
+    remove_tree(ck.dir);
+    return {};
+}
+
+void write_progress(const TrialCheckpoints& ck, const std::string& fp, const std::vector<double>& scores) {
+    JsonWriter j;
+    j.begin_object().key("config").value(fp).key("scores").begin_array();
+    for (double x : scores) j.value(hex_double(x));
+    j.end_array().end_object();
+    make_dirs(ck.dir);
+    write_file_atomic(ck.dir + "/progress.json", j.str());
+}
+
+}  // namespace
+
+std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s, const TrialData* shared,
+                                   const TrialCheckpoints* ck) {
     std::optional<TrialData> own;
     if (!shared) own = load_trial_data(cfg, s);
     const DataSplits& data = shared ? shared->data : own->data;
@@ -78,12 +123,23 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
     const std::string& pre = cfg.data.preprocess;
     const double rescale = cfg.data.rescale;
     const std::string metric = s.objective.rfind("val_", 0) == 0 ? s.objective.substr(4) : s.objective;
+    // A checkpoint belongs to this trial's config and this search's scoring (folds, repeats, objective).
+    std::string fp;
+    if (ck) {
+        const std::string text = emit_config(cfg) + "--- search ---\n" + s.canonical;
+        Sha256 h;
+        h.update(text.data(), text.size());
+        fp = h.hex();
+    }
 
     std::vector<double> scores;
+    if (ck) scores = read_progress(*ck, fp);
+    const size_t nf = folds.empty() ? 1 : folds.size();
+    size_t unit = 0;
     for (int r = 0; r < s.repeats; ++r) {
         const uint64_t seed = s.repeats == 1 ? cfg.seed : Rng::derive(cfg.seed, 1000 + uint64_t(r));
-        const size_t nf = folds.empty() ? 1 : folds.size();
-        for (size_t f = 0; f < nf; ++f) {
+        for (size_t f = 0; f < nf; ++f, ++unit) {
+            if (unit < scores.size()) continue;  // scored by an earlier attempt
             Scaling sc;
             sc.kind = pre;
             sc.rescale = rescale;
@@ -104,11 +160,52 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
             }
             const Dataset& tr = *trp;
             const Dataset& va = *vap;
-            Sequential model = build_model(cfg.layers, model_input_shape(cfg, tr), Rng::derive(seed, 1), cfg.model_inputs, cfg.outputs);
-            const std::vector<OutputHead> heads = model_heads(model, cfg);
-            if (cfg.init_from.present()) init_weights_from(model, cfg.init_from);
+            auto build = [&] {
+                Sequential m = build_model(cfg.layers, model_input_shape(cfg, tr), Rng::derive(seed, 1), cfg.model_inputs, cfg.outputs);
+                if (cfg.init_from.present()) init_weights_from(m, cfg.init_from);
+                return m;
+            };
+            Sequential model = build();
+            std::vector<OutputHead> heads = model_heads(model, cfg);
             FitState st;
             st.full_logs = false;  // only the final score is read: no per-epoch validation passes
+            // Continue from the checkpoint an earlier attempt left for this unit, if it is usable.
+            const std::string udir = ck ? ck->dir + "/unit-" + std::to_string(unit) : "";
+            Checkpoint from;
+            if (ck && path_exists(udir)) {
+                bool ok = false;
+                try {
+                    ok = read_checkpoint(udir, model, from) && from.config == fp;
+                } catch (const Error& e) {
+                    if (ck->on_message) ck->on_message(ck->label + ": its checkpoint is unusable (" + e.what() + "); the fold starts over");
+                }
+                if (ok) {
+                    st.resume = &from;
+                    if (ck->on_message) {
+                        std::string where = nf > 1 ? "fold " + std::to_string(f + 1) + "/" + std::to_string(nf) : "training";
+                        if (s.repeats > 1) where += " of repeat " + std::to_string(r + 1);
+                        ck->on_message(ck->label + ": " + where + " continues from its checkpoint after epoch " +
+                                       std::to_string(from.offset + from.trainer.epochs_done));
+                    }
+                } else {
+                    remove_tree(udir);
+                    model = build();  // (a failed read may have loaded some weights)
+                    heads = model_heads(model, cfg);
+                }
+            }
+            const int every = cfg.training.checkpoint_every;
+            auto last = clock_type::now();
+            if (ck && every > 0)
+                st.on_checkpoint = [&](const Checkpoint& c) {
+                    const int done = c.offset + c.trainer.epochs_done;
+                    if (done % every != 0 && !c.trainer.stopped_early) return;
+                    if (std::chrono::duration<double>(clock_type::now() - last).count() < ck->every_seconds) return;
+                    Checkpoint w = c;
+                    w.config = fp;
+                    make_dirs(udir);
+                    write_checkpoint(udir, w, model);
+                    last = clock_type::now();
+                };
             fit_model(model, heads, cfg, tr, &va, seed, {}, st);
             Logs logs = st.trainer->evaluate(va);
             double v = log_value(logs, metric);
@@ -120,14 +217,16 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
             }
             if (!std::isfinite(v)) throw DivergedError("the objective is not finite");
             scores.push_back(v);
+            if (ck && unit + 1 < nf * size_t(s.repeats)) {  // the unit's score is kept before its checkpoint goes
+                write_progress(*ck, fp, scores);
+                if (path_exists(udir)) remove_tree(udir);
+            }
         }
     }
     return scores;
 }
 
 namespace {
-
-using clock_type = std::chrono::steady_clock;
 
 std::string join_lines_diff(const std::string& before, const std::string& after) {
     auto lines = [](const std::string& t) {
@@ -208,6 +307,8 @@ std::string write_outputs(const std::string& out, const SearchStore& store, cons
         j.end_array();
         if (done) j.key("mean").value(r.mean).key("std").value(r.std);
         if (r.state == "complete" || r.state == "failed") j.key("duration").value(r.duration);
+        if (r.started > 0) j.key("started").value(utc_time(r.started)).key("worker").value(r.worker);
+        if (r.deaths > 0) j.key("worker_deaths").value(r.deaths);
         if (!r.error.empty()) j.key("error").value(r.error);
         j.end_object();
         jsonl += j.str() + "\n";
@@ -327,7 +428,8 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     }
     store.add_trials(rows);
     if (int k = store.requeue_running(); k > 0 && cb.on_message)
-        cb.on_message("resuming: " + std::to_string(k) + " interrupted trial(s) will run again");
+        cb.on_message("resuming: " + std::to_string(k) +
+                      " interrupted trial(s) will run again, from their last checkpoints where they left one");
 
     std::set<int64_t> mine;
     for (const auto& t : trials) mine.insert(t.index);
@@ -389,20 +491,34 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
 
     // A pool of `jobs` worker processes, started once: each claims the next pending trial from the
     // store, runs it, records the result, tells the coordinator its index through a pipe, and
-    // claims again. A worker that dies takes only its current trial down (recorded as failed);
-    // the pool is topped up while trials remain.
-    int fds[2];
-    if (::pipe(fds) != 0) throw IoError(std::string("cannot create a pipe: ") + std::strerror(errno));
-    std::set<pid_t> workers;
+    // claims again. A worker that dies takes only its current attempt down: the trial is put back
+    // (search.retries times) to continue from its checkpoint, and a new worker takes its place.
+    // Each worker has a pipe of its own: the end of its output is the sign that it ended.
+    struct Worker {
+        pid_t pid;
+        int fd;
+        std::string buf;
+    };
+    std::vector<Worker> workers;
+    auto ck_dir = [&](int64_t idx) { return o.out + "/checkpoints/trial-" + std::to_string(idx); };
     auto start_worker = [&] {
+        int fds[2];
+        if (::pipe(fds) != 0) throw IoError(std::string("cannot create a pipe: ") + std::strerror(errno));
         pid_t pid = ::fork();
-        if (pid < 0) throw IoError(std::string("cannot start a trial worker: ") + std::strerror(errno));
+        if (pid < 0) {
+            ::close(fds[0]);
+            ::close(fds[1]);
+            throw IoError(std::string("cannot start a trial worker: ") + std::strerror(errno));
+        }
         if (pid > 0) {
-            workers.insert(pid);
+            ::close(fds[1]);
+            workers.push_back({pid, fds[0], {}});
             return;
         }
         ::close(fds[0]);
+        for (const Worker& w : workers) ::close(w.fd);  // (the other workers' pipes are not this one's)
         int code = 0;
+        auto tell = [&](const std::string& line) { return ::write(fds[1], line.data(), line.size()) >= 0; };
         try {
             set_num_threads(per_trial);
             const bool share = trials_share_data(s);
@@ -414,85 +530,123 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
                 int64_t idx;
                 int attempt;
                 if (!st.claim_next(o.shard, o.shards, self, idx, attempt)) break;
-                if (cb.on_trial) {  // tell the coordinator the trial runs (it reports the state change)
-                    const std::string claimed = "r " + std::to_string(idx) + " " + std::to_string(self) + "\n";
-                    if (::write(fds[1], claimed.data(), claimed.size()) < 0) break;
-                }
+                // Tell the coordinator the trial runs (it reports the state change).
+                if (cb.on_trial && !tell("r " + std::to_string(idx) + " " + std::to_string(self) + "\n")) break;
                 const auto t0 = clock_type::now();
                 auto elapsed = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
+                TrialCheckpoints ck;
+                ck.dir = ck_dir(idx);
+                ck.every_seconds = s.checkpoint_seconds;
+                ck.label = "trial " + std::to_string(idx);
+                ck.on_message = [&](std::string m) {
+                    std::replace(m.begin(), m.end(), '\n', ' ');
+                    tell("m " + m.substr(0, 3000) + "\n");  // (one write below PIPE_BUF: never interleaved)
+                };
+                bool recorded = false;
                 try {
                     const ExperimentConfig& cfg = configs.at(idx);
                     // Data shared by every trial is loaded once per worker (the first trial that
                     // needs it; a failed load is retried by the next).
                     if (share && !shared) shared = load_trial_data(cfg, s);
-                    std::vector<double> sc = evaluate_trial(cfg, s, share ? &*shared : nullptr);
+                    std::vector<double> sc = evaluate_trial(cfg, s, share ? &*shared : nullptr, &ck);
                     double mean = 0, var = 0;
                     for (double x : sc) mean += x / double(sc.size());
                     for (double x : sc) var += (x - mean) * (x - mean) / double(sc.size());
-                    st.complete(idx, attempt, sc, mean, std::sqrt(var), elapsed());
+                    recorded = st.complete(idx, attempt, sc, mean, std::sqrt(var), elapsed());
                 } catch (const Error& e) {
-                    st.fail(idx, attempt, e.what(), elapsed());
+                    recorded = st.fail(idx, attempt, e.what(), elapsed());
                 } catch (const std::bad_alloc&) {
-                    st.fail(idx, attempt, "out of memory", elapsed());
+                    recorded = st.fail(idx, attempt, "out of memory", elapsed());
                 }
-                const std::string line = std::to_string(idx) + "\n";
-                if (::write(fds[1], line.data(), line.size()) < 0) break;
+                // Recorded: its checkpoints are no longer needed (unless this attempt was stale and
+                // another one owns them now).
+                if (recorded) remove_tree(ck.dir);
+                if (!tell(std::to_string(idx) + "\n")) break;
             }
         } catch (...) {
             code = 3;
         }
         ::_exit(code);
     };
+    auto stopping = [&] { return res.failed_fast || (cb.stop_requested && cb.stop_requested()); };
+    auto pending_mine = [&] {
+        int64_t k = 0;
+        for (const auto& r : store.all())
+            if (mine.count(r.index) && r.state == "pending") ++k;
+        return k;
+    };
     const bool stop_at_start = cb.stop_requested && cb.stop_requested();
     for (int w = 0; w < jobs && pending > 0 && !stop_at_start; ++w) start_worker();
-    ::close(fds[1]);
-    fds[1] = -1;
-    std::string buf;
-    char chunk[256];
+    auto handle = [&](const std::string& line) {
+        if (line.rfind("m ", 0) == 0) {
+            if (cb.on_message) cb.on_message(line.substr(2));
+        } else if (line.rfind("r ", 0) == 0) {  // "r IDX PID": claimed
+            long long idx = 0, pid = 0;
+            if (std::sscanf(line.c_str(), "r %lld %lld", &idx, &pid) == 2 && cb.on_trial) {
+                TrialRecord r = store.get(idx);  // (it may have finished already: report the claim)
+                r.state = "running";
+                r.scores.clear();
+                r.error.clear();
+                cb.on_trial(r, int(pid));
+            }
+        } else {
+            const TrialRecord r = store.get(std::stoll(line));
+            if (cb.on_trial) cb.on_trial(r, 0);
+            finished(r);
+        }
+    };
+    // A worker's pipe at its end: collect the worker; the trial it was running when it died runs
+    // again (or is failed), and a new worker takes its place while trials wait.
+    auto ended = [&](size_t k) {
+        const pid_t pid = workers[k].pid;
+        ::close(workers[k].fd);
+        workers.erase(workers.begin() + std::ptrdiff_t(k));
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+        const std::string why = WIFSIGNALED(status) ? "the worker was killed by signal " + std::to_string(WTERMSIG(status))
+                                                    : "the worker failed (exit " + std::to_string(WEXITSTATUS(status)) + ")";
+        for (const auto& [idx, again] : store.worker_died(int(pid), why, s.retries)) {
+            TrialRecord r = store.get(idx);
+            if (again) {
+                if (cb.on_message)
+                    cb.on_message("trial " + std::to_string(idx) + ": " + why + "; it runs again, from its last checkpoint");
+                r.error = why;
+                if (cb.on_trial) cb.on_trial(r, 0);
+                continue;
+            }
+            if (path_exists(ck_dir(idx))) remove_tree(ck_dir(idx));
+            if (cb.on_trial) cb.on_trial(r, 0);
+            finished(r);
+        }
+        if (!stopping() && int(workers.size()) < jobs && pending_mine() > 0) start_worker();
+    };
     while (!workers.empty()) {
-        ssize_t got = ::read(fds[0], chunk, sizeof chunk);
-        if (got < 0 && errno == EINTR) continue;
-        if (got > 0) {
+        std::vector<pollfd> polls;
+        for (const Worker& w : workers) polls.push_back({w.fd, POLLIN, 0});
+        if (::poll(polls.data(), polls.size(), -1) < 0) {
+            if (errno == EINTR) continue;
+            throw IoError(std::string("cannot wait for the trial workers: ") + std::strerror(errno));
+        }
+        for (size_t k = polls.size(); k-- > 0;) {  // (from the back: ended() removes entry k)
+            if (!(polls[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            char chunk[4096];
+            const ssize_t got = ::read(workers[k].fd, chunk, sizeof chunk);
+            if (got < 0 && errno == EINTR) continue;
+            if (got <= 0) {
+                ended(k);
+                continue;
+            }
+            std::string& buf = workers[k].buf;
             buf.append(chunk, size_t(got));
             for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
                 const std::string line = buf.substr(0, nl);
                 buf.erase(0, nl + 1);
-                if (line.rfind("r ", 0) == 0) {  // "r IDX PID": claimed
-                    long long idx = 0, pid = 0;
-                    if (std::sscanf(line.c_str(), "r %lld %lld", &idx, &pid) == 2 && cb.on_trial) {
-                        TrialRecord r = store.get(idx);  // (it may have finished already: report the claim)
-                        r.state = "running";
-                        r.scores.clear();
-                        r.error.clear();
-                        cb.on_trial(r, int(pid));
-                    }
-                    continue;
-                }
-                const TrialRecord r = store.get(std::stoll(line));
-                if (cb.on_trial) cb.on_trial(r, 0);
-                finished(r);
-            }
-            continue;
-        }
-        // Every worker has closed the pipe: collect them, and account for any that died.
-        int status = 0;
-        pid_t pid = ::waitpid(-1, &status, 0);
-        if (pid < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        workers.erase(pid);
-        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-            std::string why = WIFSIGNALED(status) ? "the worker was killed by signal " + std::to_string(WTERMSIG(status))
-                                                  : "the worker failed (exit " + std::to_string(WEXITSTATUS(status)) + ")";
-            for (int64_t idx : store.fail_running_of(int(pid), why)) {
-                const TrialRecord r = store.get(idx);
-                if (cb.on_trial) cb.on_trial(r, 0);
-                finished(r);
+                handle(line);
             }
         }
     }
-    ::close(fds[0]);
     // Workers that died left trials behind? Run them with a fresh pool (same rules).
     if (!res.failed_fast && !(cb.stop_requested && cb.stop_requested())) {
         int64_t left = 0;
@@ -505,6 +659,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         }
     }
     if (cb.stop_requested && cb.stop_requested()) res.interrupted = true;
+    ::rmdir((o.out + "/checkpoints").c_str());  // (only when no trial left one behind)
     auto all = ranked(store.all(), minimize);
     res.best_config = write_outputs(o.out, store, all);
     res.trials = all;

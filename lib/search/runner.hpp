@@ -63,10 +63,23 @@ TrialData load_trial_data(const ExperimentConfig& cfg, const SearchConfig& s);
 /// config's `seed`): every trial can then share one TrialData.
 bool trials_share_data(const SearchConfig& s);
 
+/// Where a trial keeps its checkpoints, so that an attempt after a crash continues it: DIR/progress.json
+/// (the scores of its finished folds and repeats) and DIR/unit-U/ (the running one's training
+/// checkpoint, as training.checkpoint writes it, every `every_seconds` at most).
+struct TrialCheckpoints {
+    std::string dir;
+    double every_seconds = 30.0;
+    std::string label;                                  ///< "trial 3", for messages
+    std::function<void(const std::string&)> on_message;  ///< "trial 3: fold 2 continues after epoch 7"
+};
+
 /// Scores of one trial: the objective on each held-out fold (cv: k) or on the validation data,
 /// for each repeat. Throws on a failing trial (config, data, divergence). `data`: this trial's
-/// TrialData when already loaded (see trials_share_data), else it is loaded here.
-std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s, const TrialData* data = nullptr);
+/// TrialData when already loaded (see trials_share_data), else it is loaded here. With `ck`, the
+/// trial continues from the checkpoints an earlier attempt left, and leaves its own; the scores
+/// are the same bytes as an uninterrupted attempt's.
+std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s, const TrialData* data = nullptr,
+                                   const TrialCheckpoints* ck = nullptr);
 
 /// Run (or resume) a search: validate every trial's config first, run pending trials in worker
 /// processes (`jobs` at a time), record each in the store, then write leaderboard.csv,

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -76,7 +78,23 @@ SearchStore::SearchStore(const std::string& path) : path_(path) {
     exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     exec("CREATE TABLE IF NOT EXISTS trials (idx INTEGER PRIMARY KEY, params TEXT NOT NULL, sets TEXT NOT NULL, "
          "state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, scores TEXT NOT NULL DEFAULT '[]', "
-         "mean REAL, std REAL, duration REAL, error TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0)");
+         "mean REAL, std REAL, duration REAL, error TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0, "
+         "started REAL NOT NULL DEFAULT 0, deaths INTEGER NOT NULL DEFAULT 0)");
+    // Stores written before these columns existed get them (their trials' start times are unknown: 0).
+    std::vector<std::string> have;
+    {
+        Stmt s(db_, "PRAGMA table_info(trials)", path_);
+        while (s.step()) have.push_back(s.text(1));
+    }
+    for (const char* c : {"started REAL", "deaths INTEGER"}) {
+        const std::string col(c);
+        if (std::find(have.begin(), have.end(), col.substr(0, col.find(' '))) != have.end()) continue;
+        try {
+            exec("ALTER TABLE trials ADD COLUMN " + col + " NOT NULL DEFAULT 0");
+        } catch (const IoError& e) {  // another process added it first
+            if (std::string(e.what()).find("duplicate column") == std::string::npos) throw;
+        }
+    }
 }
 
 SearchStore::~SearchStore() { sqlite3_close(h(db_)); }
@@ -116,7 +134,8 @@ void SearchStore::add_trials(const std::vector<TrialRecord>& trials) {
 }
 
 namespace {
-constexpr const char* kSelect = "SELECT idx, params, sets, state, attempt, scores, mean, std, duration, error FROM trials";
+constexpr const char* kSelect =
+    "SELECT idx, params, sets, state, attempt, scores, mean, std, duration, error, started, pid, deaths FROM trials";
 }  // namespace
 
 TrialRecord SearchStore::get(int64_t index) const {
@@ -152,6 +171,9 @@ void SearchStore::read_rows(void* stmt, std::vector<TrialRecord>& out) const {
         r.std = s.dbl(7);
         r.duration = s.dbl(8);
         r.error = s.text(9);
+        r.started = s.dbl(10);
+        r.worker = int(s.i64(11));
+        r.deaths = int(s.i64(12));
         out.push_back(std::move(r));
     }
 }
@@ -172,8 +194,10 @@ bool SearchStore::claim_next(int shard, int shards, int pid, int64_t& index, int
             return false;
         }
         index = q.i64(0);
-        Stmt u(db_, "UPDATE trials SET state = 'running', attempt = attempt + 1, pid = ? WHERE idx = ?", path_);
-        u.bind(1, int64_t(pid)).bind(2, index).step();
+        const double now =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        Stmt u(db_, "UPDATE trials SET state = 'running', attempt = attempt + 1, pid = ?, started = ? WHERE idx = ?", path_);
+        u.bind(1, int64_t(pid)).bind(2, now).bind(3, index).step();
         Stmt a(db_, "SELECT attempt FROM trials WHERE idx = ?", path_);
         a.bind(1, index);
         attempt = a.step() ? int(a.i64(0)) : 0;
@@ -185,13 +209,29 @@ bool SearchStore::claim_next(int shard, int shards, int pid, int64_t& index, int
     }
 }
 
-std::vector<int64_t> SearchStore::fail_running_of(int pid, const std::string& error) {
-    std::vector<int64_t> out;
-    Stmt q(db_, "SELECT idx FROM trials WHERE state = 'running' AND pid = ?", path_);
-    q.bind(1, int64_t(pid));
-    while (q.step()) out.push_back(q.i64(0));
-    Stmt u(db_, "UPDATE trials SET state = 'failed', error = ? WHERE state = 'running' AND pid = ?", path_);
-    u.bind(1, error).bind(2, int64_t(pid)).step();
+std::vector<std::pair<int64_t, bool>> SearchStore::worker_died(int pid, const std::string& error, int retries) {
+    std::vector<std::pair<int64_t, bool>> out;
+    exec("BEGIN IMMEDIATE");
+    try {
+        {
+            Stmt q(db_, "SELECT idx, deaths FROM trials WHERE state = 'running' AND pid = ?", path_);
+            q.bind(1, int64_t(pid));
+            while (q.step()) out.emplace_back(q.i64(0), q.i64(1) < retries);
+        }
+        for (const auto& [idx, again] : out) {
+            Stmt u(db_,
+                   again ? "UPDATE trials SET state = 'pending', deaths = deaths + 1 WHERE idx = ?"
+                         : "UPDATE trials SET state = 'failed', deaths = deaths + 1, error = ? WHERE idx = ?",
+                   path_);
+            if (again) u.bind(1, idx);
+            else u.bind(1, error).bind(2, idx);
+            u.step();
+        }
+        exec("COMMIT");
+    } catch (...) {
+        exec("ROLLBACK");
+        throw;
+    }
     return out;
 }
 
@@ -217,11 +257,12 @@ bool SearchStore::fail(int64_t index, int attempt, const std::string& error, dou
 
 void SearchStore::put(const TrialRecord& r) {
     Stmt s(db_,
-           "INSERT OR REPLACE INTO trials(idx, params, sets, state, attempt, scores, mean, std, duration, error) "
-           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           "INSERT OR REPLACE INTO trials(idx, params, sets, state, attempt, scores, mean, std, duration, error, started, "
+           "pid, deaths) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
            path_);
     s.bind(1, r.index).bind(2, r.params).bind(3, r.sets).bind(4, r.state).bind(5, int64_t(r.attempt));
-    s.bind(6, scores_json(r.scores)).bind(7, r.mean).bind(8, r.std).bind(9, r.duration).bind(10, r.error).step();
+    s.bind(6, scores_json(r.scores)).bind(7, r.mean).bind(8, r.std).bind(9, r.duration).bind(10, r.error);
+    s.bind(11, r.started).bind(12, int64_t(r.worker)).bind(13, int64_t(r.deaths)).step();
 }
 
 }  // namespace nnctl

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nnctl {
@@ -14,6 +15,9 @@ struct TrialRecord {
     std::vector<double> scores; ///< one per fold × repeat
     double mean = 0.0, std = 0.0, duration = 0.0;
     std::string error;
+    double started = 0.0;       ///< when the last attempt was claimed, seconds since 1970 (UTC); 0: never
+    int worker = 0;             ///< the process id of the worker that claimed it last
+    int deaths = 0;             ///< attempts whose worker died (killed, crashed)
 };
 
 /// The results of one search, in an SQLite database inside the sweep directory. Every change is a
@@ -39,8 +43,10 @@ public:
     /// Claim the lowest pending trial with index ≡ shard (mod shards) for worker `pid`, atomically;
     /// false when none is left. Sets index and attempt.
     bool claim_next(int shard, int shards, int pid, int64_t& index, int& attempt);
-    /// Mark the trials that worker `pid` was running as failed; returns their indices.
-    std::vector<int64_t> fail_running_of(int pid, const std::string& error);
+    /// The worker `pid` died: each trial it was running is put back as pending (to continue from its
+    /// checkpoint) while it has died no more than `retries` times, else marked failed with `error`.
+    /// Returns the indices with true for those requeued.
+    std::vector<std::pair<int64_t, bool>> worker_died(int pid, const std::string& error, int retries);
     /// Record a result; false (nothing written) unless `attempt` is the trial's current running attempt.
     bool complete(int64_t index, int attempt, const std::vector<double>& scores, double mean, double std, double duration);
     bool fail(int64_t index, int attempt, const std::string& error, double duration);

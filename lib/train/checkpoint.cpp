@@ -1,7 +1,6 @@
 // training.checkpoint: everything needed to continue a run exactly, in one safetensors file.
 #include <cstdio>
 #include <cstdlib>
-#include <sys/stat.h>
 
 #include "core/error.hpp"
 #include "core/fileio.hpp"
@@ -57,11 +56,6 @@ std::vector<EpochLog> read_history(const JsonValue* a) {
     return out;
 }
 
-bool exists(const std::string& p) {
-    struct stat st {};
-    return ::stat(p.c_str(), &st) == 0;
-}
-
 }  // namespace
 
 void write_checkpoint(const std::string& dir, const Checkpoint& c, Sequential& model) {
@@ -96,7 +90,7 @@ void write_checkpoint(const std::string& dir, const Checkpoint& c, Sequential& m
     const std::string bytes = safetensors_bytes(tensors, {{"format", "nnctl checkpoint"}, {"state", j.str()}});
     // The previous checkpoint stays until the new one is in place: a kill at any moment leaves one.
     const std::string path = dir + "/checkpoint.safetensors", prev = dir + "/checkpoint.prev.safetensors";
-    if (exists(path) && std::rename(path.c_str(), prev.c_str()) != 0)
+    if (path_exists(path) && std::rename(path.c_str(), prev.c_str()) != 0)
         throw IoError(path + ": cannot keep the previous checkpoint");
     write_file_atomic(path, bytes);
 }
@@ -104,8 +98,8 @@ void write_checkpoint(const std::string& dir, const Checkpoint& c, Sequential& m
 bool read_checkpoint(const std::string& dir, Sequential& model, Checkpoint& out) {
     const std::string path = dir + "/checkpoint.safetensors", prev = dir + "/checkpoint.prev.safetensors";
     std::vector<std::string> tries;
-    if (exists(path)) tries.push_back(path);
-    if (exists(prev)) tries.push_back(prev);
+    if (path_exists(path)) tries.push_back(path);
+    if (path_exists(prev)) tries.push_back(prev);
     if (tries.empty()) return false;
     std::string problems;
     for (const auto& f : tries) {

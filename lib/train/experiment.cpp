@@ -363,6 +363,18 @@ std::string utc_now() {
     return buf;
 }
 
+std::string utc_time(double seconds) {
+    const std::time_t t = std::time_t(std::floor(seconds));
+    const int ms = std::min(999, int((seconds - std::floor(seconds)) * 1000));
+    std::tm tm {};
+    ::gmtime_r(&t, &tm);
+    char buf[40];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    char out[64];
+    std::snprintf(out, sizeof out, "%s.%03dZ", buf, ms);
+    return out;
+}
+
 void write_run_info(const std::string& dir, const ExperimentConfig& cfg, const RunInfo& info) {
     // Hashes are computed once per process and file (the start and the end of a run share them).
     static std::map<std::string, std::pair<std::string, uint64_t>> cache;

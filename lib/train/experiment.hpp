@@ -134,6 +134,8 @@ void write_run_info(const std::string& dir, const ExperimentConfig& cfg, const R
 std::vector<std::string> data_files(const DataConfig& d);
 /// Current UTC time as ISO 8601.
 std::string utc_now();
+/// A time in seconds since 1970 as ISO 8601 UTC with milliseconds.
+std::string utc_time(double seconds);
 
 /// history.csv text: epoch, every logged value, learning_rate, seconds.
 std::string history_csv(const std::vector<EpochLog>& history);
