@@ -6,8 +6,6 @@
 #include <map>
 #include <sstream>
 
-#include <yaml-cpp/yaml.h>
-
 #include "commands.hpp"
 #include "common.hpp"
 #include "config/parse.hpp"
@@ -52,21 +50,10 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
                const std::function<void(const std::string&, const std::string&)>& finish, EventStream& events,
                bool resuming);
 
-void flatten(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
-    if (n.IsMap())
-        for (const auto& kv : n) flatten(kv.second, path.empty() ? kv.first.as<std::string>() : path + "." + kv.first.as<std::string>(), out);
-    else if (n.IsSequence())
-        for (size_t i = 0; i < n.size(); ++i) flatten(n[i], path + "." + std::to_string(i), out);
-    else if (n.IsScalar())
-        out[path] = n.Scalar();
-}
-
 /// A resumed run must train the config it started with; only training.epochs may grow.
 void check_resumable(const std::string& dir, const std::string& started, const std::string& now) {
     if (started.empty() || started == now) return;
-    std::map<std::string, std::string> a, b;
-    flatten(YAML::Load(started), "", a);
-    flatten(YAML::Load(now), "", b);
+    std::map<std::string, std::string> a = flatten_yaml(started), b = flatten_yaml(now);
     std::string diff;
     bool only_epochs = true;
     for (const auto& [k, v] : a)

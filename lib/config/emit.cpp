@@ -241,7 +241,22 @@ void to_json(const YAML::Node& n, JsonWriter& j) {
     }
 }
 
+void flatten(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
+    if (n.IsMap())
+        for (const auto& kv : n) flatten(kv.second, path.empty() ? kv.first.as<std::string>() : path + "." + kv.first.as<std::string>(), out);
+    else if (n.IsSequence())
+        for (size_t i = 0; i < n.size(); ++i) flatten(n[i], path + "." + std::to_string(i), out);
+    else if (n.IsScalar())
+        out[path] = n.Scalar();
+}
+
 }  // namespace
+
+std::map<std::string, std::string> flatten_yaml(const std::string& yaml) {
+    std::map<std::string, std::string> out;
+    flatten(YAML::Load(yaml), "", out);
+    return out;
+}
 
 std::string yaml_to_json(const std::string& yaml) {
     JsonWriter j;

@@ -1439,11 +1439,12 @@ void check_output_targets(Reader& r, const YAML::Node& root, ExperimentConfig& c
     if (!d || !d.IsMap()) return;
     std::string names;
     for (const auto& o : c.outputs) names += (names.empty() ? "" : ", ") + o.layer;
-    for (const char* k : {"train", "validation", "test"}) {
+    const std::pair<const char*, DataSourceConfig*> sources[] = {
+        {"train", &c.data.train},
+        {"validation", c.data.validation ? &*c.data.validation : nullptr},
+        {"test", c.data.test ? &*c.data.test : nullptr}};
+    for (const auto& [k, src] : sources) {
         const YAML::Node s = d[k];
-        DataSourceConfig* src = std::string(k) == "train" ? &c.data.train
-                                      : std::string(k) == "validation" ? (c.data.validation ? &*c.data.validation : nullptr)
-                                                                       : (c.data.test ? &*c.data.test : nullptr);
         if (!s || !s.IsMap() || !src) continue;
         const std::string p = std::string("data.") + k;
         if (c.outputs.empty()) {

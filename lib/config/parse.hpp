@@ -1,4 +1,5 @@
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ std::string emit_config(const ExperimentConfig& cfg);
 
 /// A YAML document as JSON (scalars that read as booleans or numbers become JSON booleans/numbers).
 std::string yaml_to_json(const std::string& yaml);
+
+/// A YAML document's scalars by dotted path ("model.layers.0.units" → "16"), for listing the
+/// differences between two configs.
+std::map<std::string, std::string> flatten_yaml(const std::string& yaml);
 
 /// Edit distance, for did-you-mean hints.
 int edit_distance(const std::string& a, const std::string& b);

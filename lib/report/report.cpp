@@ -10,6 +10,7 @@
 #include <sstream>
 
 
+#include "config/parse.hpp"
 #include "core/error.hpp"
 #include "core/fileio.hpp"
 #include "core/json.hpp"
@@ -500,16 +501,6 @@ const char* kStyle =
     ".axis{stroke:#333}.ref{stroke:#999;stroke-dasharray:4 4}.marker{stroke:#D55E00;stroke-dasharray:5 3}"
     ".note{color:#555;font-style:italic}code{background:#f1f1f1;padding:0 3px}";
 
-void flatten(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
-    if (n.IsMap()) {
-        for (const auto& kv : n) flatten(kv.second, path.empty() ? kv.first.as<std::string>() : path + "." + kv.first.as<std::string>(), out);
-    } else if (n.IsSequence()) {
-        for (size_t i = 0; i < n.size(); ++i) flatten(n[i], path + "." + std::to_string(i), out);
-    } else if (n.IsScalar()) {
-        out[path] = n.Scalar();
-    }
-}
-
 std::string curves(const std::vector<const RunFiles*>& runs, bool overlay) {
     std::vector<std::string> names;
     for (const RunFiles* r : runs)
@@ -829,7 +820,7 @@ std::string report_html(const std::vector<std::string>& run_dirs) {
         std::set<std::string> paths;
         for (size_t i = 0; i < runs.size(); ++i) {
             try {
-                flatten(YAML::Load(runs[i].config), "", flat[i]);
+                flat[i] = flatten_yaml(runs[i].config);
             } catch (const YAML::Exception&) {
             }
             for (const auto& [p, v] : flat[i]) paths.insert(p);
