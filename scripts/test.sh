@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build and run the whole test suite: the Release build, then the same suite under
-# AddressSanitizer + UndefinedBehaviorSanitizer (set NNCTL_SKIP_SANITIZE=1 to skip that part).
+# AddressSanitizer + UndefinedBehaviorSanitizer (set NNCTL_SKIP_SANITIZE=1 to skip that part), then
+# the fuzz targets of every reader for a bounded time (NNCTL_SKIP_FUZZ=1 skips them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
@@ -16,4 +17,10 @@ if [ "${NNCTL_SKIP_SANITIZE:-0}" != "1" ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNCTL_SANITIZE=ON "${arch[@]}" >/dev/null
   cmake --build build-asan -j"$(nproc)"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
+fi
+if [ "${NNCTL_SKIP_FUZZ:-0}" != "1" ]; then
+  # Every reader's libFuzzer target for a bounded time (NNCTL_FUZZ_SECONDS each, two at a time);
+  # any crash, hang or sanitizer report fails the run (scripts/fuzz.sh).
+  echo "== fuzzing (libFuzzer, ${NNCTL_FUZZ_SECONDS:-30} s per target) =="
+  bash scripts/fuzz.sh "${NNCTL_FUZZ_SECONDS:-30}"
 fi

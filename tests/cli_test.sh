@@ -458,6 +458,95 @@ check "sweep CSV: header + 4 rows" test "$(wc -l <"$TMP/sweep/results.csv")" -eq
 check "sweep CSV: the good runs trained" grep -q "^0.05,2,0,300," "$TMP/sweep/results.csv"
 check "sweep CSV: the bad value recorded with exit 2" grep -q "^abc,1,2," "$TMP/sweep/results.csv"
 
+# ---------------------------------------------------------------- hostile data files
+# Every reader refuses what a damaged or hostile file holds with exit 3, a message naming the file,
+# line and column that quotes at most 60 characters of it, and memory bounded by data.limits.
+H="$TMP/hostile"; mkdir -p "$H"
+/usr/bin/python3 - "$H" <<'PY'
+import gzip, numpy as np, os, sys
+d = sys.argv[1]
+rows = ["a,b,c,label"] + [f"{i % 7},{i % 5},{i % 3},{i % 2}" for i in range(60)]
+def csv(name, lines):
+    open(os.path.join(d, name), "w").write("\n".join(lines) + "\n")
+big = list(rows); big[5] = "1," + "x" * 20_000_000 + ",2,1"; csv("big_field.csv", big)
+nul = list(rows); nul[7] = "1,2\x003,0,1"; csv("nul.csv", nul)
+short = list(rows); short[9] = "1,2,0"; csv("short_row.csv", short)
+# gzip files of concatenated members (as gzip reads them): one compressed MiB repeated, written at once.
+def gz(name, head, mib, repeat, tail):
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(gzip.compress(head)); f.write(gzip.compress(mib, 9) * repeat); f.write(gzip.compress(tail))
+gz("one_line.csv.gz", b"a,b,c,label\n1,", b"1" * (1 << 20), 2048, b",1,0\n")  # 2 MB that expand to one 2 GiB line
+gz("many_lines.csv.gz", b"a,b,c,label\n", b"1,1,1,1\n" * (1 << 17), 2048, b"")  # valid rows, 2 GiB of them
+x = np.random.default_rng(1).random((40, 3)).astype(np.float32); x[5, 1] = np.nan
+np.save(os.path.join(d, "x_nan.npy"), x); np.save(os.path.join(d, "y.npy"), (np.arange(40) % 2).astype(np.int64))
+PY
+hostile_cfg() {  # hostile_cfg NAME SOURCE: a small classifier reading SOURCE
+  printf '%s\n' "data:" "  train: $2" "  test_split: 0.2" "model:" "  layers: [{type: dense, units: 2, activation: softmax}]" \
+    "loss: sparse_categorical_crossentropy" "training: {epochs: 1}" >"$H/$1.yaml"
+}
+hostile_cfg big "{format: csv, path: $H/big_field.csv, target: label}"
+"$NNCTL" train "$H/big.yaml" --out "$H/o1" -q 2>"$H/e"; code=$?
+check "a 20 MB field is refused (exit $code) at its line and column, past data.limits.field_bytes" bash -c \
+  "test $code -eq 3 && grep -q '$H/big_field.csv:6:3: a field longer than 16,777,216 bytes (data.limits.field_bytes' '$H/e'"
+"$NNCTL" train "$H/big.yaml" --out "$H/o2" -q --set data.limits.field_bytes=100000000 2>"$H/e"; code=$?
+check "with the limit raised, the 20 MB non-number is refused (exit $code), the message quoting 60 characters and the size" bash -c \
+  "test $code -eq 3 && test \$(wc -c <'$H/e') -lt 400 && grep -q \"$H/big_field.csv:6:3: column 'b': not a finite number: 'x\{60\}…' (20,000,000 bytes)\" '$H/e'"
+hostile_cfg nul "{format: csv, path: $H/nul.csv, target: label}"
+"$NNCTL" train "$H/nul.yaml" --out "$H/o3" -q 2>"$H/e"; code=$?
+check "a NUL byte in a CSV field is refused (exit $code) naming its line and column" bash -c \
+  "test $code -eq 3 && grep -q '$H/nul.csv:8:4: a NUL byte: a CSV file holds none' '$H/e'"
+hostile_cfg short "{format: csv, path: $H/short_row.csv, target: label}"
+"$NNCTL" train "$H/short.yaml" --out "$H/o4" -q 2>"$H/e"; code=$?
+check "a row with too few fields is refused (exit $code) at its line" bash -c "test $code -eq 3 && grep -q 'short_row.csv:10: expected 4 fields, found 3' '$H/e'"
+"$NNCTL" train "$H/short.yaml" --out "$H/o5" -q --set data.limits.columns=3 2>"$H/e"; code=$?
+check "more fields than data.limits.columns is refused (exit $code)" bash -c "test $code -eq 3 && grep -q 'short_row.csv:1: more than 3 fields (data.limits.columns)' '$H/e'"
+hostile_cfg line "{format: csv, path: $H/one_line.csv.gz, target: label}"
+/usr/bin/time -f "%e s %M KB" -o "$H/t" "$NNCTL" train "$H/line.yaml" --out "$H/o6" -q 2>"$H/e"; code=$?
+check "a 2 MB gzip that expands to one 2 GiB line is refused (exit $code): it expands more than data.limits.gzip_ratio" bash -c \
+  "test $code -eq 3 && grep -q 'one_line.csv.gz: gzip data expanding more than 500 times' '$H/e'"
+/usr/bin/time -f "%e s %M KB" -o "$H/t" "$NNCTL" train "$H/line.yaml" --out "$H/o6" -q --set data.limits.field_bytes=4000000000 \
+  --set data.limits.gzip_ratio=2000 2>"$H/e"; code=$?
+check "... and with that limit raised, past data.limits.line_bytes (exit $code)" bash -c \
+  "test $code -eq 3 && grep -q 'one_line.csv.gz:2: a record longer than 67,108,864 bytes (data.limits.line_bytes' '$H/e'"
+if [ "$BUILD_KIND" = plain ]; then
+  check "... within a second and 400 MB (got $(cat "$H/t"))" /usr/bin/python3 -c '
+import sys; s, _, kb, _ = open(sys.argv[1]).read().splitlines()[-1].split(); assert float(s) < 1.0 and int(kb) < 400_000, (s, kb)' "$H/t"
+fi
+hostile_cfg lines "{format: csv, path: $H/many_lines.csv.gz, target: label}"
+"$NNCTL" train "$H/lines.yaml" --out "$H/o7" -q 2>"$H/e"; code=$?
+check "gzip data that expands past data.limits.gzip_ratio is refused while it expands (exit $code)" bash -c \
+  "test $code -eq 3 && grep -q 'many_lines.csv.gz: gzip data expanding more than 500 times (16 MiB from' '$H/e'"
+/usr/bin/python3 -c "
+import struct, sys
+h = \"{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 4), }\".ljust(117) + '\\n'
+sys.stdout.buffer.write(b'\\x93NUMPY\\x01\\x00' + struct.pack('<H', len(h)) + h.encode() + bytes(100))" >"$H/claim.npy"
+"$NNCTL" train configs/iris.yaml --out "$H/iris" -q --set training.epochs=1
+/usr/bin/time -f "%e s %M KB" -o "$H/t" "$NNCTL" predict "$H/iris" --input "$H/claim.npy" >/dev/null 2>"$H/e"; code=$?
+check "a .npy whose header promises 16 GB it does not hold is refused (exit $code) before the memory is taken" bash -c \
+  "test $code -eq 3 && grep -q 'claim.npy: file ends early: the header promises 16000000000 bytes of data, 100 are there' '$H/e' && \
+   test \$(tail -1 '$H/t' | cut -d' ' -f3) -lt 200000"
+hostile_cfg nan "{format: npy, features: $H/x_nan.npy, targets: $H/y.npy}"
+"$NNCTL" train "$H/nan.yaml" --out "$H/o8" -q 2>"$H/e"; code=$?
+check "a NaN in a .npy is a data error (exit $code) naming the file and element, not a diverged run" bash -c \
+  "test $code -eq 3 && grep -q '$H/x_nan.npy: feature element 16 (row 6, column 2) is NaN' '$H/e'"
+"$NNCTL" train configs/iris.yaml --out "$H/iris_lim" -q --set training.epochs=1 --set data.limits.line_bytes=200
+check "data.limits are kept in the run's config" grep -q "limits: {line_bytes: 200," "$H/iris_lim/config.yaml"
+{ head -3 datasets/iris.csv; printf '5.1,3.5,1.4,%0300d,setosa\n' 2; } | "$NNCTL" predict "$H/iris_lim" --input - >/dev/null 2>"$H/e"; code=$?
+check "predict from stdin: a row past the run's line limit is refused (exit $code) naming its line" bash -c \
+  "test $code -eq 3 && grep -q '<stdin>:4: a record longer than 200 bytes (data.limits.line_bytes' '$H/e'"
+/usr/bin/python3 -c "
+import cv2, numpy as np, os, sys
+for c in ('a', 'b'):
+    os.makedirs(sys.argv[1] + '/' + c, exist_ok=True)
+    for i in range(2): cv2.imwrite(sys.argv[1] + f'/{c}/{i}.png', np.full((20, 30, 3), 40 * i, np.uint8))" "$H/imgs"
+hostile_cfg img "{format: image_folder, path: $H/imgs, image_size: [8, 8]}"
+"$NNCTL" train "$H/img.yaml" --out "$H/o9" -q --set data.limits.image_pixels=500 2>"$H/e"; code=$?
+check "an image larger than data.limits.image_pixels is refused (exit $code) from its header" bash -c \
+  "test $code -eq 3 && grep -q 'imgs/[ab]/[01].png: the image is 30x20 pixels, more than the limit of 500 (data.limits.image_pixels)' '$H/e'"
+"$NNCTL" validate configs/iris.yaml --set data.limits.gzip_ratio=0.5 -q 2>"$H/e"; code=$?
+check "a limit out of range is a config error (exit $code)" bash -c "test $code -eq 2 && grep -q 'data.limits.gzip_ratio: must be 1 or more' '$H/e'"
+rm -rf "$H"
+
 # ---------------------------------------------------------------- search
 SS=tests/data/search_small.yaml
 "$NNCTL" grid-search $SS --out "$TMP/ref" -q --json --threads 1 >"$TMP/ref.json"; code=$?

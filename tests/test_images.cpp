@@ -127,7 +127,7 @@ TEST_CASE("damaged and truncated images are data errors naming the file") {
     CHECK(error_of([&] { decode_image(bmp.substr(0, bmp.size() - 10), "c.bmp", 3); }) == "c.bmp: truncated BMP (pixel data ends early)");
     CHECK(error_of([&] { decode_image("GIF89a....", "d.gif", 3); }) == "d.gif: not a PNG, JPEG or BMP image (unrecognised content)");
     CHECK(error_of([&] { decode_image("", "e.png", 3); }) == "e.png: empty file");
-    CHECK(error_of([&] { decode_image(png, "big.png", 3, 100); }).find("larger than nnctl reads") != std::string::npos);
+    CHECK(error_of([&] { decode_image(png, "big.png", 3, 100); }).find("more than the limit of 100 (data.limits.image_pixels)") != std::string::npos);
     // Every truncation of a small PNG and BMP is refused without crashing.
     // (A PNG cut inside its final IEND chunk still holds every pixel, and decodes.)
     const size_t iend = png.rfind("IEND") - 4;

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/json.hpp"
 #include "core/json_value.hpp"
+#include "core/limits.hpp"
 #include "core/sha256.hpp"
 #include "data/dataset.hpp"
 #include "model/safetensors.hpp"
@@ -404,4 +405,47 @@ TEST_CASE("SHA-256 through OpenSSL matches the FIPS 180-4 examples") {
     const std::string chunk(1000, 'a');
     for (int i = 0; i < 1000; ++i) million.update(chunk.data(), chunk.size());
     CHECK(million.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST_CASE("quote_input: short values whole, long ones cut at 60 characters with their size") {
+    CHECK(quote_input("abc") == "'abc'");
+    CHECK(quote_input("") == "''");
+    CHECK(quote_input(std::string(100, 'x')) == "'" + std::string(60, 'x') + "…' (100 bytes)");
+    CHECK(quote_input(std::string(20'000'000, 'x')).size() < 90);
+    CHECK(quote_input(std::string(20'000'000, 'x')).find("(20,000,000 bytes)") != std::string::npos);
+    // never inside a UTF-8 character; control bytes shown as \xNN
+    const std::string e = std::string(59, 'a') + "\xc3\xa9" + std::string(10, 'b');
+    CHECK(quote_input(e) == "'" + std::string(59, 'a') + "…' (71 bytes)");
+    CHECK(quote_input(std::string("a\0b\n", 4)) == "'a\\x00b\\x0A'");
+}
+
+TEST_CASE("csv limits bite while reading: fields, records, columns, NUL bytes") {
+    const ReadLimits saved = read_limits();
+    auto error_of = [](const std::string& bytes) {
+        const std::string p = write_raw(bytes);
+        try {
+            load_source(csv_src(p, "y"), true);
+        } catch (const DataError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    ReadLimits l;
+    l.field_bytes = 10;
+    set_read_limits(l);
+    CHECK(error_of("x,y\n1,a\n12345678901,b\n").find(":3:1: a field longer than 10 bytes (data.limits.field_bytes") !=
+          std::string::npos);
+    CHECK(error_of("x,y\n\"1234\n5678901\",b\n").find(":2:1: a field longer than 10 bytes") != std::string::npos);
+    l = ReadLimits{};
+    l.line_bytes = 12;
+    set_read_limits(l);
+    CHECK(error_of("x,y\n1,a\n1,2,3,4,5,6,7,8,9\n").find(":3: a record longer than 12 bytes (data.limits.line_bytes") !=
+          std::string::npos);
+    l = ReadLimits{};
+    l.columns = 2;
+    set_read_limits(l);
+    CHECK(error_of("x,y,z\n1,2,a\n").find(":1: more than 2 fields (data.limits.columns)") != std::string::npos);
+    set_read_limits(saved);
+    CHECK(error_of(std::string("x,y\n1,a\n2,\"b\0\",c\n", 17)).find(":3:5: a NUL byte") != std::string::npos);
+    CHECK(error_of("x,y\n1,a\n2,b\n").empty());  // (the limits restored)
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/initializers.hpp"
+#include "core/limits.hpp"
 #include "layers/activations.hpp"
 #include "layers/options.hpp"
 #include "losses/loss.hpp"
@@ -102,6 +103,7 @@ struct DataConfig {
     bool split_shuffle = true;      ///< shuffle (seeded) before splitting off validation/test
     std::string preprocess = "none";  ///< none | rescale | standardize | minmax (fitted on train)
     double rescale = 1.0;
+    ReadLimits limits;              ///< data.limits: what a data file may hold before it is refused
 };
 
 struct EarlyStoppingConfig {

@@ -286,6 +286,17 @@ std::string emit_config(const ExperimentConfig& c) {
         emit_kv(e, "test_split", c.data.test_split);
     }
     e << YAML::Key << "split_shuffle" << YAML::Value << c.data.split_shuffle;
+    {  // data.limits only when some differ from the defaults
+        const ReadLimits def, &l = c.data.limits;
+        if (l.line_bytes != def.line_bytes || l.field_bytes != def.field_bytes || l.columns != def.columns ||
+            l.gzip_ratio != def.gzip_ratio || l.image_pixels != def.image_pixels) {
+            e << YAML::Key << "limits" << YAML::Value << YAML::Flow << YAML::BeginMap;
+            e << YAML::Key << "line_bytes" << YAML::Value << l.line_bytes << YAML::Key << "field_bytes" << YAML::Value << l.field_bytes;
+            e << YAML::Key << "columns" << YAML::Value << l.columns;
+            emit_kv(e, "gzip_ratio", l.gzip_ratio);
+            e << YAML::Key << "image_pixels" << YAML::Value << l.image_pixels << YAML::EndMap;
+        }
+    }
     if (c.data.preprocess == "rescale") {
         e << YAML::Key << "preprocess" << YAML::Value << YAML::Flow << YAML::BeginMap;
         emit_kv(e, "rescale", c.data.rescale);

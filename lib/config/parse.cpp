@@ -623,8 +623,22 @@ DataConfig read_data(Reader& r, const YAML::Node& n, const std::string& path) {
     DataConfig d;
     if (!r.is_map(n, path, "a mapping with train (and optional validation, test)")) return d;
     r.check_keys(n, path,
-                 {"train", "validation", "test", "validation_split", "test_split", "split_shuffle", "preprocess"},
+                 {"train", "validation", "test", "validation_split", "test_split", "split_shuffle", "preprocess", "limits"},
                  "the data section");
+    if (YAML::Node l = n["limits"]) {
+        const std::string lp = child(path, "limits");
+        if (r.is_map(l, lp, "a mapping such as {line_bytes: 67108864, gzip_ratio: 250}")) {
+            r.check_keys(l, lp, {"line_bytes", "field_bytes", "columns", "gzip_ratio", "image_pixels"}, "the read limits");
+            const ReadLimits def;
+            d.limits.line_bytes = r.integer(l, "line_bytes", lp, def.line_bytes, 1, kI64Max);
+            d.limits.field_bytes = r.integer(l, "field_bytes", lp, def.field_bytes, 1, kI64Max);
+            d.limits.columns = r.integer(l, "columns", lp, def.columns, 1, kI64Max);
+            d.limits.gzip_ratio = r.number(l, "gzip_ratio", lp, def.gzip_ratio, [](double v) -> const char* {
+                return v >= 1 ? nullptr : "must be 1 or more";
+            });
+            d.limits.image_pixels = r.integer(l, "image_pixels", lp, def.image_pixels, 1, kI64Max);
+        }
+    }
     if (YAML::Node p = n["preprocess"]) {
         const std::string pp = child(path, "preprocess");
         static const Keys kinds = {"none", "rescale", "standardize", "minmax"};

@@ -115,8 +115,8 @@ void gemm(int64_t m, int64_t k, int64_t n, const float* a, int64_t a_row, int64_
 }
 
 void parallel_for(int64_t n, const std::function<void(int64_t)>& f) {
-    const int t = int(std::min<int64_t>(g_threads, n));
 #ifdef _OPENMP
+    const int t = int(std::min<int64_t>(g_threads, n));
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
 #endif
     for (int64_t i = 0; i < n; ++i) {

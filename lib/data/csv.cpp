@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "data/csv_encoder.hpp"
 #include "data/dataset.hpp"
 
@@ -95,13 +96,13 @@ void CsvEncoder::encode(const CsvRecord& rec, float* out) const {
             std::fill(out + o, out + o + c.categories.size(), 0.0f);
             if (missing) {
                 if (s_.missing != "mean")
-                    throw DataError(loc(display_, rec, f) + ": column '" + c.name + "': missing value (set data." +
+                    throw DataError(loc(display_, rec, f) + ": column " + quote_input(c.name) + ": missing value (set data." +
                                     "train.missing to drop or mean)");
             } else {
                 auto it = std::lower_bound(c.categories.begin(), c.categories.end(), f.text);
                 if (it == c.categories.end() || *it != f.text)
-                    throw DataError(loc(display_, rec, f) + ": column '" + c.name + "': category '" + f.text +
-                                    "' was not in the training data");
+                    throw DataError(loc(display_, rec, f) + ": column " + quote_input(c.name) + ": category " + quote_input(f.text) +
+                                    " was not in the training data");
                 out[o + size_t(it - c.categories.begin())] = 1.0f;
             }
             o += c.categories.size();
@@ -110,10 +111,10 @@ void CsvEncoder::encode(const CsvRecord& rec, float* out) const {
         double v;
         if (missing) {
             if (std::isnan(c.fill))
-                throw DataError(loc(display_, rec, f) + ": column '" + c.name + "': missing value");
+                throw DataError(loc(display_, rec, f) + ": column " + quote_input(c.name) + ": missing value");
             v = c.fill;
         } else if (!parse_number(f.text, v) || !std::isfinite(v)) {
-            throw DataError(loc(display_, rec, f) + ": column '" + c.name + "': not a finite number: '" + f.text + "'");
+            throw DataError(loc(display_, rec, f) + ": column " + quote_input(c.name) + ": not a finite number: " + quote_input(f.text));
         }
         out[o++] = float(v);
     }
@@ -154,7 +155,7 @@ void decode_target(const std::vector<const CsvRecord*>& rows, int tf, const std:
                 double v;
                 const CsvField& f = rows[i]->fields[size_t(tf)];
                 if (!parse_number(f.text, v) || !std::isfinite(v))
-                    throw DataError(loc(file, *rows[i], f) + ": target '" + tname + "': not a finite number: '" + f.text + "'");
+                    throw DataError(loc(file, *rows[i], f) + ": target '" + tname + "': not a finite number: " + quote_input(f.text));
             }
         d.y.resize(Eigen::Index(rows.size()), 1);
         for (size_t i = 0; i < rows.size(); ++i) d.y(Eigen::Index(i), 0) = float(num[i]);
@@ -205,16 +206,19 @@ Dataset load_csv(const DataSourceConfig& src, bool want_classes, const DataSchem
         if (!reader.next(r)) throw DataError(file + ": empty CSV file (a header row is expected; header: false if none)");
         for (auto& f : r.fields) header.push_back(f.text);
     }
-    while (reader.next(r)) recs.push_back(r);
+    // A row with the wrong number of fields is refused as it is read, not after the whole file.
+    size_t ncols = src.header ? header.size() : 0;
+    while (reader.next(r)) {
+        if (ncols == 0) ncols = r.fields.size();
+        if (r.fields.size() != ncols)
+            throw DataError(file + ":" + std::to_string(r.line) + ": expected " + std::to_string(ncols) + " fields, found " +
+                            std::to_string(r.fields.size()));
+        recs.push_back(std::move(r));
+    }
     if (recs.empty()) throw DataError(file + ": no data rows");
-    const size_t ncols = src.header ? header.size() : recs[0].fields.size();
     std::vector<std::string> names = header;
     if (!src.header)
         for (size_t c = 0; c < ncols; ++c) names.push_back("column " + std::to_string(c));
-    for (const auto& rec : recs)
-        if (rec.fields.size() != ncols)
-            throw DataError(file + ":" + std::to_string(rec.line) + ": expected " + std::to_string(ncols) +
-                            " fields, found " + std::to_string(rec.fields.size()));
 
     DataSchema local;
     if (!fitted) {
@@ -265,8 +269,8 @@ Dataset load_csv(const DataSourceConfig& src, bool want_classes, const DataSchem
                 double v;
                 if (parse_number(f.text, v)) {
                     if (!std::isfinite(v) && !forced.count(c))
-                        throw DataError(loc(file, rec, f) + ": column '" + names[size_t(c)] +
-                                        "': not a finite number: '" + f.text + "'");
+                        throw DataError(loc(file, rec, f) + ": column " + quote_input(names[size_t(c)]) +
+                                        ": not a finite number: " + quote_input(f.text));
                     sum += v, ++count;
                 } else if (text++ == 0) {
                     first_text = &rec;
@@ -276,8 +280,8 @@ Dataset load_csv(const DataSourceConfig& src, bool want_classes, const DataSchem
             // A text column is categorical; a mostly numeric column with a stray word is a typo.
             if (text > 0 && count > text && !forced.count(c)) {
                 const CsvField& f = first_text->fields[size_t(c)];
-                throw DataError(loc(file, *first_text, f) + ": column '" + names[size_t(c)] + "': not a finite number: '" +
-                                f.text + "' (the column is otherwise numeric; list it under categorical: if it is "
+                throw DataError(loc(file, *first_text, f) + ": column " + quote_input(names[size_t(c)]) + ": not a finite number: " +
+                                quote_input(f.text) + " (the column is otherwise numeric; list it under categorical: if it is "
                                 "a category)");
             }
             const bool numeric = text == 0;
@@ -285,7 +289,7 @@ Dataset load_csv(const DataSourceConfig& src, bool want_classes, const DataSchem
             if (col.categorical) {
                 col.categories.assign(values.begin(), values.end());
                 if (col.categories.size() > 10000)
-                    throw DataError(file + ": column '" + col.name + "' has " + std::to_string(col.categories.size()) +
+                    throw DataError(file + ": column " + quote_input(col.name) + " has " + std::to_string(col.categories.size()) +
                                     " distinct text values; it looks like an identifier, not a category (list the "
                                     "features to use with data.train.features)");
                 for (const auto& v : col.categories) s.feature_names.push_back(col.name + "=" + v);

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,7 +19,9 @@ struct CsvRecord {
 
 /// Streaming RFC 4180 reader: quoted fields may hold the delimiter, doubled quotes and newlines;
 /// CRLF line ends and a UTF-8 BOM are accepted; blank lines are skipped; gzip input is unpacked.
-/// Memory stays bounded by the longest record.
+/// Memory stays bounded by read_limits(): a record longer than line_bytes, a field longer than
+/// field_bytes or more than `columns` fields is a DataError at its line (and column) as soon as
+/// the limit is passed, and so is a NUL byte (a binary or damaged file).
 class CsvReader {
 public:
     CsvReader(const std::string& path, char delimiter);
@@ -31,6 +34,8 @@ public:
 private:
     int get();   // next byte or -1
     int peek();
+    [[noreturn]] void fail(long long line, long long col, const std::string& what) const;
+    void check_field(const CsvField& f, long long rec_line) const;
     std::unique_ptr<InputStream> in_;
     char delim_;
     std::vector<char> buf_;
@@ -38,6 +43,7 @@ private:
     long long line_ = 1;
     int col_ = 1;
     bool started_ = false;
+    uint64_t consumed_ = 0, record_start_ = 0;  // bytes read; where the current record began
 };
 
 }  // namespace nnctl

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "core/rng.hpp"
 #include "data/text.hpp"
 #include "data/timeseries.hpp"
@@ -124,12 +125,21 @@ Dataset load_source(const DataSourceConfig& src, bool want_classes, const DataSc
         throw ConfigError(src.where + ": a text source is vectorized with a vocabulary fitted on a text training source");
     else throw ConfigError(src.where + ": data format '" + src.format + "' is not supported");
     if (d.size() == 0) throw DataError(src.where + ": the data source has no rows");
-    for (Eigen::Index i = 0; i < d.x.size(); ++i)
-        if (!std::isfinite(d.x.data()[i])) {
-            Eigen::Index r = i / d.x.cols(), c = i % d.x.cols();
-            throw DataError(src.where + ": non-finite feature value in row " + std::to_string(r + 1) + ", column " +
-                            std::to_string(c + 1));
-        }
+    // A NaN or infinity in the data is the data's fault: said here, naming the file and the element,
+    // rather than found later as a diverged training run. (CSV sources check their fields as they parse.)
+    auto finite = [&](const Matrix& m, const std::string& file, const char* what) {
+        for (Eigen::Index i = 0; i < m.size(); ++i)
+            if (!std::isfinite(m.data()[i])) {
+                const Eigen::Index r = i / m.cols(), c = i % m.cols();
+                const float v = m.data()[i];
+                throw DataError(file + ": " + what + " element " + std::to_string(i) + " (row " + std::to_string(r + 1) +
+                                ", column " + std::to_string(c + 1) + ") is " + (std::isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf") +
+                                ": the data holds a non-finite value (" + src.where + ")");
+            }
+    };
+    const std::string xfile = src.format == "npy" ? src.features_path : src.path;
+    finite(d.x, xfile.empty() ? src.where : xfile, "feature");
+    if (src.format == "npy" && d.labels.empty()) finite(d.y, src.targets_path, "target");
     if (!src.keep_classes.empty()) keep_classes(d, src);
     limit_rows(d, src, seed);
     if (fit_out && src.format != "csv") {  // CSV fits its own schema (columns, categories)
@@ -174,7 +184,7 @@ void align_classes(Dataset& d, const Dataset& train) {
     std::vector<bool> used(d.class_names.size(), false);
     for (int l : d.labels) used[size_t(l)] = true;
     for (size_t i = 0; i < map.size(); ++i)
-        if (map[i] < 0 && used[i]) throw DataError("class '" + d.class_names[i] + "' does not occur in the training data");
+        if (map[i] < 0 && used[i]) throw DataError("class " + quote_input(d.class_names[i]) + " does not occur in the training data");
     for (auto& l : d.labels) l = map[size_t(l)];
     d.class_names = train.class_names;
     d.num_classes = train.num_classes;
@@ -182,6 +192,7 @@ void align_classes(Dataset& d, const Dataset& train) {
 }  // namespace
 
 DataSplits load_data(const DataConfig& cfg, bool want_classes, uint64_t seed) {
+    set_read_limits(cfg.limits);  // every reader below checks them
     if (cfg.train.format == "timeseries") return load_timeseries_data(cfg, want_classes);  // split by time, unseeded
     if (cfg.train.format == "text") return load_text_data(cfg, want_classes, seed);  // vocabulary fitted after the splits
     DataSplits s;

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 
 namespace nnctl {
 
@@ -25,7 +26,7 @@ void check_size(int64_t rows, int64_t cols, int64_t max_pixels, const std::strin
     if (rows <= 0 || cols <= 0) throw bad(what, "the image has no pixels");
     if (rows > max_pixels / cols)
         throw bad(what, "the image is " + std::to_string(cols) + "x" + std::to_string(rows) +
-                            " pixels, larger than nnctl reads (" + std::to_string(max_pixels) + " pixels)");
+                            " pixels, more than the limit of " + std::to_string(max_pixels) + " (data.limits.image_pixels)");
 }
 
 /// RGBA bytes → the requested channel count.
@@ -102,7 +103,7 @@ bool jpeg_decode(const std::string& bytes, std::vector<uint8_t>& rgb, int64_t& r
     if (cinfo.image_height == 0 || cinfo.image_width == 0 ||
         int64_t(cinfo.image_height) > max_pixels / int64_t(cinfo.image_width)) {
         message = "the image is " + std::to_string(cinfo.image_width) + "x" + std::to_string(cinfo.image_height) +
-                  " pixels, outside what nnctl reads";
+                  " pixels, more than the limit of " + std::to_string(max_pixels) + " (data.limits.image_pixels)";
         jpeg_destroy_decompress(&cinfo);
         return false;
     }
@@ -187,6 +188,7 @@ Image decode_bmp(const std::string& b, const std::string& what, int channels, in
 }  // namespace
 
 Image decode_image(const std::string& bytes, const std::string& what, int channels, int64_t max_pixels) {
+    if (max_pixels <= 0) max_pixels = read_limits().image_pixels;
     if (channels != 1 && channels != 3 && channels != 4) throw Error("decode_image: channels must be 1, 3 or 4");
     auto starts = [&](const char* magic, size_t n) { return bytes.size() >= n && std::memcmp(bytes.data(), magic, n) == 0; };
     if (starts("\x89PNG\r\n\x1a\n", 8)) return decode_png(bytes, what, channels, max_pixels);

@@ -16,8 +16,9 @@ struct Image {
 /// Decode a PNG (libpng), JPEG (libjpeg-turbo) or BMP (uncompressed 1/4/8/24/32-bit) file held in
 /// `bytes`, recognised by content, to `channels` 1 (grey: 0.299 R + 0.587 G + 0.114 B), 3 (RGB,
 /// alpha dropped) or 4 (RGBA). Throws DataError naming `what` on a damaged, truncated or
-/// unsupported file, and on images larger than `max_pixels`.
-Image decode_image(const std::string& bytes, const std::string& what, int channels, int64_t max_pixels = 1 << 26);
+/// unsupported file, and on images larger than `max_pixels` (≤ 0: read_limits().image_pixels), checked
+/// from the header before any pixel is decoded.
+Image decode_image(const std::string& bytes, const std::string& what, int channels, int64_t max_pixels = 0);
 
 /// Resize to rows × cols with bilinear interpolation on half-pixel centres (TensorFlow's
 /// tf.image.resize, antialias off), as floats 0..255: out[(r·cols + c)·channels + ch].

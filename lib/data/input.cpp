@@ -5,9 +5,12 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 
 namespace nnctl {
 
@@ -63,9 +66,24 @@ size_t InputStream::read(char* buf, size_t n) {
             break;
         }
         total += size_t(got);
+        out_ += uint64_t(got);
+        // A decompression bomb is stopped while it expands, not after: the output so far against
+        // the compressed bytes read so far.
+        if (out_ > (uint64_t(16) << 20) && !::gzdirect(g)) {
+            const double ratio = double(out_) / double(std::max<long>(1, long(::gzoffset(g))));
+            if (ratio > read_limits().gzip_ratio) {
+                char b[32];
+                std::snprintf(b, sizeof b, "%.0f", read_limits().gzip_ratio);
+                throw DataError(display() + ": gzip data expanding more than " + b + " times (" + std::to_string(out_ >> 20) +
+                                " MiB from " + std::to_string(::gzoffset(g) >> 10) +
+                                " KiB so far): a damaged file or a decompression bomb? (data.limits.gzip_ratio)");
+            }
+        }
     }
     return total;
 }
+
+bool InputStream::compressed() const { return ::gzdirect(static_cast<gzFile>(gz_)) == 0; }
 
 void InputStream::read_exact(char* buf, size_t n, const std::string& what) {
     size_t got = read(buf, n);

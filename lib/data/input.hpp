@@ -1,11 +1,13 @@
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace nnctl {
 
 /// A file or standard input ("-"), gunzipped transparently when it is gzip data (by content, not
-/// by name). Errors, including a truncated or corrupt gzip stream, are DataErrors naming the path.
+/// by name). Errors, including a truncated or corrupt gzip stream, are DataErrors naming the path,
+/// and so is gzip data that expands more than read_limits().gzip_ratio times (past its first 16 MiB).
 class InputStream {
 public:
     explicit InputStream(const std::string& path);
@@ -20,6 +22,8 @@ public:
     /// Exactly n bytes, or a DataError saying what was being read ("header", "image 12", ...).
     void read_exact(char* buf, size_t n, const std::string& what);
     const std::string& path() const { return path_; }
+    /// Whether the data is gzip-compressed (known once something was read).
+    bool compressed() const;
     /// Name for messages: the path, or "<stdin>".
     std::string display() const { return path_ == "-" ? "<stdin>" : path_; }
 
@@ -27,6 +31,7 @@ private:
     std::string path_;
     void* gz_ = nullptr;  // gzFile
     int pushback_ = -1;
+    uint64_t out_ = 0;    // bytes handed out (decompressed), for the gzip ratio limit
 };
 
 /// The whole (decompressed) contents.

@@ -1,8 +1,12 @@
 // NumPy .npy arrays (format versions 1–3, C order, little-endian numeric dtypes).
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "data/dataset.hpp"
 #include "data/input.hpp"
 
@@ -79,13 +83,13 @@ NpyArray parse_npy_header(const std::string& b, const std::string& path) {
     if (field("fortran_order").find("True") != std::string::npos)
         throw fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
     if (descr.size() < 3 || (descr[0] != '<' && descr[0] != '|'))
-        throw fail("dtype '" + descr + "' is not supported (little-endian numbers only)");
+        throw fail("dtype " + quote_input(descr) + " is not supported (little-endian numbers only)");
     a.kind = descr[1];
     a.width = std::atoi(descr.c_str() + 2);
     bool ok = (a.kind == 'f' && (a.width == 4 || a.width == 8)) ||
               ((a.kind == 'i' || a.kind == 'u') && (a.width == 1 || a.width == 2 || a.width == 4 || a.width == 8)) ||
               (a.kind == 'b' && a.width == 1);
-    if (!ok) throw fail("dtype '" + descr + "' is not supported (float32/64, signed or unsigned integers, bool)");
+    if (!ok) throw fail("dtype " + quote_input(descr) + " is not supported (float32/64, signed or unsigned integers, bool)");
     std::string shape = field("shape");
     a.count = 1;
     size_t i = 0;
@@ -140,8 +144,33 @@ Matrix read_npy_features(const std::string& path) {
     in.read_exact(&h[0], hlen, "the header");
     NpyArray a = parse_npy_header(head + h, path);
     const int64_t n = a.shape[0];
-    Matrix x(n, n ? int64_t(a.count / size_t(n)) : 0);
     const size_t need = a.count * size_t(a.width);
+    auto early = [&](size_t got) {
+        return DataError(path + ": file ends early: the header promises " + std::to_string(need) + " bytes of data, " +
+                         std::to_string(got) + " are there");
+    };
+    // The header's promise is held against what the input has before the data's memory is taken: a
+    // plain file's size; standard input and gzip data (sizes unknown) are read in pieces as they come.
+    struct stat st {};
+    if (path != "-" && !in.compressed() && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        const size_t have = size_t(st.st_size) > head.size() + hlen ? size_t(st.st_size) - head.size() - hlen : 0;
+        if (have < need) throw early(have);
+    } else {
+        std::string data;
+        for (size_t got = 0; got < need;) {
+            const size_t piece = std::min<size_t>(need - got, size_t(64) << 20);
+            data.resize(got + piece);
+            const size_t k = in.read(&data[got], piece);
+            got += k;
+            if (k < piece) throw early(got);
+        }
+        a.bytes = std::move(data);
+        a.off = 0;
+        Matrix x(n, n ? int64_t(a.count / size_t(n)) : 0);
+        for (size_t i = 0; i < a.count; ++i) x.data()[i] = float(a.at(i));
+        return x;
+    }
+    Matrix x(n, n ? int64_t(a.count / size_t(n)) : 0);
     static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .npy fast path reads little-endian floats as is");
     if (a.kind == 'f' && a.width == 4) {
         size_t got = in.read(reinterpret_cast<char*>(x.data()), need);

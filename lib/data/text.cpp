@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "core/json_value.hpp"
 #include "core/rng.hpp"
 #include "data/csv_reader.hpp"
@@ -537,7 +538,7 @@ int class_index(const DataSchema& s, const TextRow& r) {
     if (s.text.integer_labels) {
         double v;
         if (parse_number(r.target, v) && v >= 0 && v == std::floor(v) && v < double(s.class_names.size())) return int(v);
-        throw DataError(r.where + ": label '" + r.target + "' is not a class index 0.." +
+        throw DataError(r.where + ": label " + quote_input(r.target) + " is not a class index 0.." +
                         std::to_string(s.class_names.size() - 1) + " (class_names has " +
                         std::to_string(s.class_names.size()) + ")");
     }
@@ -549,7 +550,7 @@ int class_index(const DataSchema& s, const TextRow& r) {
             if (parse_number(s.class_names[k], w) && v == w) return int(k);
     std::string list;
     for (size_t k = 0; k < s.class_names.size() && k < 20; ++k) list += (k ? ", " : "") + s.class_names[k];
-    throw DataError(r.where + ": class '" + r.target.substr(0, 60) + "' is not one of the model's classes (" + list +
+    throw DataError(r.where + ": class " + quote_input(r.target) + " is not one of the model's classes (" + list +
                     (s.class_names.size() > 20 ? ", ..." : "") + ")");
 }
 
@@ -569,7 +570,7 @@ Dataset vectorize(const std::vector<TextRow>& rows, const std::vector<int>& idx,
             const TextRow& r = rows[size_t(idx[i])];
             double y;
             if (!parse_number(r.target, y) || !std::isfinite(y))
-                throw DataError(r.where + ": target '" + r.target.substr(0, 60) + "' is not a finite number");
+                throw DataError(r.where + ": target " + quote_input(r.target) + " is not a finite number");
             d.y(Eigen::Index(i), 0) = float(y);
         }
     }

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "core/json.hpp"
 #include "data/csv_reader.hpp"
 
@@ -184,26 +185,26 @@ Series read_series(const std::string& path, char delimiter, SeriesSchema& layout
                             std::to_string(rec.fields.size()));
         if (date_pos >= 0) {
             const CsvField& f = rec.fields[size_t(date_pos)];
-            const std::string at = line + ":" + std::to_string(f.col) + ": date column '" + layout.date + "': ";
+            const std::string at = line + ":" + std::to_string(f.col) + ": date column " + quote_input(layout.date) + ": ";
             if (is_missing_token(f.text)) throw DataError(at + "missing date (every row needs one)");
             double v;
             const std::string first_kind = layout.date_kind;
             if (!parse_date(f.text, layout.date_kind, v))
-                throw DataError(at + "'" + f.text + "' is not " +
+                throw DataError(at + quote_input(f.text) + " is not " +
                                 (first_kind == "iso"       ? "a YYYY-MM-DD date like the rows before"
                                  : first_kind == "compact" ? "a YYYYMMDD date like the rows before"
                                  : first_kind == "number"  ? "a number (year) like the rows before"
                                                            : "a date (YYYY-MM-DD, YYYYMMDD, a year or a number)"));
             if (!out.dates.empty() && !(v > out.dates.back()))
-                throw DataError(line + ": date '" + trim(f.text) + "' is not after '" + out.date_text.back() +
-                                "' (line " + std::to_string(out.lines.back()) +
+                throw DataError(line + ": date " + quote_input(trim(f.text)) + " is not after " + quote_input(out.date_text.back()) +
+                                " (line " + std::to_string(out.lines.back()) +
                                 "): the series must be in strictly increasing time order");
             out.dates.push_back(v);
             out.date_text.push_back(trim(f.text));
         }
         for (size_t c = 0; c < ncols; ++c) {
             const CsvField& f = rec.fields[size_t(pos[c])];
-            const std::string at = line + ":" + std::to_string(f.col) + ": column '" + layout.columns[c] + "': ";
+            const std::string at = line + ":" + std::to_string(f.col) + ": column " + quote_input(layout.columns[c]) + ": ";
             double v;
             if (is_missing_token(f.text)) {
                 if (missing == "error")
@@ -211,7 +212,7 @@ Series read_series(const std::string& path, char delimiter, SeriesSchema& layout
                 v = nan;
                 any_missing = true;
             } else if (!parse_number(f.text, v) || !std::isfinite(v)) {
-                throw DataError(at + "not a finite number: '" + f.text.substr(0, 60) + "'");
+                throw DataError(at + "not a finite number: " + quote_input(f.text));
             }
             flat.push_back(v);
         }
@@ -249,7 +250,7 @@ Series read_series(const std::string& path, char delimiter, SeriesSchema& layout
         for (Eigen::Index i = 0; i <= n; ++i) {
             if (i < n && !std::isfinite(col(i))) continue;
             if (i == n && prev < 0)
-                throw DataError(file + ": column '" + layout.columns[size_t(c)] + "' has no values to interpolate from");
+                throw DataError(file + ": column " + quote_input(layout.columns[size_t(c)]) + " has no values to interpolate from");
             for (Eigen::Index k = prev + 1; k < i; ++k) {
                 if (prev < 0) col(k) = col(i);
                 else if (i == n) col(k) = col(prev);

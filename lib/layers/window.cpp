@@ -10,13 +10,17 @@ namespace nnctl {
 namespace {
 /// Copies of a few floats (a 3-wide kernel row of one channel) are far cheaper inline than memcpy
 /// calls, which GCC would otherwise turn these loops back into (measured: a third of im2col's time
-/// for a one-channel input went to memmove's call overhead).
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void copy_floats(float* __restrict out,
-                                                                                      const float* __restrict in,
-                                                                                      int64_t n) {
+/// for a one-channel input went to memmove's call overhead). (A GCC attribute; clang, used for the
+/// fuzz build, has no such pass to turn off.)
+#if defined(__GNUC__) && !defined(__clang__)
+#define NNCTL_NO_MEMCPY_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NNCTL_NO_MEMCPY_IDIOM
+#endif
+NNCTL_NO_MEMCPY_IDIOM inline void copy_floats(float* __restrict out, const float* __restrict in, int64_t n) {
     for (int64_t i = 0; i < n; ++i) out[i] = in[i];
 }
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void zero_floats(float* out, int64_t n) {
+NNCTL_NO_MEMCPY_IDIOM inline void zero_floats(float* out, int64_t n) {
     for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
 }
 /// One window of a few-channel input whose kernel rows are contiguous (dw = 1): kh copies of N

@@ -6,6 +6,7 @@
 
 #include "config/parse.hpp"
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "core/rng.hpp"
 #include "data/text.hpp"
 #include "data/timeseries.hpp"
@@ -73,7 +74,7 @@ Dataset load_evaluation_data(SavedRun& run, const std::string& spec, ForecastRef
         for (auto& l : d.labels) {
             const std::string& name = d.class_names[size_t(l)];
             auto it = std::find(s.class_names.begin(), s.class_names.end(), name);
-            if (it == s.class_names.end()) throw DataError(spec + ": class '" + name + "' is not one of the model's classes");
+            if (it == s.class_names.end()) throw DataError(spec + ": class " + quote_input(name) + " is not one of the model's classes");
             l = int(it - s.class_names.begin());
         }
         d.class_names = s.class_names;

@@ -200,6 +200,7 @@ SavedRun load_run(const std::string& dir) {
     } catch (const ConfigError& e) {
         throw DataError(std::string("the run's config does not load: ") + e.what());
     }
+    set_read_limits(r.cfg.data.limits);  // predict's and evaluate's input is held to the run's limits
     JsonValue meta;
     try {
         meta = parse_json(read_file(json_path));

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "core/json.hpp"
 #include "core/json_value.hpp"
 #include "data/csv_encoder.hpp"
@@ -34,7 +35,7 @@ std::string csv_quote(const std::string& s) {
 }
 
 /// Call handle(line) for every '\n'-separated line of `in` (a last line without one too), streaming:
-/// memory holds one line; a line over 64 MB is a DataError naming it.
+/// memory holds one line; a line over read_limits().line_bytes is a DataError naming it.
 template <class F>
 void for_each_line(InputStream& in, const std::string& name, F&& handle) {
     std::string line, chunk(1 << 16, '\0');
@@ -50,7 +51,9 @@ void for_each_line(InputStream& in, const std::string& name, F&& handle) {
                 start = i + 1;
             }
         line.append(chunk, start, n - start);
-        if (line.size() > (64u << 20)) throw DataError(name + ":" + std::to_string(lines + 1) + ": line longer than 64 MB");
+        if (int64_t(line.size()) > read_limits().line_bytes)
+            throw DataError(name + ":" + std::to_string(lines + 1) + ": a line longer than " +
+                            std::to_string(read_limits().line_bytes) + " bytes (data.limits.line_bytes)");
     }
     if (!line.empty()) handle(line);
 }
@@ -368,8 +371,8 @@ PredictStats predict_stream(SavedRun& run, const PredictOptions& opt, const std:
                                 std::to_string(s.width) + " per row, shape " + shape_str(run.model.input_shape()));
             for (size_t k = 0; k < rec.fields.size(); ++k) {
                 if (!parse_number(rec.fields[k].text, v) || !std::isfinite(v))
-                    throw DataError(at + ":" + std::to_string(rec.fields[k].col) + ": '" + rec.fields[k].text.substr(0, 60) +
-                                    "' is not a finite number");
+                    throw DataError(at + ":" + std::to_string(rec.fields[k].col) + ": " + quote_input(rec.fields[k].text) +
+                                    " is not a finite number");
                 batch(filled, Eigen::Index(k)) = float(v);
             }
             if (++filled == bs) flush();
