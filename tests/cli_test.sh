@@ -543,6 +543,13 @@ hostile_cfg img "{format: image_folder, path: $H/imgs, image_size: [8, 8]}"
 "$NNCTL" train "$H/img.yaml" --out "$H/o9" -q --set data.limits.image_pixels=500 2>"$H/e"; code=$?
 check "an image larger than data.limits.image_pixels is refused (exit $code) from its header" bash -c \
   "test $code -eq 3 && grep -q 'imgs/[ab]/[01].png: the image is 30x20 pixels, more than the limit of 500 (data.limits.image_pixels)' '$H/e'"
+/usr/bin/python3 -c "
+import sys; big = 'x' * 1000000
+open(sys.argv[1], 'w').write('data:\\n  train: {format: csv, path: iris.csv, target: species}\\nmodel:\\n  layers:\\n'
+    '    - type: dense\\n      units: ' + big + '\\n      activation: ' + big + '\\nloss: ' + big + '\\n')" "$H/bigval.yaml"
+"$NNCTL" validate "$H/bigval.yaml" -q 2>"$H/e"; code=$?
+check "a config's 1 MB values are quoted cut in its errors (exit $code)" bash -c "test $code -eq 2 && test \$(wc -c <'$H/e') -lt 1000 && \
+  grep -q \"bigval.yaml:6:14: model.layers.0.units: expected an integer, got 'x\{60\}…' (1,000,000 bytes)\" '$H/e'"
 "$NNCTL" validate configs/iris.yaml --set data.limits.gzip_ratio=0.5 -q 2>"$H/e"; code=$?
 check "a limit out of range is a config error (exit $code)" bash -c "test $code -eq 2 && grep -q 'data.limits.gzip_ratio: must be 1 or more' '$H/e'"
 rm -rf "$H"

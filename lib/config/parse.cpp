@@ -73,7 +73,7 @@ public:
             std::string k = it->first.IsScalar() ? it->first.Scalar() : "?";
             if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
                 doc_.error(it->first, child(path, k),
-                           "unknown key '" + k + "' in " + what + " (" + suggest(k, allowed) + "valid keys: " +
+                           "unknown key " + quote_input(k) + " in " + what + " (" + suggest(k, allowed) + "valid keys: " +
                                join(allowed) + ")");
         }
     }
@@ -88,7 +88,7 @@ public:
         if (n.IsSequence()) return "a list";
         if (n.IsMap()) return "a mapping";
         if (n.IsNull()) return "nothing (null)";
-        return "'" + n.Scalar() + "'";
+        return quote_input(n.Scalar());
     }
 
     bool scalar(const YAML::Node& n, const std::string& path, const char* expected) {
@@ -109,11 +109,11 @@ public:
         if (!scalar(n, p, "a number")) return def;
         double v;
         if (!YAML::convert<double>::decode(n, v)) {
-            doc_.error(n, p, "expected a number, got '" + n.Scalar() + "'");
+            doc_.error(n, p, "expected a number, got " + quote_input(n.Scalar()));
             return def;
         }
         if (!std::isfinite(v)) {
-            doc_.error(n, p, "must be a finite number, got '" + n.Scalar() + "'");
+            doc_.error(n, p, "must be a finite number, got " + quote_input(n.Scalar()));
             return def;
         }
         if (check)
@@ -136,7 +136,7 @@ public:
         const std::string& s = n.Scalar();
         long long v;
         if (!YAML::convert<long long>::decode(n, v) || (s.size() > 1 && s[0] == '0')) {
-            doc_.error(n, p, "expected an integer, got '" + s + "'");
+            doc_.error(n, p, "expected an integer, got " + quote_input(s));
             return def;
         }
         if (v < lo || v > hi) {
@@ -170,7 +170,7 @@ public:
         if (!scalar(n, p, "true or false")) return def;
         bool v;
         if (!YAML::convert<bool>::decode(n, v)) {
-            doc_.error(n, p, "expected true or false, got '" + n.Scalar() + "'");
+            doc_.error(n, p, "expected true or false, got " + quote_input(n.Scalar()));
             return def;
         }
         return v;
@@ -188,7 +188,7 @@ public:
         if (!scalar(n, p, "a string")) return def;
         const std::string& s = n.Scalar();
         if (!choices.empty() && std::find(choices.begin(), choices.end(), s) == choices.end()) {
-            doc_.error(n, p, "unknown " + what + " '" + s + "' (" + suggest(s, choices) + "known: " + join(choices) + ")");
+            doc_.error(n, p, "unknown " + what + " " + quote_input(s) + " (" + suggest(s, choices) + "known: " + join(choices) + ")");
             return def;
         }
         return s;
@@ -1544,7 +1544,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
                 for (size_t i = 0; i < seq.size(); ++i)
                     if (seq[i].IsScalar() && !known.count(seq[i].Scalar()))
                         r.doc().error(seq[i], child(p, std::to_string(i)),
-                                      "no layer named '" + seq[i].Scalar() + "' in the model (layers: " + list + ")");
+                                      "no layer named " + quote_input(seq[i].Scalar()) + " in the model (layers: " + list + ")");
             };
             if (YAML::Node m = root["model"]; m && m.IsMap() && m["init_from"] && m["init_from"].IsMap())
                 check_names(m["init_from"]["layers"], "model.init_from.layers");

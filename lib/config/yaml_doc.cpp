@@ -9,6 +9,7 @@
 
 #include <yaml-cpp/eventhandler.h>
 
+#include "core/limits.hpp"
 #include "core/error.hpp"
 #include "core/fileio.hpp"
 
@@ -412,7 +413,9 @@ void YamlDoc::error(const YAML::Node& node, const std::string& path, const std::
 }
 
 void YamlDoc::error_at(const std::string& location, const std::string& path, const std::string& problem) {
-    errors_.push_back(location + ": " + (path.empty() ? "" : path + ": ") + problem);
+    // A path is made of the file's keys: one that is huge is cut as any quoted input is.
+    const std::string p = path.size() > 200 ? quote_input(path) : path;
+    errors_.push_back(location + ": " + (p.empty() ? "" : p + ": ") + problem);
 }
 
 }  // namespace nnctl
