@@ -449,3 +449,26 @@ TEST_CASE("csv limits bite while reading: fields, records, columns, NUL bytes") 
     CHECK(error_of(std::string("x,y\n1,a\n2,\"b\0\",c\n", 17)).find(":3:5: a NUL byte") != std::string::npos);
     CHECK(error_of("x,y\n1,a\n2,b\n").empty());  // (the limits restored)
 }
+
+TEST_CASE("JSON strings are held to data.limits.field_bytes; a long duplicate key is quoted cut") {
+    const ReadLimits saved = read_limits();
+    ReadLimits l;
+    l.field_bytes = 8;
+    set_read_limits(l);
+    auto err = [](const std::string& t) {
+        try {
+            parse_json(t);
+        } catch (const std::runtime_error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    CHECK(err("{\"a\": \"12345678\"}").empty());
+    CHECK(err("{\"a\": \"123456789\"}") == "invalid JSON: a string of 9 bytes, longer than data.limits.field_bytes");
+    set_read_limits(saved);
+    const std::string k(100000, 'k');
+    const std::string m = err("{\"" + k + "\": 1, \"" + k + "\": 2}");
+    CHECK(m.size() < 120);
+    CHECK(m.find("duplicate key 'kkkk") != std::string::npos);
+    CHECK(m.find("(100,000 bytes)") != std::string::npos);
+}

@@ -5,6 +5,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "core/limits.hpp"
+
 namespace nnctl {
 
 const JsonValue* JsonValue::find(const std::string& key) const {
@@ -52,6 +54,9 @@ public:
     bool number_unsigned(number_unsigned_t u) override { return number(double(u), std::to_string(u)); }
     bool number_float(number_float_t d, const string_t& text) override { return number(d, text); }
     bool string(string_t& s) override {
+        if (int64_t(s.size()) > read_limits().field_bytes)
+            throw std::runtime_error("invalid JSON: a string of " + thousands(int64_t(s.size())) +
+                                     " bytes, longer than data.limits.field_bytes");
         JsonValue v;
         v.type = JsonValue::Type::String;
         v.text = std::move(s);
@@ -61,7 +66,7 @@ public:
     bool start_object(std::size_t) override { return open(JsonValue::Type::Object); }
     bool key(string_t& k) override {
         Frame& f = stack_.back();
-        if (!f.keys.insert(k).second) throw std::runtime_error("invalid JSON: duplicate key \"" + k + "\"");
+        if (!f.keys.insert(k).second) throw std::runtime_error("invalid JSON: duplicate key " + (k.size() <= 60 ? "\"" + k + "\"" : quote_input(k)));
         f.key = std::move(k);
         return true;
     }
