@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "config/parse.hpp"
+#include "core/json_value.hpp"
 #include "core/error.hpp"
 #include "core/fileio.hpp"
 #include "core/json.hpp"
@@ -73,9 +74,10 @@ void check_resumable(const std::string& dir, const std::string& started, const s
 bool unfinished_run(const std::string& dir) {
     if (!path_exists(dir + "/checkpoint.safetensors") && !path_exists(dir + "/checkpoint.prev.safetensors")) return false;
     try {
-        const std::string info = read_file(dir + "/run.json");
-        return info.find("\"status\":\"completed\"") == std::string::npos;
-    } catch (const Error&) {
+        const JsonValue info = parse_json(read_file(dir + "/run.json"));
+        const JsonValue* status = info.find("status");
+        return !(status && status->is_string() && status->text == "completed");
+    } catch (const std::exception&) {  // unreadable or damaged run.json: the checkpoint decides
         return true;
     }
 }
