@@ -54,11 +54,14 @@ void print_leaderboard(const SearchResult& r, int top) {
                       t.mean, t.std, t.duration);
         lg.info("{}{}", buf, params);
     }
-    long long failed = 0, unfinished = 0;
+    long long failed = 0, unfinished = 0, pruned = 0;
     for (const auto& t : r.trials) {
         failed += t.state == "failed";
-        unfinished += t.state == "pending" || t.state == "running";
+        pruned += t.state == "pruned";
+        unfinished += t.state == "pending" || t.state == "running" || t.state == "paused";
     }
+    if (pruned) lg.info("{} trial(s) stopped early by the {} (see leaderboard.csv)", pruned, r.strategy == "grid" ||
+                        r.strategy == "random" || r.strategy == "tpe" ? "pruner" : r.strategy + " schedule");
     if (failed) lg.info("{} trial(s) failed (see leaderboard.csv)", failed);
     if (unfinished) lg.info("{} trial(s) not run yet: run the same command again to resume", unfinished);
 }
@@ -66,7 +69,8 @@ void print_leaderboard(const SearchResult& r, int top) {
 void print_json(const SearchResult& r) {
     JsonWriter j;
     j.begin_object().key("out").value(r.out).key("objective").value(r.objective).key("direction").value(r.direction);
-    j.key("interrupted").value(r.interrupted);
+    j.key("strategy").value(r.strategy).key("interrupted").value(r.interrupted);
+    j.key("epochs").value(static_cast<long long>(r.epochs));
     const TrialRecord* best = (!r.trials.empty() && r.trials.front().state == "complete") ? &r.trials.front() : nullptr;
     if (best) {
         j.key("best").begin_object().key("trial").value(static_cast<long long>(best->index)).key("params").raw(best->params);
@@ -81,8 +85,10 @@ void print_json(const SearchResult& r) {
         for (double x : t.scores) j.value(x);
         j.end_array();
         if (t.state == "complete") j.key("mean").value(t.mean).key("std").value(t.std);
+        if (t.state == "pruned") j.key("value").value(t.mean);
+        if (t.epochs > 0) j.key("epochs").value(t.epochs);
         j.key("duration").value(t.duration);
-        if (!t.error.empty()) j.key("error").value(t.error);
+        if (!t.error.empty()) j.key(t.state == "pruned" ? "reason" : "error").value(t.error);
         j.end_object();
     }
     j.end_array();
@@ -138,8 +144,12 @@ int run_search_cmd(SearchCliOptions& o, const std::string& strategy) {
                 for (double v : t.scores) e.value(v);
                 e.end_array();
             }
-            if (t.state == "complete" || t.state == "failed") e.key("seconds").value(t.duration);
+            if (t.budget > 0) e.key("rung").value(t.rung).key("budget").value(t.budget);  // halving, hyperband, asha
+            if (t.state == "paused" || t.state == "pruned") e.key("value").value(t.mean);
+            if (t.epochs > 0 && t.state != "running" && t.state != "pending") e.key("epochs").value(t.epochs);
+            if (t.state == "complete" || t.state == "failed" || t.state == "pruned") e.key("seconds").value(t.duration);
             if (t.state == "failed") e.key("error").value(t.error);
+            if (t.state == "pruned") e.key("reason").value(t.error);
             if (t.state == "pending" && !t.error.empty()) e.key("reason").value(t.error);  // its worker died: it runs again
             events.emit(e);
         };
@@ -157,6 +167,7 @@ int run_search_cmd(SearchCliOptions& o, const std::string& strategy) {
             std::snprintf(buf, sizeof buf, "best %.4f (%s)", p.best, p.best_params.c_str());
             line += buf;
         }
+        if (p.pruned) line += "  pruned " + std::to_string(p.pruned);
         if (p.failed) line += "  failed " + std::to_string(p.failed);
         if (p.done < p.total && p.eta_seconds > 0) line += "  ETA " + fmt_eta(p.eta_seconds);
         if (tty) {

@@ -156,10 +156,26 @@ struct SearchParam {
     std::string where;                ///< file:line:col of the entry, for messages
 };
 
+/// `search.pruner`: stops unpromising trials while they train (with grid, random and tpe).
+struct PrunerConfig {
+    std::string type = "none";        ///< none | median
+    int warmup_epochs = 0;            ///< no trial is pruned during its first warmup_epochs epochs
+    int startup_trials = 5;           ///< nothing is pruned until this many trials have completed
+    int min_trials = 1;               ///< completed trials that must have reported the epoch
+    int interval = 1;                 ///< epochs between checks (after the warm-up)
+};
+
 /// The `search:` section (or a --space file).
 struct SearchConfig {
     bool present = false;
-    std::string strategy = "grid";    ///< grid | random
+    std::string strategy = "grid";    ///< grid | random | halving | hyperband | asha | tpe
+    /// Budgets in epochs (halving, hyperband, asha): rungs from min_epochs to max_epochs (default:
+    /// training.epochs), η = reduction_factor; hyperband runs its brackets `iterations` times.
+    int min_epochs = 1, max_epochs = 0, reduction_factor = 3, iterations = 1;
+    bool trials_given = false;        ///< `trials` was written (halving: else η^K trials)
+    PrunerConfig pruner;
+    int n_startup_trials = 10;        ///< tpe: random trials before the model proposes
+    int n_ei_candidates = 24;         ///< tpe: candidates drawn from l(x) per proposal
     std::vector<SearchParam> params;
     int cv = 0;                       ///< k-fold cross-validation; 0: hold-out validation data
     std::string objective = "val_loss";

@@ -956,7 +956,7 @@ SearchParam read_search_param(Reader& r, const std::string& key, const YAML::Nod
     static const Keys dists = {"uniform", "log_uniform", "int_uniform", "choice", "normal"};
     if (n.IsSequence()) {
         if (n.size() == 0) r.doc().error(n, path, "an empty list of values");
-        p.kind = strategy == "random" ? "choice" : "values";
+        p.kind = strategy == "grid" ? "values" : "choice";
         for (const auto& v : n) p.values.push_back(flow_text(v));
         return p;
     }
@@ -967,8 +967,8 @@ SearchParam read_search_param(Reader& r, const std::string& key, const YAML::Nod
     if (!n["distribution"]) {  // a grid range
         r.check_keys(n, path, {"min", "max", "step"}, "a range");
         if (strategy != "grid")
-            r.doc().error(n, path, "a random search needs a distribution here (e.g. {distribution: uniform, min: 0, "
-                                   "max: 1}) or a list of choices");
+            r.doc().error(n, path, "a " + strategy + " search needs a distribution here (e.g. {distribution: uniform, "
+                                   "min: 0, max: 1}) or a list of choices");
         if (!n["min"] || !n["max"] || !n["step"]) r.doc().error(n, path, "a range needs min, max and step");
         p.kind = "range";
         p.min = r.number(n, "min", path, 0.0);
@@ -981,7 +981,7 @@ SearchParam read_search_param(Reader& r, const std::string& key, const YAML::Nod
     p.kind = r.string(n, "distribution", path, "uniform", dists);
     if (strategy == "grid")
         r.doc().error(n, path, "a grid search takes lists of values or ranges {min, max, step}; distributions are for "
-                               "strategy: random");
+                               "strategy: random, halving, hyperband, asha and tpe");
     if (p.kind == "choice") {
         r.check_keys(n, path, {"distribution", "values", "weights"}, "a choice");
         YAML::Node v = n["values"];
@@ -1024,9 +1024,41 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
     if (!r.is_map(n, path, "a mapping (strategy, space, cv, objective, ...)")) return s;
     r.check_keys(n, path,
                  {"strategy", "space", "cv", "objective", "repeats", "refit", "trials", "seed", "max_trials", "top",
-                  "checkpoint_seconds", "retries"},
+                  "checkpoint_seconds", "retries", "min_epochs", "max_epochs", "reduction_factor", "iterations", "pruner",
+                  "n_startup_trials", "n_ei_candidates"},
                  "the search section");
-    s.strategy = r.string(n, "strategy", path, "grid", {"grid", "random"});
+    s.strategy = r.string(n, "strategy", path, "grid", {"grid", "random", "halving", "hyperband", "asha", "tpe"});
+    const bool budgeted = s.strategy == "halving" || s.strategy == "hyperband" || s.strategy == "asha";
+    for (const char* k : {"min_epochs", "max_epochs", "reduction_factor", "iterations"})
+        if (n[k] && !budgeted)
+            r.doc().error(n[k], child(path, k), std::string(k) + " sets the epoch budgets of strategy: halving, hyperband or asha");
+    if (n["iterations"] && s.strategy != "hyperband")
+        r.doc().error(n["iterations"], child(path, "iterations"), "iterations repeats hyperband's brackets (strategy: hyperband)");
+    for (const char* k : {"n_startup_trials", "n_ei_candidates"})
+        if (n[k] && s.strategy != "tpe") r.doc().error(n[k], child(path, k), std::string(k) + " is a setting of strategy: tpe");
+    s.min_epochs = int(r.integer(n, "min_epochs", path, 1, 1, 1'000'000));
+    s.max_epochs = int(r.integer(n, "max_epochs", path, 0, 1, 1'000'000));
+    s.reduction_factor = int(r.integer(n, "reduction_factor", path, 3, 2, 100));
+    s.iterations = int(r.integer(n, "iterations", path, 1, 1, 1000));
+    s.n_startup_trials = int(r.integer(n, "n_startup_trials", path, 10, 0, 1'000'000));
+    s.n_ei_candidates = int(r.integer(n, "n_ei_candidates", path, 24, 1, 10'000));
+    if (YAML::Node pn = n["pruner"]) {
+        const std::string pp = child(path, "pruner");
+        if (pn.IsMap()) {
+            r.check_keys(pn, pp, {"type", "warmup_epochs", "startup_trials", "min_trials", "interval"}, "the pruner");
+            s.pruner.type = r.string(pn, "type", pp, "none", {"none", "median"});
+            s.pruner.warmup_epochs = int(r.integer(pn, "warmup_epochs", pp, 0, 0, 1'000'000));
+            s.pruner.startup_trials = int(r.integer(pn, "startup_trials", pp, 5, 0, 1'000'000));
+            s.pruner.min_trials = int(r.integer(pn, "min_trials", pp, 1, 1, 1'000'000));
+            s.pruner.interval = int(r.integer(pn, "interval", pp, 1, 1, 1'000'000));
+        } else {
+            s.pruner.type = r.string(n, "pruner", path, "none", {"none", "median"});
+        }
+        if (budgeted && s.pruner.type != "none")
+            r.doc().error(pn, pp, "strategy: " + s.strategy + " stops trials itself at its rungs; a pruner is for grid, "
+                                  "random and tpe");
+    }
+    s.trials_given = bool(n["trials"]);
     s.cv = int(r.integer(n, "cv", path, 0, 2, 100));
     if (YAML::Node o = n["objective"]) {
         const std::string p = child(path, "objective");
@@ -1067,6 +1099,28 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
     e << copy;
     s.canonical = e.c_str();
     return s;
+}
+
+/// The epoch budgets of halving, hyperband and asha: max_epochs defaults to training.epochs; the
+/// trials' training.epochs become max_epochs, so the budget cannot be searched, and a staged fit
+/// (training.stages) has no single epoch count to cut.
+void check_search_budget(Reader& r, const YAML::Node& n, ExperimentConfig& c) {
+    SearchConfig& s = c.search;
+    if (s.strategy != "halving" && s.strategy != "hyperband" && s.strategy != "asha") return;
+    if (s.max_epochs == 0) s.max_epochs = c.training.epochs;
+    if (s.min_epochs > s.max_epochs)
+        r.doc().error(n["min_epochs"] ? n["min_epochs"] : n, "search.min_epochs",
+                      "min_epochs " + std::to_string(s.min_epochs) + " is above max_epochs " + std::to_string(s.max_epochs) +
+                          (n["max_epochs"] ? "" : " (training.epochs)"));
+    if (!c.training.stages.empty())
+        r.doc().error(n["strategy"], "search.strategy",
+                      s.strategy + " cuts training at epoch budgets, which training.stages does not have; use random or tpe");
+    for (const auto& p : s.params)
+        if (p.path == "training.epochs")
+            r.doc().error(n["space"], "search.space.training.epochs",
+                          "strategy: " + s.strategy + " sets the epochs itself (min_epochs to max_epochs); leave "
+                          "training.epochs out of the space");
+    c.training.epochs = s.max_epochs;
 }
 
 /// model.inputs, model.blocks and model.layers: the layers in config order, each copy of a block
@@ -1571,6 +1625,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& filena
         if (root["training"]) c.training = read_training(r, root["training"], "training");
         if (YAML::Node s = root["search"]; s && with_search) {
             c.search = read_search(r, s, "search", c.seed);
+            check_search_budget(r, s, c);
             if (c.search.cv > 0 && c.data.train.format == "timeseries")  // shuffled folds would see the future
                 r.doc().error(s["cv"], "search.cv",
                               "k-fold cross-validation mixes past and future rows of a timeseries; use "

@@ -24,6 +24,8 @@
 #include "core/rng.hpp"
 #include "core/sha256.hpp"
 #include "search/cv.hpp"
+#include "search/schedule.hpp"
+#include "search/tpe.hpp"
 #include "train/evaluate.hpp"
 #include "train/experiment.hpp"
 
@@ -84,7 +86,8 @@ std::string hex_double(double v) {
 }
 
 /// The finished units' scores an earlier attempt recorded for this config (none when the file is
-/// absent, damaged or from another config: then the directory is cleared).
+/// absent, damaged or from another config or budget: then it is removed; the units' checkpoints are
+/// checked on their own, and a rung's are continued by the next).
 std::vector<double> read_progress(const TrialCheckpoints& ck, const std::string& fp) {
     std::vector<double> out;
     const std::string path = ck.dir + "/progress.json";
@@ -99,7 +102,7 @@ std::vector<double> read_progress(const TrialCheckpoints& ck, const std::string&
         }
     } catch (const Error&) {
     }
-    remove_tree(ck.dir);
+    ::unlink(path.c_str());
     return {};
 }
 
@@ -114,8 +117,17 @@ void write_progress(const TrialCheckpoints& ck, const std::string& fp, const std
 
 }  // namespace
 
-std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s, const TrialData* shared,
-                                   const TrialCheckpoints* ck) {
+std::vector<double> evaluate_trial(const ExperimentConfig& cfg_in, const SearchConfig& s, const TrialData* shared,
+                                   const TrialCheckpoints* ck, TrialHooks* hooks) {
+    // A rung's budget cuts the fit at fewer epochs; the checkpoints belong to the full config, so that
+    // the next rung continues them, while the finished units' scores belong to this budget.
+    ExperimentConfig budgeted;
+    const bool cut = hooks && hooks->budget > 0 && hooks->budget != cfg_in.training.epochs;
+    if (cut) {
+        budgeted = cfg_in;
+        budgeted.training.epochs = hooks->budget;
+    }
+    const ExperimentConfig& cfg = cut ? budgeted : cfg_in;
     std::optional<TrialData> own;
     if (!shared) own = load_trial_data(cfg, s);
     const DataSplits& data = shared ? shared->data : own->data;
@@ -124,16 +136,17 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
     const double rescale = cfg.data.rescale;
     const std::string metric = s.objective.rfind("val_", 0) == 0 ? s.objective.substr(4) : s.objective;
     // A checkpoint belongs to this trial's config and this search's scoring (folds, repeats, objective).
-    std::string fp;
+    std::string fp, progress_fp;
     if (ck) {
-        const std::string text = emit_config(cfg) + "--- search ---\n" + s.canonical;
+        const std::string text = emit_config(cfg_in) + "--- search ---\n" + s.canonical;
         Sha256 h;
         h.update(text.data(), text.size());
         fp = h.hex();
+        progress_fp = cut ? fp + " epochs " + std::to_string(hooks->budget) : fp;
     }
 
     std::vector<double> scores;
-    if (ck) scores = read_progress(*ck, fp);
+    if (ck) scores = read_progress(*ck, progress_fp);
     const size_t nf = folds.empty() ? 1 : folds.size();
     size_t unit = 0;
     for (int r = 0; r < s.repeats; ++r) {
@@ -194,19 +207,31 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
                 }
             }
             const int every = cfg.training.checkpoint_every;
+            const bool keep = ck && hooks && hooks->keep_checkpoints;
             auto last = clock_type::now();
-            if (ck && every > 0)
+            if (ck && (every > 0 || keep))
                 st.on_checkpoint = [&](const Checkpoint& c) {
                     const int done = c.offset + c.trainer.epochs_done;
-                    if (done % every != 0 && !c.trainer.stopped_early) return;
-                    if (std::chrono::duration<double>(clock_type::now() - last).count() < ck->every_seconds) return;
+                    // The end of a rung that may be continued is always kept.
+                    const bool rung_end = keep && (done == cfg.training.epochs || c.trainer.stopped_early);
+                    if (!rung_end) {
+                        if (every <= 0 || (done % every != 0 && !c.trainer.stopped_early)) return;
+                        if (std::chrono::duration<double>(clock_type::now() - last).count() < ck->every_seconds) return;
+                    }
                     Checkpoint w = c;
                     w.config = fp;
                     make_dirs(udir);
                     write_checkpoint(udir, w, model);
                     last = clock_type::now();
                 };
-            fit_model(model, heads, cfg, tr, &va, seed, {}, st);
+            TrainCallbacks tcb;
+            if (hooks && hooks->on_epoch) {
+                st.full_logs = true;  // the objective on the held-out data after every epoch
+                const std::string key = "val_" + metric;
+                tcb.on_epoch_end = [&, u = int(unit)](const EpochLog& l) { hooks->on_epoch(u, l.epoch, log_value(l.values, key)); };
+            }
+            const TrainResult fitted = fit_model(model, heads, cfg, tr, &va, seed, tcb, st);
+            if (hooks) hooks->epochs = std::max(hooks->epochs, int(fitted.history.size()));
             Logs logs = st.trainer->evaluate(va);
             double v = log_value(logs, metric);
             if (std::isnan(v)) {
@@ -218,8 +243,8 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
             if (!std::isfinite(v)) throw DivergedError("the objective is not finite");
             scores.push_back(v);
             if (ck && unit + 1 < nf * size_t(s.repeats)) {  // the unit's score is kept before its checkpoint goes
-                write_progress(*ck, fp, scores);
-                if (path_exists(udir)) remove_tree(udir);
+                write_progress(*ck, progress_fp, scores);
+                if (!keep && path_exists(udir)) remove_tree(udir);
             }
         }
     }
@@ -265,12 +290,16 @@ std::string describe(const TrialRecord& r) {
     return d;
 }
 
-/// Complete trials best first (ties by index), then failed, then unfinished.
+/// Complete trials best first (ties by index), then pruned ones (most epochs first, then by their
+/// last objective), then failed, then unfinished.
 std::vector<TrialRecord> ranked(std::vector<TrialRecord> t, bool minimize) {
-    auto rank = [](const TrialRecord& r) { return r.state == "complete" ? 0 : r.state == "failed" ? 1 : 2; };
+    auto rank = [](const TrialRecord& r) {
+        return r.state == "complete" ? 0 : r.state == "pruned" ? 1 : r.state == "failed" ? 2 : 3;
+    };
     std::stable_sort(t.begin(), t.end(), [&](const TrialRecord& a, const TrialRecord& b) {
         if (rank(a) != rank(b)) return rank(a) < rank(b);
-        if (rank(a) == 0 && a.mean != b.mean) return minimize ? a.mean < b.mean : a.mean > b.mean;
+        if (rank(a) == 1 && a.epochs != b.epochs) return a.epochs > b.epochs;
+        if (rank(a) <= 1 && a.mean != b.mean) return minimize ? a.mean < b.mean : a.mean > b.mean;
         return a.index < b.index;
     });
     return t;
@@ -288,7 +317,7 @@ std::string write_outputs(const std::string& out, const SearchStore& store, cons
     std::vector<std::string> paths;
     if (!ranked_trials.empty())
         for (const auto& s : sets_of(ranked_trials.front())) paths.push_back(s.substr(0, s.find('=')));
-    std::string csv = "rank,trial,state,mean,std,duration_s";
+    std::string csv = "rank,trial,state,mean,std,duration_s,epochs";
     for (const auto& p : paths) csv += "," + csv_cell(p);
     csv += ",error\n";
     std::string jsonl;
@@ -296,9 +325,12 @@ std::string write_outputs(const std::string& out, const SearchStore& store, cons
     for (const auto& r : ranked_trials) {
         const bool done = r.state == "complete";
         csv += (done ? std::to_string(++rank) : std::string()) + "," + std::to_string(r.index) + "," + r.state + "," +
-               (done ? format_number(r.mean) : "") + "," + (done ? format_number(r.std) : "") + "," +
-               (r.state == "pending" || r.state == "running" ? "" : format_number(std::round(r.duration * 1000) / 1000));
-        for (const auto& s : sets_of(r)) csv += "," + csv_cell(s.substr(s.find('=') + 1));
+               (done || r.state == "pruned" ? format_number(r.mean) : "") + "," + (done ? format_number(r.std) : "") + "," +
+               (r.state == "pending" || r.state == "running" ? "" : format_number(std::round(r.duration * 1000) / 1000)) +
+               "," + (r.epochs > 0 ? std::to_string(r.epochs) : "");
+        const auto trial_sets = sets_of(r);
+        for (size_t k = 0; k < paths.size(); ++k)  // (a tpe trial not proposed yet has no values)
+            csv += "," + (k < trial_sets.size() ? csv_cell(trial_sets[k].substr(trial_sets[k].find('=') + 1)) : "");
         csv += "," + csv_cell(r.error) + "\n";
         JsonWriter j;
         j.begin_object().key("trial").value(static_cast<long long>(r.index)).key("state").value(r.state);
@@ -306,10 +338,17 @@ std::string write_outputs(const std::string& out, const SearchStore& store, cons
         for (double x : r.scores) j.value(x);
         j.end_array();
         if (done) j.key("mean").value(r.mean).key("std").value(r.std);
-        if (r.state == "complete" || r.state == "failed") j.key("duration").value(r.duration);
+        if (r.state == "pruned") j.key("value").value(r.mean);
+        if (r.epochs > 0) j.key("epochs").value(r.epochs);
+        if (!r.rung_values.empty() && r.budget > 0) {  // budgeted strategies: the objective at each rung reached
+            j.key("rungs").begin_array();
+            for (double x : r.rung_values) j.value(x);
+            j.end_array();
+        }
+        if (r.state == "complete" || r.state == "failed" || r.state == "pruned") j.key("duration").value(r.duration);
         if (r.started > 0) j.key("started").value(utc_time(r.started)).key("worker").value(r.worker);
         if (r.deaths > 0) j.key("worker_deaths").value(r.deaths);
-        if (!r.error.empty()) j.key("error").value(r.error);
+        if (!r.error.empty()) j.key(r.state == "pruned" ? "reason" : "error").value(r.error);
         j.end_object();
         jsonl += j.str() + "\n";
     }
@@ -353,12 +392,22 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
                           " trials, more than the cap of " + std::to_string(cap) + " (pass --max-trials " +
                           std::to_string(n) + " to run them all)");
     if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards) throw ConfigError("--shard: expected i/N with 0 <= i < N");
+    // Budgeted strategies decide from every trial's results, and tpe learns from them: one store.
+    const bool budgeted = s.strategy == "halving" || s.strategy == "hyperband" || s.strategy == "asha";
+    const bool adaptive = budgeted || s.strategy == "tpe";
+    if (adaptive && o.shards > 1)
+        throw ConfigError("--shard: strategy: " + s.strategy + " decides from the results of all trials, which shards "
+                          "do not share; run one search (--jobs N) instead");
+    const std::vector<Bracket> brackets = budgeted ? plan_brackets(s) : std::vector<Bracket>{};
     const bool minimize = minimize_objective(s.objective, s.direction);
     const std::string base_text = emit_config(base);
     std::string fingerprint = base_text + "--- search ---\n" + s.canonical + "\n";
-    if (s.strategy == "grid") fingerprint += "trials: " + std::to_string(n) + "\n";
+    if (s.strategy == "grid" || s.strategy == "halving" || s.strategy == "hyperband")
+        fingerprint += "trials: " + std::to_string(n) + "\n";
 
-    // Every trial of this shard must give a valid config before anything runs.
+    // Every trial of this shard must give a valid config before anything runs. (tpe proposes its
+    // trials as results come in: its random start and the space's bounds are checked here, and each
+    // proposal when it is made.)
     std::vector<Trial> trials;
     for (int64_t i = o.shard; i < n; i += o.shards) trials.push_back(make_trial(s, i));
     std::map<int64_t, ExperimentConfig> configs;  // validated once here; workers inherit them
@@ -386,8 +435,9 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
                               ") is not a valid config:\n" + e.what());
         }
     };
-    for (const auto& t : trials) configs.emplace(t.index, validate(t));
-    if (s.strategy == "random" && !trials.empty())  // the space's bounds, not only the values drawn
+    for (const auto& t : trials)
+        if (s.strategy != "tpe" || t.index < s.n_startup_trials) configs.emplace(t.index, validate(t));
+    if (s.strategy != "grid" && !trials.empty())  // the space's bounds, not only the values drawn
         for (size_t k = 0; k < s.params.size(); ++k) {
             const auto& p = s.params[k];
             if (p.kind != "uniform" && p.kind != "log_uniform" && p.kind != "int_uniform") continue;
@@ -415,6 +465,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         store.set_meta("space_file", o.space_file);
         store.set_meta("objective", s.objective);
         store.set_meta("direction", minimize ? "minimize" : "maximize");
+        store.set_meta("strategy", s.strategy);
         store.set_meta("shard", std::to_string(o.shard) + "/" + std::to_string(o.shards));
         store.set_meta("created", utc_now());
     }
@@ -422,8 +473,9 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     for (const auto& t : trials) {
         TrialRecord r;
         r.index = t.index;
-        r.params = t.json();
-        r.sets = sets_json(t.sets());
+        r.params = s.strategy == "tpe" ? "{}" : t.json();  // (tpe: set when the trial is claimed)
+        r.sets = s.strategy == "tpe" ? "[]" : sets_json(t.sets());
+        if (budgeted) r.budget = bracket_of(brackets, t.index).rungs.front().epochs;
         rows.push_back(r);
     }
     store.add_trials(rows);
@@ -433,9 +485,11 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
 
     std::set<int64_t> mine;
     for (const auto& t : trials) mine.insert(t.index);
+    // Work left: pending trials, and paused ones that the scheduler may still promote.
+    auto is_open = [](const TrialRecord& r) { return r.state == "pending" || r.state == "paused"; };
     int64_t pending = 0;
     for (const auto& r : store.all())
-        if (mine.count(r.index) && r.state == "pending") ++pending;
+        if (mine.count(r.index) && is_open(r)) ++pending;
     if (cb.on_message && existed && pending < int64_t(trials.size()))
         cb.on_message("resuming: " + std::to_string(int64_t(trials.size()) - pending) + " of " +
                       std::to_string(trials.size()) + " trials already done");
@@ -445,6 +499,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     res.out = o.out;
     res.objective = s.objective;
     res.direction = minimize ? "minimize" : "maximize";
+    res.strategy = s.strategy;
     const int jobs = int(std::max<int64_t>(1, std::min<int64_t>(o.jobs, std::max<int64_t>(1, pending))));
     const int per_trial = std::max(1, o.threads / std::max(1, o.jobs));
     const auto t_start = clock_type::now();
@@ -461,16 +516,19 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
             progress.best_params = describe(r);
         }
     };
+    auto is_done = [](const TrialRecord& r) { return r.state == "complete" || r.state == "failed" || r.state == "pruned"; };
     for (const auto& r : store.all()) {
         if (!mine.count(r.index)) continue;
-        if (r.state == "complete" || r.state == "failed") ++progress.done;
+        if (is_done(r)) ++progress.done;
         if (r.state == "failed") ++progress.failed;
+        if (r.state == "pruned") ++progress.pruned;
         note_best(r);
     }
     auto last_write = clock_type::now();
     auto finished = [&](const TrialRecord& r) {
         ++finished_here;
         ++progress.done;
+        if (r.state == "pruned") ++progress.pruned;
         if (r.state == "failed") {
             ++progress.failed;
             if (cb.on_message) cb.on_message("trial " + std::to_string(r.index) + " failed: " + r.error);
@@ -500,6 +558,27 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         std::string buf;
     };
     std::vector<Worker> workers;
+    // The scheduler of the budgeted strategies, run inside each claim's transaction.
+    auto planner = [&](const std::vector<TrialRecord>& rows) {
+        std::vector<TrialRecord> out;
+        if (!budgeted) return out;
+        std::map<int64_t, const TrialRecord*> by_index;
+        for (const auto& r : rows) by_index[r.index] = &r;
+        for (const auto& d : halving_decisions(s, brackets, rows, minimize)) {
+            TrialRecord r = *by_index.at(d.index);
+            if (d.promote) {
+                r.state = "pending";
+                r.rung = d.rung;
+                r.budget = d.epochs;
+                r.error.clear();
+            } else {
+                r.state = "pruned";
+                r.error = "pruned: " + d.reason;
+            }
+            out.push_back(std::move(r));
+        }
+        return out;
+    };
     auto ck_dir = [&](int64_t idx) { return o.out + "/checkpoints/trial-" + std::to_string(idx); };
     auto start_worker = [&] {
         int fds[2];
@@ -525,15 +604,30 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
             std::optional<TrialData> shared;
             SearchStore st(db);
             const int self = int(::getpid());
+            std::vector<TrialRecord> changed;
             for (;;) {
                 if ((cb.stop_requested && cb.stop_requested()) || st.meta("stop") == "1") break;
                 int64_t idx;
                 int attempt;
-                if (!st.claim_next(o.shard, o.shards, self, idx, attempt)) break;
+                Claim got;
+                if (o.shards > 1) got = st.claim_next(o.shard, o.shards, self, idx, attempt) ? Claim::trial : Claim::done;
+                else got = st.claim_planned(self, planner, idx, attempt, changed);
+                // The scheduler's promotions and prunings: the coordinator reports them.
+                for (const auto& c : changed) {
+                    if (c.state == "pruned" && path_exists(ck_dir(c.index))) remove_tree(ck_dir(c.index));
+                    if (!tell(std::to_string(c.index) + "\n")) break;
+                }
+                if (got == Claim::wait && !adaptive) got = Claim::done;
+                if (got == Claim::done) break;
+                if (got == Claim::wait) {  // a rung is filling up: its results make the next work
+                    ::usleep(50 * 1000);
+                    continue;
+                }
                 // Tell the coordinator the trial runs (it reports the state change).
                 if (cb.on_trial && !tell("r " + std::to_string(idx) + " " + std::to_string(self) + "\n")) break;
                 const auto t0 = clock_type::now();
-                auto elapsed = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
+                TrialRecord row = st.get(idx);
+                auto elapsed = [&] { return row.duration + std::chrono::duration<double>(clock_type::now() - t0).count(); };
                 TrialCheckpoints ck;
                 ck.dir = ck_dir(idx);
                 ck.every_seconds = s.checkpoint_seconds;
@@ -542,25 +636,68 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
                     std::replace(m.begin(), m.end(), '\n', ' ');
                     tell("m " + m.substr(0, 3000) + "\n");  // (one write below PIPE_BUF: never interleaved)
                 };
-                bool recorded = false;
+                bool recorded = false, paused = false;
+                TrialHooks hooks;
+                hooks.budget = row.budget;
+                const int top = budgeted ? int(bracket_of(brackets, idx).rungs.size()) - 1 : 0;
+                hooks.keep_checkpoints = budgeted && row.rung < top;
+                double best_reported = minimize ? INFINITY : -INFINITY;
+                int best_unit = -1;
+                if (s.pruner.type != "none")
+                    hooks.on_epoch = [&](int unit, int epoch, double value) {
+                        if (unit != best_unit) {  // each fold and repeat is judged on its own
+                            best_unit = unit;
+                            best_reported = minimize ? INFINITY : -INFINITY;
+                        }
+                        if (std::isfinite(value)) {
+                            st.report(idx, unit, epoch, value);
+                            best_reported = minimize ? std::min(best_reported, value) : std::max(best_reported, value);
+                        }
+                        int64_t completed = 0;
+                        const std::vector<double> others = st.completed_reports(unit, epoch, completed);
+                        const double mine_v = std::isfinite(best_reported) ? best_reported : NAN;
+                        std::string why;
+                        if (median_prune(s.pruner, epoch, mine_v, others, completed, minimize, why))
+                            throw TrialPruned{epoch, mine_v, "pruned: " + why};
+                    };
                 try {
-                    const ExperimentConfig& cfg = configs.at(idx);
+                    const ExperimentConfig* cfg = nullptr;
+                    std::optional<ExperimentConfig> proposed;
+                    if (s.strategy == "tpe") {
+                        // Proposed now, from the results so far; a retry keeps the first proposal.
+                        Trial t;
+                        t.index = idx;
+                        if (row.sets != "[]") {
+                            for (const auto& x : sets_of(row))
+                                t.values.emplace_back(x.substr(0, x.find('=')), x.substr(x.find('=') + 1));
+                        } else {
+                            t = tpe_trial(s, idx, tpe_observations(s, st.all()), minimize);
+                            st.set_params(idx, attempt, t.json(), sets_json(t.sets()));
+                        }
+                        proposed = validate(t);
+                        cfg = &*proposed;
+                    } else {
+                        cfg = &configs.at(idx);
+                    }
                     // Data shared by every trial is loaded once per worker (the first trial that
                     // needs it; a failed load is retried by the next).
-                    if (share && !shared) shared = load_trial_data(cfg, s);
-                    std::vector<double> sc = evaluate_trial(cfg, s, share ? &*shared : nullptr, &ck);
+                    if (share && !shared) shared = load_trial_data(*cfg, s);
+                    std::vector<double> sc = evaluate_trial(*cfg, s, share ? &*shared : nullptr, &ck, &hooks);
                     double mean = 0, var = 0;
                     for (double x : sc) mean += x / double(sc.size());
                     for (double x : sc) var += (x - mean) * (x - mean) / double(sc.size());
-                    recorded = st.complete(idx, attempt, sc, mean, std::sqrt(var), elapsed());
+                    paused = budgeted && row.rung < top;
+                    recorded = st.finish_rung(idx, attempt, !paused, sc, mean, std::sqrt(var), elapsed(), hooks.epochs);
+                } catch (const TrialPruned& p) {
+                    recorded = st.prune(idx, attempt, p.reason, p.value, elapsed(), p.epoch);
                 } catch (const Error& e) {
                     recorded = st.fail(idx, attempt, e.what(), elapsed());
                 } catch (const std::bad_alloc&) {
                     recorded = st.fail(idx, attempt, "out of memory", elapsed());
                 }
-                // Recorded: its checkpoints are no longer needed (unless this attempt was stale and
-                // another one owns them now).
-                if (recorded) remove_tree(ck.dir);
+                // Recorded: its checkpoints are no longer needed (unless it waits for the next rung, or
+                // this attempt was stale and another one owns them now).
+                if (recorded && !paused) remove_tree(ck.dir);
                 if (!tell(std::to_string(idx) + "\n")) break;
             }
         } catch (...) {
@@ -572,7 +709,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     auto pending_mine = [&] {
         int64_t k = 0;
         for (const auto& r : store.all())
-            if (mine.count(r.index) && r.state == "pending") ++k;
+            if (mine.count(r.index) && is_open(r)) ++k;
         return k;
     };
     const bool stop_at_start = cb.stop_requested && cb.stop_requested();
@@ -589,10 +726,10 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
                 r.error.clear();
                 cb.on_trial(r, int(pid));
             }
-        } else {
+        } else {  // a trial's new state: finished, paused at a rung, or promoted by the scheduler
             const TrialRecord r = store.get(std::stoll(line));
             if (cb.on_trial) cb.on_trial(r, 0);
-            finished(r);
+            if (is_done(r)) finished(r);
         }
     };
     // A worker's pipe at its end: collect the worker; the trial it was running when it died runs
@@ -651,7 +788,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     if (!res.failed_fast && !(cb.stop_requested && cb.stop_requested())) {
         int64_t left = 0;
         for (const auto& r : store.all())
-            if (mine.count(r.index) && r.state == "pending") ++left;
+            if (mine.count(r.index) && is_open(r)) ++left;
         if (left > 0 && finished_here > 0) {
             SearchOptions again = o;
             again.resume = true;
@@ -663,6 +800,9 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     auto all = ranked(store.all(), minimize);
     res.best_config = write_outputs(o.out, store, all);
     res.trials = all;
+    res.strategy = s.strategy;
+    const int64_t units = int64_t(std::max(1, s.cv)) * s.repeats;
+    for (const auto& r : all) res.epochs += int64_t(r.epochs) * units;
 
     if (s.refit && !res.best_config.empty() && !res.interrupted && !res.failed_fast && o.shards == 1) {
         ExperimentConfig best = configs.count(all.front().index) ? configs.at(all.front().index)
@@ -694,7 +834,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
 
 SearchResult merge_searches(const std::vector<std::string>& dirs, const std::string& out) {
     if (dirs.empty()) throw ConfigError("search merge: give the sweep directories of the shards");
-    std::string fingerprint, base, objective, direction, config_path, base_sets, space_file;
+    std::string fingerprint, base, objective, direction, config_path, base_sets, space_file, strategy;
     std::map<int64_t, TrialRecord> merged;
     for (const auto& d : dirs) {
         const std::string db = d + "/search.db";
@@ -709,6 +849,7 @@ SearchResult merge_searches(const std::vector<std::string>& dirs, const std::str
             space_file = st.meta("space_file");
             objective = st.meta("objective");
             direction = st.meta("direction");
+            strategy = st.meta("strategy");
         } else if (fp != fingerprint) {
             throw ConfigError(d + ": a different search from " + dirs.front() + ":" + join_lines_diff(fingerprint, fp));
         }
@@ -728,6 +869,7 @@ SearchResult merge_searches(const std::vector<std::string>& dirs, const std::str
     store.set_meta("space_file", space_file);
     store.set_meta("objective", objective);
     store.set_meta("direction", direction);
+    store.set_meta("strategy", strategy);
     store.set_meta("shard", "merged");
     store.set_meta("created", utc_now());
     std::vector<TrialRecord> all;
@@ -739,6 +881,7 @@ SearchResult merge_searches(const std::vector<std::string>& dirs, const std::str
     res.out = out;
     res.objective = objective;
     res.direction = direction;
+    res.strategy = strategy.empty() ? "grid" : strategy;
     res.trials = ranked(all, direction == "minimize");
     res.best_config = write_outputs(out, store, res.trials);
     return res;

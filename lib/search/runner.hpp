@@ -26,7 +26,7 @@ struct SearchOptions {
 };
 
 struct SearchProgress {
-    int64_t done = 0, total = 0, failed = 0;
+    int64_t done = 0, total = 0, failed = 0, pruned = 0;
     double best = 0.0;
     bool has_best = false;
     std::string best_params;
@@ -44,6 +44,8 @@ struct SearchCallbacks {
 struct SearchResult {
     std::string out;
     std::string objective, direction;
+    std::string strategy;
+    int64_t epochs = 0;               ///< epochs trained over all trials and folds (the search's cost)
     std::vector<TrialRecord> trials;  ///< ranked: complete ones best first, then failed and unfinished
     bool interrupted = false, failed_fast = false;
     std::string best_config;          ///< path of best.yaml ("" when no trial completed)
@@ -73,13 +75,30 @@ struct TrialCheckpoints {
     std::function<void(const std::string&)> on_message;  ///< "trial 3: fold 2 continues after epoch 7"
 };
 
+/// What a budgeted or pruned trial adds to evaluate_trial: the epochs to train to (a rung's budget;
+/// 0: the config's), whether the units' checkpoints stay for the next rung, and a hook called with
+/// the objective on the held-out data after every epoch of every unit (it may throw TrialPruned).
+struct TrialHooks {
+    int budget = 0;
+    bool keep_checkpoints = false;
+    std::function<void(int unit, int epoch, double value)> on_epoch;
+    int epochs = 0;  ///< out: the epochs the units reached (the largest)
+};
+
+/// Thrown by a pruner from TrialHooks::on_epoch: the trial stops here for good.
+struct TrialPruned {
+    int epoch = 0;
+    double value = 0.0;  ///< its objective then (the best it reported)
+    std::string reason;
+};
+
 /// Scores of one trial: the objective on each held-out fold (cv: k) or on the validation data,
 /// for each repeat. Throws on a failing trial (config, data, divergence). `data`: this trial's
 /// TrialData when already loaded (see trials_share_data), else it is loaded here. With `ck`, the
 /// trial continues from the checkpoints an earlier attempt left, and leaves its own; the scores
 /// are the same bytes as an uninterrupted attempt's.
 std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConfig& s, const TrialData* data = nullptr,
-                                   const TrialCheckpoints* ck = nullptr);
+                                   const TrialCheckpoints* ck = nullptr, TrialHooks* hooks = nullptr);
 
 /// Run (or resume) a search: validate every trial's config first, run pending trials in worker
 /// processes (`jobs` at a time), record each in the store, then write leaderboard.csv,

@@ -30,7 +30,6 @@ std::string Trial::json() const {
     return j.str();
 }
 
-namespace {
 std::string number_text(double v, bool integral) {
     if (integral) return std::to_string(static_cast<long long>(std::llround(v)));
     std::string s = format_number(v);
@@ -39,7 +38,6 @@ std::string number_text(double v, bool integral) {
     if (e != std::string::npos && s.find('.') == std::string::npos) s.insert(e, ".0");
     return s;
 }
-}  // namespace
 
 std::vector<std::string> grid_values(const SearchParam& p) {
     if (p.kind != "range") return p.values;
@@ -61,7 +59,6 @@ int64_t grid_size(const SearchConfig& s) {
     return n;
 }
 
-int64_t trial_count(const SearchConfig& s) { return s.strategy == "grid" ? grid_size(s) : s.trials; }
 
 Trial make_trial(const SearchConfig& s, int64_t index) {
     Trial t;
@@ -79,6 +76,7 @@ Trial make_trial(const SearchConfig& s, int64_t index) {
         for (size_t i = 0; i < vals.size(); ++i) t.values.emplace_back(s.params[i].path, picked[i]);
         return t;
     }
+    // Every other strategy draws its (first) trials as the random search does.
     Rng rng(Rng::derive(s.seed, 0x5EA4C4ULL + uint64_t(index)));
     for (const auto& p : s.params) {
         std::string v;

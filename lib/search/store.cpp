@@ -79,18 +79,23 @@ SearchStore::SearchStore(const std::string& path) : path_(path) {
     exec("CREATE TABLE IF NOT EXISTS trials (idx INTEGER PRIMARY KEY, params TEXT NOT NULL, sets TEXT NOT NULL, "
          "state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, scores TEXT NOT NULL DEFAULT '[]', "
          "mean REAL, std REAL, duration REAL, error TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0, "
-         "started REAL NOT NULL DEFAULT 0, deaths INTEGER NOT NULL DEFAULT 0)");
+         "started REAL NOT NULL DEFAULT 0, deaths INTEGER NOT NULL DEFAULT 0, rung INTEGER NOT NULL DEFAULT 0, "
+         "budget INTEGER NOT NULL DEFAULT 0, rung_values TEXT NOT NULL DEFAULT '[]', epochs INTEGER NOT NULL DEFAULT 0)");
+    exec("CREATE TABLE IF NOT EXISTS reports (idx INTEGER NOT NULL, unit INTEGER NOT NULL, epoch INTEGER NOT NULL, "
+         "value REAL, PRIMARY KEY (idx, unit, epoch))");
     // Stores written before these columns existed get them (their trials' start times are unknown: 0).
     std::vector<std::string> have;
     {
         Stmt s(db_, "PRAGMA table_info(trials)", path_);
         while (s.step()) have.push_back(s.text(1));
     }
-    for (const char* c : {"started REAL", "deaths INTEGER"}) {
+    for (const char* c : {"started REAL NOT NULL DEFAULT 0", "deaths INTEGER NOT NULL DEFAULT 0",
+                          "rung INTEGER NOT NULL DEFAULT 0", "budget INTEGER NOT NULL DEFAULT 0",
+                          "rung_values TEXT NOT NULL DEFAULT '[]'", "epochs INTEGER NOT NULL DEFAULT 0"}) {
         const std::string col(c);
         if (std::find(have.begin(), have.end(), col.substr(0, col.find(' '))) != have.end()) continue;
         try {
-            exec("ALTER TABLE trials ADD COLUMN " + col + " NOT NULL DEFAULT 0");
+            exec("ALTER TABLE trials ADD COLUMN " + col);
         } catch (const IoError& e) {  // another process added it first
             if (std::string(e.what()).find("duplicate column") == std::string::npos) throw;
         }
@@ -123,8 +128,9 @@ void SearchStore::add_trials(const std::vector<TrialRecord>& trials) {
     exec("BEGIN IMMEDIATE");
     try {
         for (const auto& t : trials) {
-            Stmt one(db_, "INSERT OR IGNORE INTO trials(idx, params, sets, state) VALUES(?, ?, ?, 'pending')", path_);
-            one.bind(1, t.index).bind(2, t.params).bind(3, t.sets).step();
+            Stmt one(db_, "INSERT OR IGNORE INTO trials(idx, params, sets, state, budget) VALUES(?, ?, ?, 'pending', ?)",
+                     path_);
+            one.bind(1, t.index).bind(2, t.params).bind(3, t.sets).bind(4, int64_t(t.budget)).step();
         }
         exec("COMMIT");
     } catch (...) {
@@ -135,7 +141,8 @@ void SearchStore::add_trials(const std::vector<TrialRecord>& trials) {
 
 namespace {
 constexpr const char* kSelect =
-    "SELECT idx, params, sets, state, attempt, scores, mean, std, duration, error, started, pid, deaths FROM trials";
+    "SELECT idx, params, sets, state, attempt, scores, mean, std, duration, error, started, pid, deaths, rung, budget, "
+    "rung_values, epochs FROM trials";
 }  // namespace
 
 TrialRecord SearchStore::get(int64_t index) const {
@@ -174,6 +181,13 @@ void SearchStore::read_rows(void* stmt, std::vector<TrialRecord>& out) const {
         r.started = s.dbl(10);
         r.worker = int(s.i64(11));
         r.deaths = int(s.i64(12));
+        r.rung = int(s.i64(13));
+        r.budget = int(s.i64(14));
+        try {
+            for (const auto& v : parse_json(s.text(15)).items) r.rung_values.push_back(v.number);
+        } catch (const std::exception&) {
+        }
+        r.epochs = int(s.i64(16));
         out.push_back(std::move(r));
     }
 }
@@ -207,6 +221,97 @@ bool SearchStore::claim_next(int shard, int shards, int pid, int64_t& index, int
         exec("ROLLBACK");
         throw;
     }
+}
+
+Claim SearchStore::claim_planned(int pid,
+                                 const std::function<std::vector<TrialRecord>(const std::vector<TrialRecord>&)>& plan,
+                                 int64_t& index, int& attempt, std::vector<TrialRecord>& changed) {
+    changed.clear();
+    exec("BEGIN IMMEDIATE");
+    try {
+        std::vector<TrialRecord> rows;
+        {
+            Stmt q(db_, kSelect, path_);
+            read_rows(&q, rows);
+        }
+        if (plan) changed = plan(rows);
+        for (const auto& c : changed) {
+            Stmt u(db_, "UPDATE trials SET state = ?, rung = ?, budget = ?, error = ? WHERE idx = ?", path_);
+            u.bind(1, c.state).bind(2, int64_t(c.rung)).bind(3, int64_t(c.budget)).bind(4, c.error).bind(5, c.index).step();
+        }
+        Stmt q(db_, "SELECT idx FROM trials WHERE state = 'pending' ORDER BY rung DESC, idx LIMIT 1", path_);
+        if (!q.step()) {
+            // (paused trials alone make no work: the plan has decided all it can about them)
+            Stmt busy(db_, "SELECT COUNT(*) FROM trials WHERE state = 'running'", path_);
+            const bool wait = busy.step() && busy.i64(0) > 0;
+            exec("COMMIT");
+            return wait ? Claim::wait : Claim::done;
+        }
+        index = q.i64(0);
+        const double now =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        Stmt u(db_, "UPDATE trials SET state = 'running', attempt = attempt + 1, pid = ?, started = ? WHERE idx = ?", path_);
+        u.bind(1, int64_t(pid)).bind(2, now).bind(3, index).step();
+        Stmt a(db_, "SELECT attempt FROM trials WHERE idx = ?", path_);
+        a.bind(1, index);
+        attempt = a.step() ? int(a.i64(0)) : 0;
+        exec("COMMIT");
+        return Claim::trial;
+    } catch (...) {
+        exec("ROLLBACK");
+        throw;
+    }
+}
+
+bool SearchStore::finish_rung(int64_t index, int attempt, bool top, const std::vector<double>& scores, double mean,
+                              double std, double duration, int epochs) {
+    TrialRecord r = get(index);
+    r.rung_values.push_back(mean);
+    Stmt s(db_,
+           "UPDATE trials SET state = ?, scores = ?, mean = ?, std = ?, duration = ?, error = '', rung_values = ?, "
+           "epochs = ? WHERE idx = ? AND attempt = ? AND state = 'running'",
+           path_);
+    s.bind(1, std::string(top ? "complete" : "paused")).bind(2, scores_json(scores)).bind(3, mean).bind(4, std);
+    s.bind(5, duration).bind(6, scores_json(r.rung_values)).bind(7, int64_t(epochs)).bind(8, index).bind(9, int64_t(attempt));
+    s.step();
+    return s.changes() == 1;
+}
+
+bool SearchStore::prune(int64_t index, int attempt, const std::string& reason, double value, double duration, int epochs) {
+    Stmt s(db_,
+           "UPDATE trials SET state = 'pruned', error = ?, mean = ?, std = 0, duration = ?, epochs = ? "
+           "WHERE idx = ? AND attempt = ? AND state = 'running'",
+           path_);
+    s.bind(1, reason).bind(2, value).bind(3, duration).bind(4, int64_t(epochs)).bind(5, index).bind(6, int64_t(attempt));
+    s.step();
+    return s.changes() == 1;
+}
+
+bool SearchStore::set_params(int64_t index, int attempt, const std::string& params, const std::string& sets) {
+    Stmt s(db_, "UPDATE trials SET params = ?, sets = ? WHERE idx = ? AND attempt = ? AND state = 'running'", path_);
+    s.bind(1, params).bind(2, sets).bind(3, index).bind(4, int64_t(attempt));
+    s.step();
+    return s.changes() == 1;
+}
+
+void SearchStore::report(int64_t index, int unit, int epoch, double value) {
+    Stmt s(db_, "INSERT OR REPLACE INTO reports(idx, unit, epoch, value) VALUES(?, ?, ?, ?)", path_);
+    s.bind(1, index).bind(2, int64_t(unit)).bind(3, int64_t(epoch)).bind(4, value).step();
+}
+
+std::vector<double> SearchStore::completed_reports(int unit, int epoch, int64_t& completed) const {
+    {
+        Stmt c(db_, "SELECT COUNT(*) FROM trials WHERE state = 'complete'", path_);
+        completed = c.step() ? c.i64(0) : 0;
+    }
+    std::vector<double> out;
+    Stmt s(db_,
+           "SELECT r.value FROM reports r JOIN trials t ON t.idx = r.idx WHERE t.state = 'complete' AND r.unit = ? "
+           "AND r.epoch = ? AND r.value IS NOT NULL ORDER BY r.idx",
+           path_);
+    s.bind(1, int64_t(unit)).bind(2, int64_t(epoch));
+    while (s.step()) out.push_back(s.dbl(0));
+    return out;
 }
 
 std::vector<std::pair<int64_t, bool>> SearchStore::worker_died(int pid, const std::string& error, int retries) {
@@ -258,11 +363,12 @@ bool SearchStore::fail(int64_t index, int attempt, const std::string& error, dou
 void SearchStore::put(const TrialRecord& r) {
     Stmt s(db_,
            "INSERT OR REPLACE INTO trials(idx, params, sets, state, attempt, scores, mean, std, duration, error, started, "
-           "pid, deaths) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           "pid, deaths, rung, budget, rung_values, epochs) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
            path_);
     s.bind(1, r.index).bind(2, r.params).bind(3, r.sets).bind(4, r.state).bind(5, int64_t(r.attempt));
     s.bind(6, scores_json(r.scores)).bind(7, r.mean).bind(8, r.std).bind(9, r.duration).bind(10, r.error);
-    s.bind(11, r.started).bind(12, int64_t(r.worker)).bind(13, int64_t(r.deaths)).step();
+    s.bind(11, r.started).bind(12, int64_t(r.worker)).bind(13, int64_t(r.deaths)).bind(14, int64_t(r.rung));
+    s.bind(15, int64_t(r.budget)).bind(16, scores_json(r.rung_values)).bind(17, int64_t(r.epochs)).step();
 }
 
 }  // namespace nnctl
