@@ -714,6 +714,93 @@ key=lambda t: t["trial"]
 assert [(t["params"],t["scores"]) for t in sorted(a,key=key)]==[(t["params"],t["scores"]) for t in sorted(b,key=key)]
 assert len(a)==4' "$TMP/rs1.json" "$TMP/rs2.json"
 
+# Budgeted and adaptive search (halving, hyperband, asha, tpe, the median pruner). Hyperband's
+# brackets for 2..18 epochs (eta 3): 9 trials at 2 epochs -> 3 at 6 -> 1 at 18; 5 at 6 -> 1 at 18; 3 at 18.
+ADA=(--threads 1 --set search.refit=false --set 'search.space={optimizer.learning_rate: {distribution: log_uniform, min: 0.001, max: 0.3}, model.layers.0.units: {distribution: int_uniform, min: 4, max: 32, step: 4}}')
+"$NNCTL" search $SS --out "$TMP/hb1" --json "${ADA[@]}" --set search.strategy=hyperband --set search.min_epochs=2 --set search.max_epochs=18 --jobs 1 --events "$TMP/hb1.events" >"$TMP/hb1.json" 2>"$TMP/e"; code=$?
+check "hyperband runs (exit $code)" test $code -eq 0
+check "hyperband: 17 trials in 3 brackets; 5 reach 18 epochs, the rest are pruned at their rung with the reason" /usr/bin/python3 - "$TMP/hb1.json" "$TMP/hb1/trials.jsonl" "$TMP/hb1.events" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+t = {x["trial"]: x for x in d["trials"]}
+assert sorted(t) == list(range(17)) and d["strategy"] == "hyperband", d
+done = [i for i in t if t[i]["state"] == "complete"]
+assert len(done) == 5 and all(t[i]["epochs"] == 18 for i in done), done
+assert sum(i < 9 for i in done) == 1 and sum(9 <= i < 14 for i in done) == 1 and all(i in done for i in (14, 15, 16))
+pruned = [x for x in t.values() if x["state"] == "pruned"]
+assert len(pruned) == 12 and all(x["reason"].startswith("pruned: not among the best") for x in pruned)
+assert sorted(x["epochs"] for x in pruned) == [2] * 6 + [6] * 2 + [6] * 4, sorted(x["epochs"] for x in pruned)
+assert d["epochs"] == 3 * sum(x["epochs"] for x in t.values()), d["epochs"]  # 3 folds
+rows = [json.loads(l) for l in open(sys.argv[2])]
+assert rows[0]["state"] == "complete" and len(rows[0]["rungs"]) >= 1
+states = [json.loads(l) for l in open(sys.argv[3])]
+assert any(e.get("state") == "paused" and e.get("rung") == 0 and e.get("budget") == 2 for e in states)
+assert any(e.get("state") == "pending" and e.get("rung") == 1 and e.get("budget") == 6 for e in states)
+PY
+"$NNCTL" search $SS --out "$TMP/hb2" --json "${ADA[@]}" --set search.strategy=hyperband --set search.min_epochs=2 --set search.max_epochs=18 --jobs 2 >"$TMP/hb2.json" 2>/dev/null
+same_trials='
+import json, sys
+a, b = ({t["trial"]: (t["state"], t["params"], t["scores"], t.get("epochs")) for t in json.load(open(f))["trials"]} for f in sys.argv[1:3])
+assert a == b, [(i, a[i], b.get(i)) for i in a if a[i] != b.get(i)][:3]'
+check "hyperband with 2 workers decides exactly as with 1 (synchronous rungs)" /usr/bin/python3 -c "$same_trials" "$TMP/hb1.json" "$TMP/hb2.json"
+# The best trial, trained straight to 18 epochs by a one-trial grid search, scores the same: its rungs
+# continued from their checkpoints.
+best_sets=$(/usr/bin/python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["best"]["params"]; print("{optimizer.learning_rate: [%r], model.layers.0.units: [%d]}" % (b["optimizer.learning_rate"], b["model.layers.0.units"]))' "$TMP/hb1.json")
+"$NNCTL" grid-search $SS --out "$TMP/hbref" --json --threads 1 --set search.refit=false --set training.epochs=18 --set "search.space=$best_sets" -q >"$TMP/hbref.json"
+check "a promoted trial's scores equal one uninterrupted 18-epoch fit" /usr/bin/python3 -c '
+import json,sys; a=json.load(open(sys.argv[1]))["best"]; b=json.load(open(sys.argv[2]))["trials"][0]
+assert a["mean"] == b["mean"], (a, b)' "$TMP/hb1.json" "$TMP/hbref.json"
+# kill -9 of the whole hyperband search at random moments, then resume: the same decisions and scores
+# (a larger one, 2..54 epochs: 49 trials in 4 brackets, so that the kills land while it runs).
+HB54=("${ADA[@]}" --set search.strategy=hyperband --set search.min_epochs=2 --set search.max_epochs=54 --jobs 2 --set search.checkpoint_seconds=0)
+"$NNCTL" search $SS --out "$TMP/hb54" --json "${HB54[@]}" >"$TMP/hb54.json" 2>/dev/null
+RANDOM=11
+for round in 1 2 3; do
+  setsid "$NNCTL" search $SS --out "$TMP/hbk" -q "${HB54[@]}" &
+  pid=$!
+  sleep "$(printf '0.%02d' $(( (RANDOM % 30) + 5 )))"
+  kill -9 -- -$pid 2>/dev/null; wait $pid 2>/dev/null
+done
+check "the kills left hyperband unfinished" /usr/bin/python3 -c '
+import sqlite3,sys; s=[r[0] for r in sqlite3.connect(sys.argv[1]).execute("select state from trials")]
+assert s and any(x not in ("complete","pruned") for x in s), s' "$TMP/hbk/search.db"
+"$NNCTL" search $SS --out "$TMP/hbk" --json "${HB54[@]}" >"$TMP/hbk.json" 2>/dev/null; code=$?
+check "hyperband killed and resumed completes (exit $code)" test $code -eq 0
+check "... with the decisions and scores of the uninterrupted search" /usr/bin/python3 -c "$same_trials" "$TMP/hb54.json" "$TMP/hbk.json"
+check "... and leaves no checkpoints behind" test ! -e "$TMP/hbk/checkpoints"
+# ASHA and successive halving (one worker: deterministic).
+"$NNCTL" search $SS --out "$TMP/asha" --json "${ADA[@]}" --set search.strategy=asha --set search.trials=12 --set search.max_epochs=9 >"$TMP/asha.json" 2>/dev/null; code=$?
+check "asha: 12 trials, the best at 9 epochs, the others pruned at 1 or 3 (exit $code)" /usr/bin/python3 -c '
+import json,sys; t=json.load(open(sys.argv[1]))["trials"]
+assert len(t)==12 and t[0]["state"]=="complete" and t[0]["epochs"]==9, t[0]
+assert all(x["state"] in ("complete","pruned") for x in t) and {x["epochs"] for x in t if x["state"]=="pruned"} <= {1,3}' "$TMP/asha.json"
+"$NNCTL" search $SS --out "$TMP/halving" --json "${ADA[@]}" --set search.strategy=halving --set search.trials=10 --set search.max_epochs=9 >"$TMP/halving.json" 2>/dev/null; code=$?
+check "halving: 10 at 1 epoch, 3 at 3, 1 at 9 (exit $code)" /usr/bin/python3 -c '
+import json,sys; t=json.load(open(sys.argv[1]))["trials"]; e=sorted(x["epochs"] for x in t)
+assert e==[1]*7+[3]*2+[9], e' "$TMP/halving.json"
+# TPE: its random start is the random search's trials; then it proposes from the results, the same
+# proposals on every run with one worker.
+"$NNCTL" search $SS --out "$TMP/tpe1" --json "${ADA[@]}" --set search.strategy=tpe --set search.trials=8 --set search.n_startup_trials=4 --set training.epochs=5 >"$TMP/tpe1.json" 2>/dev/null; code=$?
+"$NNCTL" search $SS --out "$TMP/tpe2" --json "${ADA[@]}" --set search.strategy=tpe --set search.trials=8 --set search.n_startup_trials=4 --set training.epochs=5 >"$TMP/tpe2.json" 2>/dev/null
+"$NNCTL" random-search $SS --out "$TMP/tperand" --json "${ADA[@]}" --set search.trials=4 --set training.epochs=5 >"$TMP/tperand.json" 2>/dev/null
+check "tpe runs (exit $code), deterministically, starting from the random search's trials" /usr/bin/python3 -c "$same_trials"'
+r = {t["trial"]: t["params"] for t in json.load(open(sys.argv[3]))["trials"]}
+assert len(a) == 8 and all(a[i][1] == r[i] for i in range(4))
+assert all(a[i][1] != r.get(i) for i in range(4, 8))' "$TMP/tpe1.json" "$TMP/tpe2.json" "$TMP/tperand.json"
+# The median pruner on a random search: pruned trials name the epoch and the median.
+"$NNCTL" random-search $SS --out "$TMP/med" --json "${ADA[@]}" --set search.trials=10 --set training.epochs=12 --set 'search.pruner={type: median, startup_trials: 2, warmup_epochs: 1}' --events "$TMP/med.events" >"$TMP/med.json" 2>"$TMP/e"; code=$?
+check "median pruner: some trials stopped early with the reason, the others complete (exit $code)" /usr/bin/python3 -c '
+import json,sys; t=json.load(open(sys.argv[1]))["trials"]
+p=[x for x in t if x["state"]=="pruned"]; c=[x for x in t if x["state"]=="complete"]
+assert p and len(c)>=2 and len(p)+len(c)==10, [x["state"] for x in t]
+assert all(1 < x["epochs"] <= 12 and " is worse than the median " in x["reason"] for x in p), p[0]
+assert t[0]["state"]=="complete"
+ev=[json.loads(l) for l in open(sys.argv[2])]
+assert sum(e.get("state")=="pruned" for e in ev)==len(p)' "$TMP/med.json" "$TMP/med.events"
+check "the summary counts the pruned trials" grep -q "trial(s) stopped early by the pruner" "$TMP/e"
+"$NNCTL" search $SS --out "$TMP/x" -q "${ADA[@]}" --set search.strategy=tpe --shard 0/2 2>"$TMP/e"; code=$?
+check "--shard with tpe exits 2 saying why (exit $code)" bash -c "test $code -eq 2 && grep -q 'decides from the results of all trials' '$TMP/e'"
+
 # Help and version describe the commands and exit codes.
 check "--version" bash -c "'$NNCTL' --version | grep -q '^nnctl [0-9]'"
 check "--help lists exit codes" bash -c "'$NNCTL' --help | grep -q 'Exit codes'"

@@ -519,3 +519,52 @@ training: {epochs: 27}
               .find("search.n_ei_candidates: n_ei_candidates is a setting of strategy: tpe") != std::string::npos);
     CHECK(error_of("search: {strategy: hyperbnd, space: {x: [1]}}\n").find("hyperband") != std::string::npos);
 }
+
+#include "core/fileio.hpp"
+#include "search/runner.hpp"
+
+TEST_CASE("a promoted trial continues from its rung's checkpoints to the same scores as one fit") {
+    // 3-fold cross-validation with shuffled batches: rung 1 (3 epochs), then rung 2 (7 epochs)
+    // continued from rung 1's checkpoints, equals 7 epochs in one go, to the last bit.
+    ExperimentConfig c = load_config(std::string(NNCTL_SOURCE_DIR) + "/configs/seed/grid_search.yaml",
+                                     {"training.epochs=7", "data.preprocess=standardize"});
+    const TrialData td = load_trial_data(c, c.search);
+    const std::vector<double> whole = evaluate_trial(c, c.search, &td);
+    const std::string dir = "/tmp/nnctl_rungs" + std::to_string(::getpid());
+    remove_tree(dir);
+    TrialCheckpoints ck;
+    ck.dir = dir;
+    ck.every_seconds = 1e9;  // only the rung ends are written
+    std::vector<std::string> said;
+    ck.on_message = [&](const std::string& m) { said.push_back(m); };
+    TrialHooks h1;
+    h1.budget = 3;
+    h1.keep_checkpoints = true;
+    const std::vector<double> r1 = evaluate_trial(c, c.search, &td, &ck, &h1);
+    CHECK(h1.epochs == 3);
+    for (int u = 0; u < 3; ++u) CHECK(path_exists(dir + "/unit-" + std::to_string(u) + "/checkpoint.safetensors"));
+    ExperimentConfig c3 = c;
+    c3.training.epochs = 3;
+    CHECK(r1 == evaluate_trial(c3, c.search, &td));  // the rung's scores are those of a 3-epoch fit
+    CHECK(said.empty());
+    TrialHooks h2;
+    h2.budget = 7;
+    const std::vector<double> r2 = evaluate_trial(c, c.search, &td, &ck, &h2);
+    CHECK(r2 == whole);
+    CHECK(h2.epochs == 7);
+    REQUIRE(said.size() == 3);  // every fold went on from epoch 3
+    CHECK(said[0] == ": fold 1/3 continues from its checkpoint after epoch 3");
+    CHECK(said[2] == ": fold 3/3 continues from its checkpoint after epoch 3");
+    // The epoch hook sees the objective of every epoch of every fold; a pruner's exception stops it.
+    TrialHooks h3;
+    std::vector<std::pair<int, int>> seen;
+    h3.on_epoch = [&](int unit, int epoch, double value) {
+        CHECK(std::isfinite(value));
+        seen.emplace_back(unit, epoch);
+        if (unit == 1 && epoch == 2) throw TrialPruned{epoch, value, "pruned: test"};
+    };
+    CHECK_THROWS_AS(evaluate_trial(c, c.search, &td, nullptr, &h3), TrialPruned);
+    CHECK(seen.size() == 7 + 2);
+    CHECK(seen.back() == std::make_pair(1, 2));
+    remove_tree(dir);
+}
