@@ -28,7 +28,7 @@ for cfg in configs/*.yaml configs/seed/*.yaml; do
     *pretrain*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
     # The sentiment sentences come from scripts/fetch-sentiment.sh; a sample is committed for the suite.
     *sentiment*) small=(--set data.train.path=tests/data/sentiment_sample.json) ;;
-    *cnn*|*resnet*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
+    *cnn*|*resnet*|*hyperband*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
     # The series scripts/fetch-series.sh extracts is committed under tests/data for the suite.
     *sunspots*) small=(--set data.train.path=tests/data/sunspots.csv) ;;
   esac

@@ -483,7 +483,8 @@ training: {epochs: 27}
     CHECK(c.training.epochs == 27);
     c = parse_config(base + "search: {strategy: asha, max_epochs: 9, trials: 5, space: {training.batch_size: [8, 16]}}\n",
                      "cfg.yaml");
-    CHECK(c.training.epochs == 9);  // the trials train to max_epochs
+    CHECK(c.search.max_epochs == 9);
+    CHECK(c.training.epochs == 27);  // (the search trains its trials to max_epochs; nnctl train as written)
     CHECK(c.search.params[0].kind == "choice");
     c = parse_config(base + "search: {strategy: random, pruner: {type: median, warmup_epochs: 2}, space: {"
                             "training.batch_size: [8, 16]}}\n",

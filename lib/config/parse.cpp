@@ -1101,9 +1101,9 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
     return s;
 }
 
-/// The epoch budgets of halving, hyperband and asha: max_epochs defaults to training.epochs; the
-/// trials' training.epochs become max_epochs, so the budget cannot be searched, and a staged fit
-/// (training.stages) has no single epoch count to cut.
+/// The epoch budgets of halving, hyperband and asha: max_epochs defaults to training.epochs (the
+/// search trains its trials to max_epochs at most), so the budget cannot be searched, and a staged
+/// fit (training.stages) has no single epoch count to cut.
 void check_search_budget(Reader& r, const YAML::Node& n, ExperimentConfig& c) {
     SearchConfig& s = c.search;
     if (s.strategy != "halving" && s.strategy != "hyperband" && s.strategy != "asha") return;
@@ -1120,7 +1120,6 @@ void check_search_budget(Reader& r, const YAML::Node& n, ExperimentConfig& c) {
             r.doc().error(n["space"], "search.space.training.epochs",
                           "strategy: " + s.strategy + " sets the epochs itself (min_epochs to max_epochs); leave "
                           "training.epochs out of the space");
-    c.training.epochs = s.max_epochs;
 }
 
 /// model.inputs, model.blocks and model.layers: the layers in config order, each copy of a block

@@ -399,6 +399,8 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         throw ConfigError("--shard: strategy: " + s.strategy + " decides from the results of all trials, which shards "
                           "do not share; run one search (--jobs N) instead");
     const std::vector<Bracket> brackets = budgeted ? plan_brackets(s) : std::vector<Bracket>{};
+    // The trials train to max_epochs at most (the top rung), and best.yaml trains that many.
+    if (budgeted) sets.push_back("training.epochs=" + std::to_string(s.max_epochs));
     const bool minimize = minimize_objective(s.objective, s.direction);
     const std::string base_text = emit_config(base);
     std::string fingerprint = base_text + "--- search ---\n" + s.canonical + "\n";
@@ -714,6 +716,8 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     };
     const bool stop_at_start = cb.stop_requested && cb.stop_requested();
     for (int w = 0; w < jobs && pending > 0 && !stop_at_start; ++w) start_worker();
+    std::map<int64_t, std::string> said;  // the last state reported per trial
+    std::set<int64_t> counted;              // trials counted as done here
     auto handle = [&](const std::string& line) {
         if (line.rfind("m ", 0) == 0) {
             if (cb.on_message) cb.on_message(line.substr(2));
@@ -728,8 +732,14 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
             }
         } else {  // a trial's new state: finished, paused at a rung, or promoted by the scheduler
             const TrialRecord r = store.get(std::stoll(line));
+            // Two workers may tell the same change (one finished a rung, another's scheduler then
+            // decided it before this line was read): each state is reported, and counted, once.
+            std::string& last = said[r.index];
+            const std::string now = r.state + " " + std::to_string(r.rung) + " " + std::to_string(r.attempt);
+            if (now == last) return;
+            last = now;
             if (cb.on_trial) cb.on_trial(r, 0);
-            if (is_done(r)) finished(r);
+            if (is_done(r) && counted.insert(r.index).second) finished(r);
         }
     };
     // A worker's pipe at its end: collect the worker; the trial it was running when it died runs
@@ -755,7 +765,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
             }
             if (path_exists(ck_dir(idx))) remove_tree(ck_dir(idx));
             if (cb.on_trial) cb.on_trial(r, 0);
-            finished(r);
+            if (counted.insert(r.index).second) finished(r);
         }
         if (!stopping() && int(workers.size()) < jobs && pending_mine() > 0) start_worker();
     };
