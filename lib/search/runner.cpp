@@ -806,6 +806,10 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         }
     }
     if (cb.stop_requested && cb.stop_requested()) res.interrupted = true;
+    // A kill between a trial's record and the removal of its checkpoints leaves them behind: the
+    // finished trials' go now.
+    for (const auto& r : store.all())
+        if (is_done(r) && path_exists(ck_dir(r.index))) remove_tree(ck_dir(r.index));
     ::rmdir((o.out + "/checkpoints").c_str());  // (only when no trial left one behind)
     auto all = ranked(store.all(), minimize);
     res.best_config = write_outputs(o.out, store, all);
