@@ -277,7 +277,12 @@ std::function<int()> register_search(CLI::App& app) {
     search->add_option("--events", s->events, "Append one JSON line per trial state change to FILE or stdout (-)")
         ->type_name("FILE|-");
     add_common_options(*search, s->common);
-    search->footer("\nnnctl search CONFIG runs the strategy in search.strategy (grid or random).\n"
+    search->footer("\nnnctl search CONFIG runs the strategy in search.strategy: grid, random, halving, hyperband\n"
+                   "(Li et al. 2018), asha (asynchronous successive halving) or tpe (Tree-structured Parzen\n"
+                   "Estimator). halving, hyperband and asha give trials budgets of min_epochs..max_epochs and\n"
+                   "promote the best 1/reduction_factor of each rung, which continue from their checkpoints;\n"
+                   "search.pruner: median stops trials early in grid, random and tpe searches.\n"
+                   "Example: nnctl search configs/fashion_mnist_hyperband.yaml --jobs 2\n"
                    "nnctl search merge DIR... combines the sweep directories of --shard runs.\n" +
                    std::string(kExitCodes));
     return [=, &app]() -> int {

@@ -618,8 +618,9 @@ std::string timeline(const std::vector<TrialRecord>& trials) {
     o.precision(1);
     o << "<figure><svg class=chart viewBox='0 0 " << W << " " << H << "' width=" << W << " height=" << H
       << " role=img aria-label='trials over time per worker'><text class=title x=" << L << " y=18>trials over time, by worker</text>";
-    const std::pair<const char*, const char*> states[] = {{"complete", kPalette[0]}, {"failed", kPalette[3]}, {"running", kPalette[1]}};
-    for (size_t k = 0; k < 3; ++k) {
+    const std::pair<const char*, const char*> states[] = {
+        {"complete", kPalette[0]}, {"pruned", kPalette[2]}, {"failed", kPalette[3]}, {"running", kPalette[1]}};
+    for (size_t k = 0; k < 4; ++k) {
         const int lx = L + int(k) * 110;
         o << "<rect x=" << lx << " y=28 width=14 height=9 fill='" << states[k].second << "' /><text class=legend x=" << lx + 18
           << " y=37>" << states[k].first << "</text>";
@@ -637,7 +638,9 @@ std::string timeline(const std::vector<TrialRecord>& trials) {
     for (const TrialRecord* t : ts) {
         const size_t w = size_t(std::find(lanes.begin(), lanes.end(), t->worker) - lanes.begin());
         const double end = t->state == "running" ? t1 : t->started + t->duration;
-        const char* c = t->state == "complete" ? kPalette[0] : t->state == "failed" ? kPalette[3] : kPalette[1];
+        const char* c = t->state == "complete" ? kPalette[0] : t->state == "failed" ? kPalette[3]
+                      : t->state == "pruned"                ? kPalette[2]
+                                                            : kPalette[1];
         o << "<rect x=" << px(t->started) << " y=" << T + int(w) * lane_h + gap / 2 << " width=" << std::max(0.8, px(end) - px(t->started))
           << " height=" << lane_h - gap << " fill='" << c << "'><title>trial " << t->index << " (" << t->state
           << (t->state == "complete" ? ", " + num(t->mean, 6) : std::string()) << "): " << num(t->duration, 4) << " s"
@@ -678,14 +681,18 @@ std::string sweep_section(const std::string& dir, const std::string& name) {
     std::vector<TrialRecord> trials = store.all();
     const std::set<std::string> logs = log_params(store);
     std::vector<const TrialRecord*> done, failed;
+    long long pruned = 0;
     for (const auto& t : trials) {
         if (t.state == "complete") done.push_back(&t);
         if (t.state == "failed") failed.push_back(&t);
+        pruned += t.state == "pruned";
     }
     std::sort(done.begin(), done.end(), [&](const TrialRecord* a, const TrialRecord* b) { return minimize ? a->mean < b->mean : a->mean > b->mean; });
     std::string o = "<h2 id='" + esc(name) + "'>Sweep " + esc(name) + "</h2><p>" + esc(dir) + ": objective <b>" + esc(objective) +
                     "</b> (" + (minimize ? "lower" : "higher") + " is better); " + count(static_cast<long long>(trials.size())) + " trials, " +
-                    count(static_cast<long long>(done.size())) + " complete, " + count(static_cast<long long>(failed.size())) + " failed.</p>";
+                    count(static_cast<long long>(done.size())) + " complete, " +
+                    (pruned > 0 ? count(pruned) + " stopped early (pruned), " : std::string()) +
+                    count(static_cast<long long>(failed.size())) + " failed.</p>";
     // The searched parameters, from the trials' params.
     std::vector<std::string> pnames;
     std::vector<std::map<std::string, const JsonValue*>> params;
