@@ -23,6 +23,7 @@ struct SearchCliOptions {
     std::string events;  ///< --events FILE|-
     CommonOptions common;
     std::vector<std::string> merge_dirs;
+    std::string status_dir;  ///< search status DIR
 };
 
 std::string fmt_eta(double s) {
@@ -213,6 +214,61 @@ int run_search_cmd(SearchCliOptions& o, const std::string& strategy) {
     return 0;
 }
 
+int run_status(const SearchCliOptions& o) {
+    const bool storage = !o.s.storage.empty();
+    if (storage == !o.status_dir.empty())
+        throw ConfigError("nnctl search status: give a sweep DIR, or --storage URL with --name NAME");
+    if (storage && o.s.name.empty()) throw ConfigError("nnctl search status --storage: give the search's --name");
+    const SearchStatus r = search_status(storage ? o.s.storage : o.status_dir, o.s.name);
+    auto count = [&](const char* k) {
+        auto it = r.states.find(k);
+        return it == r.states.end() ? int64_t(0) : it->second;
+    };
+    const TrialRecord* best = !r.trials.empty() && r.trials.front().state == "complete" ? &r.trials.front() : nullptr;
+    if (o.common.json) {
+        JsonWriter j;
+        j.begin_object().key("where").value(r.where).key("name").value(r.name).key("strategy").value(r.strategy);
+        j.key("objective").value(r.objective).key("direction").value(r.direction);
+        j.key("trials").value(static_cast<long long>(r.trials.size())).key("states").begin_object();
+        for (const auto& [k, v] : r.states) j.key(k).value(static_cast<long long>(v));
+        j.end_object().key("best");
+        if (best) {
+            j.begin_object().key("trial").value(static_cast<long long>(best->index)).key("params").raw(best->params);
+            j.key("mean").value(best->mean).end_object();
+        } else {
+            j.null();
+        }
+        j.key("workers").begin_array();
+        for (const auto& w : r.workers)
+            j.begin_object().key("host").value(w.host).key("pid").value(w.pid).key("trial").value(static_cast<long long>(w.trial))
+                .key("running_seconds").value(w.running).key("heartbeat_age").value(w.silent).end_object();
+        j.end_array().key("stale").begin_array();
+        for (const auto& t : r.stale)
+            j.begin_object().key("trial").value(static_cast<long long>(t.index)).key("host").value(t.host).key("pid").value(t.worker).end_object();
+        j.end_array().key("failed").begin_array();
+        for (const auto& t : r.trials)
+            if (t.state == "failed") j.begin_object().key("trial").value(static_cast<long long>(t.index)).key("error").value(t.error).end_object();
+        j.end_array().end_object();
+        std::cout << j.str() << std::endl;
+        return 0;
+    }
+    auto& lg = log();
+    lg.info("search {}{}: {}, {} ({})", r.name.empty() ? o.status_dir : r.name, storage ? " in " + r.where : "", r.strategy,
+            r.objective, r.direction);
+    lg.info("trials: {} ({} complete, {} pruned, {} failed, {} running, {} paused, {} pending)", r.trials.size(),
+            count("complete"), count("pruned"), count("failed"), count("running"), count("paused"), count("pending"));
+    if (best) lg.info("best: {} (trial {}: {})", format_number(best->mean), best->index, best->params);
+    lg.info("workers alive: {}", r.workers.size());
+    for (const auto& w : r.workers)
+        lg.info("  {} process {}: trial {} for {:.0f} s (last heartbeat {:.0f} s ago)", w.host, w.pid, w.trial, w.running, w.silent);
+    for (const auto& t : r.stale)
+        lg.info("  trial {}: its worker ({} process {}) went quiet; the next worker to ask for work runs it again", t.index,
+                t.host, t.worker);
+    for (const auto& t : r.trials)
+        if (t.state == "failed") lg.info("failed: trial {}: {}", t.index, t.error);
+    return 0;
+}
+
 void add_search_options(CLI::App* cmd, SearchCliOptions& o) {
     cmd->add_option("config", o.config, "Experiment config with a search: section (or give --space)")
         ->required()
@@ -229,6 +285,11 @@ void add_search_options(CLI::App* cmd, SearchCliOptions& o) {
     cmd->add_flag("--fail-fast", o.s.fail_fast, "Stop at the first failing trial (it stays resumable)");
     cmd->add_option("--shard", o.shard, "Run only trials with index = i (mod N), e.g. for a Slurm job array")
         ->type_name("i/N");
+    cmd->add_option("--storage", o.s.storage,
+                    "Keep the search in PostgreSQL: every worker on every machine started with the same config and "
+                    "URL joins it (default: SQLite in --out). Put the password in PGPASSWORD or ~/.pgpass")
+        ->type_name("postgresql://USER@HOST/DB");
+    cmd->add_option("--name", o.s.name, "The search's name in --storage (default: the config's name)")->type_name("NAME");
     cmd->add_option("--events", o.events,
                     "Append one JSON line per trial state change (running, complete, failed), and start/end, to "
                     "FILE or stdout (-)")
@@ -259,6 +320,26 @@ std::function<int()> register_search(CLI::App& app) {
     add_search_options(random, *r);
     CLI::App* search = app.add_subcommand("search", "Hyperparameter search with the strategy the config gives");
     search->require_subcommand(0, 1);
+    auto st = std::make_shared<SearchCliOptions>();
+    auto ex = std::make_shared<SearchCliOptions>();
+    CLI::App* status = search->add_subcommand("status", "Where a search stands: trials by state, the best, workers alive, failures");
+    status->add_option("dir", st->status_dir, "A sweep directory (or give --storage and --name)")->type_name("DIR");
+    status->add_option("--storage", st->s.storage, "The PostgreSQL storage of a shared search")->type_name("postgresql://USER@HOST/DB");
+    status->add_option("--name", st->s.name, "The search's name in --storage")->type_name("NAME");
+    status->add_flag("--json", st->common.json, "Print the status as JSON on stdout");
+    status->add_flag("-q,--quiet", st->common.quiet, "Only errors on stderr");
+    status->footer("\nExample: nnctl search status --storage postgresql://nnctl@db.example/nnctl --name fmnist-hb\n" +
+                   std::string(kExitCodes));
+    CLI::App* exporter = search->add_subcommand(
+        "export", "Write a shared search's results (search.db, leaderboard.csv, trials.jsonl, best.yaml) to a directory");
+    exporter->add_option("--storage", ex->s.storage, "The PostgreSQL storage of the search")
+        ->required()
+        ->type_name("postgresql://USER@HOST/DB");
+    exporter->add_option("--name", ex->s.name, "The search's name in --storage")->required()->type_name("NAME");
+    exporter->add_option("--out", ex->out, "Directory to write (default: sweeps/NAME); nnctl report reads it")->type_name("DIR");
+    exporter->add_flag("--json", ex->common.json, "Print the leaderboard as JSON on stdout");
+    exporter->add_flag("-q,--quiet", ex->common.quiet, "Only errors on stderr");
+    exporter->footer("\n" + std::string(kExitCodes));
     CLI::App* merge = search->add_subcommand("merge", "Combine sweep directories of shards into one leaderboard");
     merge->add_option("dirs", m->merge_dirs, "Sweep directories of the shards")->required()->type_name("DIR...");
     merge->add_option("--out", m->out, "Directory for the merged results (default: FIRST_DIR-merged)")->type_name("DIR");
@@ -274,6 +355,10 @@ std::function<int()> register_search(CLI::App& app) {
     search->add_flag("--resume", s->s.resume, "Continue the search in --out");
     search->add_flag("--fail-fast", s->s.fail_fast, "Stop at the first failing trial");
     search->add_option("--shard", s->shard, "Run only trials with index = i (mod N)")->type_name("i/N");
+    search->add_option("--storage", s->s.storage,
+                       "Keep the search in PostgreSQL, shared by workers on many machines (default: SQLite in --out)")
+        ->type_name("postgresql://USER@HOST/DB");
+    search->add_option("--name", s->s.name, "The search's name in --storage (default: the config's name)")->type_name("NAME");
     search->add_option("--events", s->events, "Append one JSON line per trial state change to FILE or stdout (-)")
         ->type_name("FILE|-");
     add_common_options(*search, s->common);
@@ -283,6 +368,8 @@ std::function<int()> register_search(CLI::App& app) {
                    "promote the best 1/reduction_factor of each rung, which continue from their checkpoints;\n"
                    "search.pruner: median stops trials early in grid, random and tpe searches.\n"
                    "Example: nnctl search configs/fashion_mnist_hyperband.yaml --jobs 2\n"
+                   "With --storage postgresql://..., every nnctl search started with the same config and URL, on\n"
+                   "any machine, joins the same search; nnctl search status shows it, nnctl search export copies it.\n"
                    "nnctl search merge DIR... combines the sweep directories of --shard runs.\n" +
                    std::string(kExitCodes));
     return [=, &app]() -> int {
@@ -297,7 +384,20 @@ std::function<int()> register_search(CLI::App& app) {
             if (m->common.json) print_json(res);
             return 0;
         }
-        if (s->config.empty()) throw ConfigError("nnctl search: give a CONFIG (or: nnctl search merge DIR...)");
+        if (status->parsed()) {
+            apply_common_options(st->common);
+            return run_status(*st);
+        }
+        if (exporter->parsed()) {
+            apply_common_options(ex->common);
+            SearchResult res = merge_searches({ex->s.storage}, ex->out.empty() ? "sweeps/" + ex->s.name : ex->out, ex->s.name);
+            print_leaderboard(res, 10);
+            if (!res.best_config.empty()) log().info("best config: {}", res.best_config);
+            if (ex->common.json) print_json(res);
+            return 0;
+        }
+        if (s->config.empty())
+            throw ConfigError("nnctl search: give a CONFIG (or: nnctl search status|export|merge ...)");
         return run_search_cmd(*s, "");
     };
 }

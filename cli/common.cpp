@@ -1,4 +1,5 @@
 #include "common.hpp"
+#include "search/sql.hpp"
 
 #include "core/error.hpp"
 #include "core/parallel.hpp"
@@ -67,7 +68,18 @@ spdlog::logger& log() {
 
 bool interrupted() { return g_interrupted.load(); }
 
-void set_command_line(int argc, char** argv) { g_argv.assign(argv, argv + argc); }
+void set_command_line(int argc, char** argv) {
+    // Kept for run.json and reports: a storage URL's password never goes there.
+    g_argv.clear();
+    for (int i = 0; i < argc; ++i) {
+        const std::string a = argv[i];
+        const size_t eq = a.find('=');
+        if (nnctl::is_postgres_url(a)) g_argv.push_back(nnctl::mask_url(a));
+        else if (eq != std::string::npos && nnctl::is_postgres_url(a.substr(eq + 1)))
+            g_argv.push_back(a.substr(0, eq + 1) + nnctl::mask_url(a.substr(eq + 1)));
+        else g_argv.push_back(a);
+    }
+}
 const std::vector<std::string>& command_line() { return g_argv; }
 int effective_threads() { return g_threads; }
 

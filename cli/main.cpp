@@ -11,6 +11,7 @@
 #include "common.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
+#include "search/sql.hpp"
 
 namespace {
 bool json_requested(int argc, char** argv) {
@@ -49,7 +50,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        app.exit(e);
+        // (as CLI11 prints it, with any storage URL's password masked: the message may quote arguments)
+        std::cerr << nnctl::mask_urls_in(e.what()) << "\nRun with --help for more information.\n";
         return 2;
     }
     try {
@@ -69,10 +71,10 @@ int main(int argc, char** argv) {
         if (json_requested(argc, argv)) {  // scripts asked for JSON: they get the error as JSON too
             nnctl::JsonWriter j;
             j.begin_object().key("error").begin_object().key("exit_code").value(e.exit_code());
-            j.key("message").value(std::string(e.what())).end_object().end_object();
+            j.key("message").value(nnctl::mask_urls_in(e.what())).end_object().end_object();
             std::cout << j.str() << std::endl;
         }
-        std::string msg = e.what();  // one problem per line, each prefixed for grep
+        std::string msg = nnctl::mask_urls_in(e.what());  // one problem per line, each prefixed for grep
         size_t start = 0;
         while (start <= msg.size()) {
             size_t nl = msg.find('\n', start);
@@ -85,7 +87,7 @@ int main(int argc, char** argv) {
         std::cerr << "error: out of memory\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "error: " << e.what() << "\n";
+        std::cerr << "error: " << nnctl::mask_urls_in(e.what()) << "\n";
         return 1;
     }
 }

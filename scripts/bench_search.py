@@ -29,10 +29,13 @@ FIRST_RANDOM = 13  # trials: 13 x 27 = 351 epochs, about a third of random searc
 
 
 def trace(events_path):
-    """(epochs spent so far, best completed-trial score so far) after each finished piece of
-    training, in the order the single worker did them, and the total epochs the events add up to.
-    `epochs` on a paused/complete event is the trial's running total, so the work done by that
-    piece is the increase over the trial's previous event."""
+    """(epochs spent so far, best completed-trial score so far) after each trial event that
+    reports epochs, in the order the single worker did the work, and the total epochs the events
+    add up to. `epochs` on an event is the trial's running total, so the work since the trial's
+    previous event is the increase. Not only `paused` and `complete` count: a rung's `paused` event
+    is sometimes not written when the trial is pruned at once (nnctl 0.1.0), and then the `pruned`
+    event, written at the rung decision, before the next rung's training, is the first to carry
+    those epochs."""
     done = {}
     spent = 0
     best = None
@@ -40,7 +43,7 @@ def trace(events_path):
     with open(events_path) as f:
         for line in f:
             e = json.loads(line)
-            if e.get("event") != "trial" or e.get("state") not in ("paused", "complete", "failed"):
+            if e.get("event") != "trial" or e.get("epochs") is None:
                 continue
             epochs = e.get("epochs")
             if epochs is not None:
@@ -57,7 +60,7 @@ def trace(events_path):
 def epochs_to_reach(points, target):
     """Epochs spent when the best-so-far first reached target, or None if it never did."""
     for spent, best in points:
-        if best is not None and best >= target:
+        if best is not None and best >= target - 1e-9:
             return spent
     return None
 
@@ -73,6 +76,10 @@ with open(args.runs) as f:
             # figures would be wrong; say so rather than print them.
             sys.exit(f"{row['events']}: the events add up to {replayed} epochs, the search reports "
                      f"{result['epochs']}")
+        final = points[-1][1] if points else None
+        if final is None or abs(final - result["best"]["mean"]) > 1e-6:
+            sys.exit(f"{row['events']}: the replayed best {final} is not the search's best "
+                     f"{result['best']['mean']}")
         states = {}
         for t in result["trials"]:
             states[t["state"]] = states.get(t["state"], 0) + 1
@@ -92,6 +99,10 @@ seeds = sorted({s for _, s in runs})
 missing = [(st, s) for st in ORDER for s in seeds if (st, s) not in runs]
 if missing:
     sys.exit(f"missing searches: {missing}")
+
+
+def minutes(seconds):
+    return f"{int(seconds) // 60} min {int(seconds) % 60} s"
 
 
 def mean_std(xs, fmt):
@@ -117,10 +128,11 @@ out.append(f"`{args.config}` (MLP: learning rate, hidden width, dropout, batch s
            f"val_accuracy), `data.train.max_samples={args.samples}` (~{int(args.samples * 0.9):,} "
            f"training rows, {int(args.samples * 0.1):,} validation rows: one image = "
            f"{1 / (args.samples * 0.1):.5f} accuracy), `search.refit=false`, `--jobs 1 --threads "
-           f"{args.threads}`, {len(seeds)} seeds (seed s: `seed=s`, `search.seed=s`). "
+           f"{args.threads}`, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} (seed s: `seed=s`, `search.seed=s`). "
            f"random: {args.random_trials} trials x 27 epochs; hyperband: max_epochs 27, eta 3; "
-           f"tpe: {args.tpe_trials} trials x 27 epochs (the first 10 random). Total runtime "
-           f"{args.total_seconds // 60} min {args.total_seconds % 60} s.")
+           f"tpe: {args.tpe_trials} trials x 27 epochs (the first 10 random). The searches' wall "
+           f"times add up to {minutes(sum(r['wall'] for r in runs.values()))}; this invocation took "
+           f"{minutes(args.total_seconds)}.")
 out.append("")
 out.append("| strategy | best val_accuracy (mean ± std) | epochs (mean) | epochs / random's | "
            "wall s (mean) | reached random's final best | epochs to reach it (per seed) |")
@@ -186,5 +198,5 @@ out.append(f"Hyperband's final best minus random search's, per seed: "
            f"validation image = {1 / (args.samples * 0.1):.5f}), with "
            f"{statistics.mean(r['epochs'] for r in hb) / rand_epochs:.2f} of random search's epochs.")
 out.append("")
-out.append(f"nnctl: `{args.nnctl}`.")
+out.append(f"nnctl: {args.nnctl}.")
 print("\n".join(out))

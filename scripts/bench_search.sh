@@ -6,8 +6,8 @@
 #
 #   scripts/bench_search.sh [SEEDS]        (default 5; seed s runs with seed=s and search.seed=s)
 #
-# Environment: NNCTL (default: build/nnctl), SAMPLES (default 12000). Not part of CI. Needs Fashion-MNIST
-# (apt-get install dataset-fashion-mnist). About 8 minutes a seed on 2 cores.
+# Environment: NNCTL (default: build/nnctl), SAMPLES (default 12000). Not part of CI.
+# Needs Fashion-MNIST (apt-get install dataset-fashion-mnist). About 8 minutes a seed on 2 cores.
 #
 # What runs, per seed:
 #   random     40 trials x 27 epochs = 1,080 epochs
@@ -26,16 +26,19 @@
 # The claim under test: "hyperband reaches random search's final best with at most a third of its
 # epoch budget". trials.jsonl cannot say when a best was found (a trial's `started` is the claim
 # time of its last rung only), so the summariser replays each search's --events file instead: with
-# one worker every `paused` (a rung reached) and `complete` event is one finished piece of training,
-# in order, and its `epochs` is the trial's running total, so summing the increments gives the
-# epochs spent so far, exactly. Best-so-far counts completed trials only (full 27 epochs), as the
-# search's own "best" does. From that trace: the epochs hyperband (and TPE) had spent when their
-# best first reached random search's final best on the same seed, or "never". As an equal-budget
+# one worker the events come in the order the training was done, and the `epochs` of a trial's
+# paused/pruned/complete event is its running total, so summing the increases gives the epochs
+# spent so far (checked: they add up to the search's own total, and hyperband's completions land
+# at 81, 159, 231, ... epochs as its bracket schedule says). Best-so-far counts completed trials
+# only (full 27 epochs), as the search's own "best" does. From that trace: the epochs hyperband
+# (and TPE) had spent when their best first reached random search's final best on the same seed,
+# or "never". As an equal-budget
 # reference, random search's best over its first 13 trials (351 epochs, ~a third of 1,080; trial i
 # depends only on the seed and i, so this is what a 13-trial random search would have found).
 #
-# Output: the table and per-seed numbers on stdout and in bench-results/search.md. The sweep
-# directories live in a temporary directory removed at the end.
+# Output: the table and per-seed numbers on stdout and in bench-results/search.md; each search's
+# --json and events in bench-results/search-runs/ (see below). The sweep directories live in a
+# temporary directory removed at the end.
 set -euo pipefail
 
 SEEDS=${1:-5}
@@ -73,6 +76,13 @@ TPE_TRIALS=40
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench_search.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
+# A run takes an hour or more, and build/nnctl may be rebuilt meanwhile by someone working on the
+# tree: every search runs the copy taken now, so all of them measure the same program.
+cp "$NNCTL" "$TMP/nnctl"
+NNCTL_SHA=$(sha256sum "$NNCTL" | cut -c1-16)
+SOURCE_NNCTL=$NNCTL
+NNCTL=$TMP/nnctl
+
 # The shipped config carries hyperband's budget keys (min_epochs, max_epochs, reduction_factor),
 # which random and TPE refuse ("sets the epoch budgets of strategy: halving, hyperband or asha") and
 # which --set cannot remove. So random and TPE run from a copy without those three lines, its
@@ -93,32 +103,57 @@ fi
 
 COMMON=(--json -q --jobs 1 --threads "$THREADS"
         --set "data.train.max_samples=$SAMPLES" --set search.refit=false)
+
+# Each finished search's --json, events and wall time are kept in bench-results/search-runs/ (a
+# few hundred kB), so that a benchmark stopped half-way (Ctrl-C, a reboot) continues where it
+# stopped when started again: a search is reused only if the program, the configs and these
+# settings are the ones it ran with, else the directory is emptied first.
+RAW=bench-results/search-runs
+SETUP="nnctl $NNCTL_SHA; $(sha256sum "$CONFIG" configs/fashion_mnist_mlp.yaml | cut -c1-16 | tr '\n' ' ')
+samples $SAMPLES; threads $THREADS; random $RANDOM_TRIALS; tpe $TPE_TRIALS"
+if [[ ! -f $RAW/setup.txt || $(cat "$RAW/setup.txt") != "$SETUP" ]]; then
+  rm -rf "$RAW"
+  mkdir -p "$RAW"
+  printf '%s\n' "$SETUP" >"$RAW/setup.txt"
+fi
 RUNS=$TMP/runs.tsv
 printf 'strategy\tseed\twall\tjson\tevents\n' >"$RUNS"
 
-# run STRATEGY SEED CONFIG [--set ...]: one search; its --json, events and wall time go to RUNS.
+# run STRATEGY SEED CONFIG [--set ...]: one search (or the kept result of an earlier identical one);
+# its --json, events and wall time go to RUNS.
 run() {
   local strategy=$1 seed=$2 config=$3; shift 3
-  local base=$TMP/$strategy-$seed code=0 t0 t1
-  t0=$(date +%s.%N)
-  "$NNCTL" search "$config" --out "$base.sweep" --events "$base.events.jsonl" "${COMMON[@]}" \
-    --set "search.strategy=$strategy" --set "seed=$seed" --set "search.seed=$seed" "$@" \
-    >"$base.json" 2>"$base.log" || code=$?
-  t1=$(date +%s.%N)
-  if [[ $code -ne 0 ]]; then
-    echo "bench_search: $strategy seed $seed failed (exit $code):" >&2
-    cat "$base.json" "$base.log" >&2
-    exit 1
+  local base=$TMP/$strategy-$seed keep=$RAW/$strategy-$seed code=0 t0 t1 wall note=""
+  if [[ -f $keep.wall ]]; then
+    wall=$(cat "$keep.wall")
+    note=" (kept from an earlier run)"
+  else
+    t0=$(date +%s.%N)
+    "$NNCTL" search "$config" --out "$base.sweep" --events "$base.events.jsonl" "${COMMON[@]}" \
+      --set "search.strategy=$strategy" --set "seed=$seed" --set "search.seed=$seed" "$@" \
+      >"$base.json" 2>"$base.log" || code=$?
+    t1=$(date +%s.%N)
+    if [[ $code -ne 0 ]]; then
+      echo "bench_search: $strategy seed $seed failed (exit $code):" >&2
+      cat "$base.json" "$base.log" >&2
+      exit 1
+    fi
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+    cp "$base.json" "$keep.json"
+    cp "$base.events.jsonl" "$keep.events.jsonl"
+    printf '%s\n' "$wall" >"$keep.wall"   # written last: its presence means the other two are whole
   fi
-  local wall
-  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-  printf '%s\t%s\t%s\t%s\t%s\n' "$strategy" "$seed" "$wall" "$base.json" "$base.events.jsonl" >>"$RUNS"
-  /usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
-print(f"  {sys.argv[2]:<9} seed {sys.argv[3]}: best {d[\"best\"][\"mean\"]:.4f}, {d[\"epochs\"]} epochs, {sys.argv[4]} s",
-      file=sys.stderr)' "$base.json" "$strategy" "$seed" "$wall"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$strategy" "$seed" "$wall" "$keep.json" "$keep.events.jsonl" >>"$RUNS"
+  /usr/bin/python3 - "$keep.json" "$strategy" "$seed" "$wall" "$note" <<'PY' >&2
+import json, sys
+path, strategy, seed, wall, note = sys.argv[1:]
+d = json.load(open(path))
+print(f"  {strategy:<9} seed {seed}: best {d['best']['mean']:.4f}, {d['epochs']} epochs, {wall} s{note}")
+PY
 }
 
-echo "bench_search: $SEEDS seeds, $CONFIG, data.train.max_samples=$SAMPLES, --jobs 1 --threads $THREADS, $NNCTL" >&2
+echo "bench_search: seeds 1..$SEEDS, $CONFIG, data.train.max_samples=$SAMPLES, --jobs 1 --threads $THREADS," \
+     "$SOURCE_NNCTL (sha256 $NNCTL_SHA...)" >&2
 start=$(date +%s)
 for seed in $(seq 1 "$SEEDS"); do
   # Strategies interleaved per seed, so that a burst of load from other work on the machine
@@ -133,4 +168,4 @@ total=$(( $(date +%s) - start ))
 mkdir -p bench-results
 /usr/bin/python3 scripts/bench_search.py "$RUNS" \
   --seeds "$SEEDS" --samples "$SAMPLES" --threads "$THREADS" --total-seconds "$total" \
-  --nnctl "$NNCTL" --config "$CONFIG" --random-trials "$RANDOM_TRIALS" --tpe-trials "$TPE_TRIALS" | tee bench-results/search.md
+  --nnctl "$SOURCE_NNCTL (sha256 $NNCTL_SHA...)" --config "$CONFIG" --random-trials "$RANDOM_TRIALS" --tpe-trials "$TPE_TRIALS" | tee bench-results/search.md

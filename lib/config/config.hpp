@@ -190,6 +190,9 @@ struct SearchConfig {
     /// seconds; 0: at every one. A trial interrupted by a crash continues from its last one.
     double checkpoint_seconds = 30.0;
     int retries = 1;                  ///< times a trial whose worker died is run again before it is failed
+    /// A running trial whose worker sent no heartbeat for this many seconds is given to another
+    /// worker (a machine that went away); 0: never (only workers seen to die on this machine).
+    double heartbeat_timeout = 60.0;
     std::string canonical;            ///< the section as text without `trials`, for resume checks
 };
 

@@ -1024,7 +1024,7 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
     if (!r.is_map(n, path, "a mapping (strategy, space, cv, objective, ...)")) return s;
     r.check_keys(n, path,
                  {"strategy", "space", "cv", "objective", "repeats", "refit", "trials", "seed", "max_trials", "top",
-                  "checkpoint_seconds", "retries", "min_epochs", "max_epochs", "reduction_factor", "iterations", "pruner",
+                  "checkpoint_seconds", "retries", "heartbeat_timeout", "min_epochs", "max_epochs", "reduction_factor", "iterations", "pruner",
                   "n_startup_trials", "n_ei_candidates"},
                  "the search section");
     s.strategy = r.string(n, "strategy", path, "grid", {"grid", "random", "halving", "hyperband", "asha", "tpe"});
@@ -1078,6 +1078,7 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
     s.top = int(r.integer(n, "top", path, 10, 1, 1000));
     s.checkpoint_seconds = r.number(n, "checkpoint_seconds", path, 30.0, non_negative);
     s.retries = int(r.integer(n, "retries", path, 1, 0, 100));
+    s.heartbeat_timeout = r.number(n, "heartbeat_timeout", path, 60.0, non_negative);
     YAML::Node space = n["space"];
     if (!space) r.doc().error(n, path, "missing key 'space' (the values to search, by config path)");
     else if (!space.IsMap() || space.size() == 0)
@@ -1093,7 +1094,7 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
     YAML::Node copy(YAML::NodeType::Map);
     for (auto it = n.begin(); it != n.end(); ++it) {
         const std::string k = it->first.Scalar();
-        if (k != "trials" && k != "checkpoint_seconds" && k != "retries") copy[k] = it->second;
+        if (k != "trials" && k != "checkpoint_seconds" && k != "retries" && k != "heartbeat_timeout") copy[k] = it->second;
     }
     YAML::Emitter e;
     e << copy;

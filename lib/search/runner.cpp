@@ -1,10 +1,12 @@
 #include "search/runner.hpp"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -13,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "config/parse.hpp"
 #include "config/registry.hpp"
@@ -358,7 +361,15 @@ std::string write_outputs(const std::string& out, const SearchStore& store, cons
     std::vector<std::string> best_sets;
     for (const auto& x : parse_json(store.meta("base_sets")).items) best_sets.push_back(x.text);
     for (const auto& x : sets_of(ranked_trials.front())) best_sets.push_back(x);
-    ExperimentConfig best = load_config(store.meta("config_path"), best_sets, store.meta("space_file"));
+    // From the config file, as the search read it; on a machine that does not have it (a search
+    // exported from PostgreSQL), from the resolved base config the store keeps (data paths absolute).
+    ExperimentConfig best;
+    try {
+        best = load_config(store.meta("config_path"), best_sets, store.meta("space_file"));
+    } catch (const ConfigError&) {
+        if (path_exists(store.meta("config_path"))) throw;
+        best = parse_config(store.meta("base_config"), store.meta("config_path"), best_sets, "", false);
+    }
     std::string text = "# The best configuration of the search in " + out + " (trial " +
                        std::to_string(ranked_trials.front().index) + ", " + store.meta("objective") + " " +
                        format_number(ranked_trials.front().mean) + ").\n# Run it: nnctl train " + out +
@@ -366,6 +377,59 @@ std::string write_outputs(const std::string& out, const SearchStore& store, cons
     write_file_atomic(out + "/best.yaml", text);
     return out + "/best.yaml";
 }
+
+/// Whether process `pid` of this machine still runs (a zombie, killed but not yet collected, does
+/// not), and its parent's process id (0 when unknown).
+bool process_alive(int pid, int* parent = nullptr) {
+    if (parent) *parent = 0;
+    if (pid <= 0) return false;
+    if (::kill(pid, 0) != 0 && errno != EPERM) return false;
+    std::string stat;
+    try {
+        stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    } catch (const Error&) {  // (gone since, or no /proc: trust kill)
+    }
+    const size_t close = stat.rfind(')');  // "pid (name) S ppid ..."
+    if (close == std::string::npos || close + 2 >= stat.size()) return true;
+    if (parent) *parent = std::atoi(stat.c_str() + close + 4);
+    return stat[close + 2] != 'Z';
+}
+
+/// A worker's heartbeat thread: every heartbeat_timeout / 4 seconds (at least 0.2) it marks the
+/// trial in (idx, attempt) alive, while idx >= 0. Stopped and joined when it goes out of scope.
+class Heartbeat {
+public:
+    Heartbeat(const std::string& db, const std::string& name, double timeout, std::atomic<int64_t>& idx,
+              std::atomic<int>& attempt) {
+        if (timeout <= 0) return;
+        thread_ = std::thread([=, &idx, &attempt] {
+            try {
+                SearchStore hb(db, name);
+                const auto period = std::chrono::duration<double>(std::max(0.2, timeout / 4));
+                auto next = clock_type::now();
+                while (!stop_) {
+                    if (clock_type::now() >= next) {
+                        const int64_t i = idx;
+                        if (i >= 0) hb.beat(i, attempt);
+                        next = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(period);
+                    }
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                }
+            } catch (const std::exception&) {  // (the storage gave up: the trial's own writes will say so)
+            }
+        });
+    }
+    ~Heartbeat() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    Heartbeat(const Heartbeat&) = delete;
+    Heartbeat& operator=(const Heartbeat&) = delete;
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
 
 void check_fingerprint(SearchStore& store, const std::string& fingerprint, const std::string& out) {
     const std::string old = store.meta("fingerprint");
@@ -450,13 +514,32 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
             }
         }
 
-    make_dirs(o.out);
-    const std::string db = o.out + "/search.db";
-    const bool existed = ::access(db.c_str(), F_OK) == 0;
-    if (o.resume && !existed) throw ConfigError("--resume: " + o.out + " holds no search to resume");
-    SearchStore store(db);
+    // The store: SQLite in the sweep directory, or a PostgreSQL search that other machines may be
+    // running too (connected before anything is written here, so an unreachable server leaves no trace).
+    const bool shared_store = !o.storage.empty();
+    if (shared_store && !is_postgres_url(o.storage))
+        throw ConfigError("--storage " + mask_url(o.storage) + ": expected a postgresql://user@host/database URL (the default "
+                          "store, SQLite in the sweep directory, needs no --storage)");
+    const std::string search_name = o.name.empty() ? base.name : o.name;
+    const std::string db = shared_store ? o.storage : o.out + "/search.db";
+    std::unique_ptr<SearchStore> store_own;
+    bool existed = false;
+    if (shared_store) {
+        store_own = std::make_unique<SearchStore>(db, search_name);
+        existed = !store_own->meta("fingerprint").empty();
+        make_dirs(o.out);
+    } else {
+        make_dirs(o.out);
+        existed = ::access(db.c_str(), F_OK) == 0;
+        if (o.resume && !existed) throw ConfigError("--resume: " + o.out + " holds no search to resume");
+        store_own = std::make_unique<SearchStore>(db);
+    }
+    if (o.resume && !existed) throw ConfigError("--resume: " + store_own->where() + " holds no search '" + search_name + "' to resume");
+    SearchStore& store = *store_own;
+    const std::string host = this_host();
+    auto alive = [](int pid) { return process_alive(pid); };
     if (existed && !store.meta("fingerprint").empty()) {
-        check_fingerprint(store, fingerprint, o.out);
+        check_fingerprint(store, fingerprint, shared_store ? store.where() + " (search " + search_name + ")" : o.out);
         if (store.meta("shard") != std::to_string(o.shard) + "/" + std::to_string(o.shards))
             throw ConfigError(o.out + ": this sweep directory was run as shard " + store.meta("shard"));
     } else {
@@ -481,7 +564,9 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         rows.push_back(r);
     }
     store.add_trials(rows);
-    if (int k = store.requeue_running(); k > 0 && cb.on_message)
+    // Trials left running by processes of this machine that are gone (a killed search) run again;
+    // those of other machines, once their heartbeats stop (the workers' claims see to that).
+    if (size_t k = store.reap(host, s.heartbeat_timeout, false, 0, alive).size(); k > 0 && cb.on_message)
         cb.on_message("resuming: " + std::to_string(k) +
                       " interrupted trial(s) will run again, from their last checkpoints where they left one");
 
@@ -496,6 +581,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         cb.on_message("resuming: " + std::to_string(int64_t(trials.size()) - pending) + " of " +
                       std::to_string(trials.size()) + " trials already done");
     store.set_meta("stop", "");
+    store.set_meta("heartbeat_timeout", format_number(s.heartbeat_timeout));  // (for search status)
 
     SearchResult res;
     res.out = o.out;
@@ -604,27 +690,46 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
             set_num_threads(per_trial);
             const bool share = trials_share_data(s);
             std::optional<TrialData> shared;
-            SearchStore st(db);
+            SearchStore st(db, search_name);
             const int self = int(::getpid());
+            // Heartbeats for the trial this worker runs, from a thread with a connection of its own,
+            // so that workers elsewhere can tell a live trial from one whose machine went away.
+            std::atomic<int64_t> beat_idx{-1};
+            std::atomic<int> beat_attempt{0};
+            Heartbeat heartbeat(db, search_name, s.heartbeat_timeout, beat_idx, beat_attempt);
             std::vector<TrialRecord> changed;
             for (;;) {
                 if ((cb.stop_requested && cb.stop_requested()) || st.meta("stop") == "1") break;
+                // Trials whose worker is gone (here: its process; anywhere: its heartbeats) go back.
+                // (A sibling that died is this coordinator's to collect and report: it is left to it.)
+                auto alive_or_sibling = [](int pid) {
+                    int parent = 0;
+                    return process_alive(pid, &parent) || parent == int(::getppid());
+                };
+                for (const auto& [i, again] : st.reap(host, s.heartbeat_timeout, true, s.retries, alive_or_sibling)) {
+                    if (!again && path_exists(ck_dir(i))) remove_tree(ck_dir(i));
+                    tell(std::to_string(i) + "\n");
+                }
                 int64_t idx;
                 int attempt;
                 Claim got;
-                if (o.shards > 1) got = st.claim_next(o.shard, o.shards, self, idx, attempt) ? Claim::trial : Claim::done;
-                else got = st.claim_planned(self, planner, idx, attempt, changed);
+                if (o.shards > 1)
+                    got = st.claim_next(o.shard, o.shards, self, idx, attempt, host) ? Claim::trial : Claim::done;
+                else got = st.claim_planned(self, planner, idx, attempt, changed, host);
                 // The scheduler's promotions and prunings: the coordinator reports them.
                 for (const auto& c : changed) {
                     if (c.state == "pruned" && path_exists(ck_dir(c.index))) remove_tree(ck_dir(c.index));
                     if (!tell(std::to_string(c.index) + "\n")) break;
                 }
-                if (got == Claim::wait && !adaptive) got = Claim::done;
                 if (got == Claim::done) break;
-                if (got == Claim::wait) {  // a rung is filling up: its results make the next work
-                    ::usleep(50 * 1000);
+                // Trials still run: a rung filling up makes the next work, and a trial whose worker
+                // (here or on another machine) goes away comes back to be run again.
+                if (got == Claim::wait) {
+                    ::usleep(shared_store ? 500 * 1000 : 100 * 1000);
                     continue;
                 }
+                beat_attempt = attempt;
+                beat_idx = idx;
                 // Tell the coordinator the trial runs (it reports the state change).
                 if (cb.on_trial && !tell("r " + std::to_string(idx) + " " + std::to_string(self) + "\n")) break;
                 const auto t0 = clock_type::now();
@@ -699,6 +804,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
                 }
                 // Recorded: its checkpoints are no longer needed (unless it waits for the next rung, or
                 // this attempt was stale and another one owns them now).
+                beat_idx = -1;
                 if (recorded && !paused) remove_tree(ck.dir);
                 if (!tell(std::to_string(idx) + "\n")) break;
             }
@@ -754,7 +860,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
         const std::string why = WIFSIGNALED(status) ? "the worker was killed by signal " + std::to_string(WTERMSIG(status))
                                                     : "the worker failed (exit " + std::to_string(WEXITSTATUS(status)) + ")";
-        for (const auto& [idx, again] : store.worker_died(int(pid), why, s.retries)) {
+        for (const auto& [idx, again] : store.worker_died(int(pid), why, s.retries, host)) {
             TrialRecord r = store.get(idx);
             if (again) {
                 if (cb.on_message)
@@ -818,7 +924,12 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     const int64_t units = int64_t(std::max(1, s.cv)) * s.repeats;
     for (const auto& r : all) res.epochs += int64_t(r.epochs) * units;
 
-    if (s.refit && !res.best_config.empty() && !res.interrupted && !res.failed_fast && o.shards == 1) {
+    // The refit waits until every trial has finished (with workers on other machines, the last
+    // process to see that does it, once).
+    bool all_finished = true;
+    for (const auto& r : all) all_finished = all_finished && is_done(r);
+    if (s.refit && !res.best_config.empty() && !res.interrupted && !res.failed_fast && o.shards == 1 && all_finished &&
+        (!shared_store || store.claim_meta("refit", host + " " + std::to_string(::getpid())))) {
         ExperimentConfig best = configs.count(all.front().index) ? configs.at(all.front().index)
                                                                  : load_config(res.best_config);
         if (s.cv > 0 && !best.training.early_stopping.enabled && !best.training.reduce_lr_on_plateau.enabled) {
@@ -846,14 +957,24 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     return res;
 }
 
-SearchResult merge_searches(const std::vector<std::string>& dirs, const std::string& out) {
-    if (dirs.empty()) throw ConfigError("search merge: give the sweep directories of the shards");
+SearchResult merge_searches(const std::vector<std::string>& sources, const std::string& out, const std::string& name) {
+    if (sources.empty()) throw ConfigError("search merge: give the sweep directories of the shards");
     std::string fingerprint, base, objective, direction, config_path, base_sets, space_file, strategy;
     std::map<int64_t, TrialRecord> merged;
-    for (const auto& d : dirs) {
-        const std::string db = d + "/search.db";
-        if (::access(db.c_str(), F_OK) != 0) throw DataError(db + ": not found (is " + d + " a sweep directory?)");
-        SearchStore st(db);
+    const bool from_storage = sources.size() == 1 && is_postgres_url(sources.front());
+    for (const auto& d : sources) {
+        std::unique_ptr<SearchStore> own;
+        std::string label = d;
+        if (is_postgres_url(d)) {
+            own = std::make_unique<SearchStore>(d, name);
+            label = own->where() + " (search " + name + ")";
+            if (own->meta("fingerprint").empty()) throw DataError(label + ": no such search");
+        } else {
+            const std::string db = d + "/search.db";
+            if (::access(db.c_str(), F_OK) != 0) throw DataError(db + ": not found (is " + d + " a sweep directory?)");
+            own = std::make_unique<SearchStore>(db);
+        }
+        SearchStore& st = *own;
         const std::string fp = st.meta("fingerprint");
         if (fingerprint.empty()) {
             fingerprint = fp;
@@ -865,7 +986,7 @@ SearchResult merge_searches(const std::vector<std::string>& dirs, const std::str
             direction = st.meta("direction");
             strategy = st.meta("strategy");
         } else if (fp != fingerprint) {
-            throw ConfigError(d + ": a different search from " + dirs.front() + ":" + join_lines_diff(fingerprint, fp));
+            throw ConfigError(label + ": a different search from " + sources.front() + ":" + join_lines_diff(fingerprint, fp));
         }
         for (const auto& r : st.all()) {
             auto it = merged.find(r.index);
@@ -884,7 +1005,7 @@ SearchResult merge_searches(const std::vector<std::string>& dirs, const std::str
     store.set_meta("objective", objective);
     store.set_meta("direction", direction);
     store.set_meta("strategy", strategy);
-    store.set_meta("shard", "merged");
+    store.set_meta("shard", from_storage ? "0/1" : "merged");  // (an export can go on here as a local search)
     store.set_meta("created", utc_now());
     std::vector<TrialRecord> all;
     for (auto& [i, r] : merged) {
@@ -899,6 +1020,38 @@ SearchResult merge_searches(const std::vector<std::string>& dirs, const std::str
     res.trials = ranked(all, direction == "minimize");
     res.best_config = write_outputs(out, store, res.trials);
     return res;
+}
+
+SearchStatus search_status(const std::string& dir_or_url, const std::string& name) {
+    std::unique_ptr<SearchStore> st;
+    if (is_postgres_url(dir_or_url)) {
+        st = std::make_unique<SearchStore>(dir_or_url, name);
+    } else {
+        const std::string db = dir_or_url + "/search.db";
+        if (::access(db.c_str(), F_OK) != 0) throw DataError(db + ": not found (is " + dir_or_url + " a sweep directory?)");
+        st = std::make_unique<SearchStore>(db);
+    }
+    SearchStatus r;
+    r.where = st->where();
+    r.name = name;
+    if (st->meta("fingerprint").empty()) throw DataError(r.where + ": no search" + (name.empty() ? "" : " named '" + name + "'"));
+    r.strategy = st->meta("strategy").empty() ? "grid" : st->meta("strategy");
+    r.objective = st->meta("objective");
+    r.direction = st->meta("direction");
+    if (const std::string t = st->meta("heartbeat_timeout"); !t.empty()) r.heartbeat_timeout = std::strtod(t.c_str(), nullptr);
+    r.trials = ranked(st->all(), r.direction == "minimize");
+    const double now = st->now();
+    for (const auto& t : r.trials) {
+        ++r.states[t.state];
+        if (t.state != "running") continue;
+        const double silent = now - t.heartbeat;
+        if (r.heartbeat_timeout > 0 && silent > r.heartbeat_timeout) {
+            r.stale.push_back(t);
+            continue;
+        }
+        r.workers.push_back({t.host, t.worker, t.index, now - t.started, silent});
+    }
+    return r;
 }
 
 }  // namespace nnctl

@@ -1,5 +1,6 @@
 #pragma once
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ struct SearchOptions {
     std::string space_file;            ///< --space
     std::string strategy;              ///< "" (from the config), grid or random
     std::string out;                   ///< sweep directory
+    std::string storage;               ///< "" (SQLite in the sweep directory) or a postgresql:// URL
+    std::string name;                  ///< the search's name in the storage ("": the config's name)
     int jobs = 1;                      ///< trials in parallel
     int threads = 1;                   ///< total threads; each trial gets threads / jobs
     int64_t max_trials = -1;           ///< > 0: override the grid cap
@@ -106,7 +109,27 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg, const SearchConf
 SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb);
 
 /// Combine shard stores (same config and space) into `out`: one leaderboard of all their trials.
-SearchResult merge_searches(const std::vector<std::string>& dirs, const std::string& out);
+/// A source may also be a postgresql:// URL (with the search `name`): then `out` gets the search as
+/// a local copy (search.db, leaderboard.csv, trials.jsonl, best.yaml), which nnctl report reads.
+SearchResult merge_searches(const std::vector<std::string>& sources, const std::string& out, const std::string& name = "");
+
+/// Where a search stands, for `nnctl search status`.
+struct SearchStatus {
+    std::string where, name, strategy, objective, direction;
+    std::vector<TrialRecord> trials;  ///< ranked as the leaderboard
+    std::map<std::string, int64_t> states;  ///< count per state
+    struct Worker {
+        std::string host;
+        int pid = 0;
+        int64_t trial = 0;
+        double running = 0.0, silent = 0.0;  ///< seconds since the trial started / since its last heartbeat
+    };
+    std::vector<Worker> workers;      ///< running trials' workers with a heartbeat within the timeout
+    std::vector<TrialRecord> stale;   ///< running trials whose worker went quiet (to be given to another)
+    double heartbeat_timeout = 60.0;
+};
+/// The status of the search in a sweep directory (SQLite) or a PostgreSQL storage (`name`).
+SearchStatus search_status(const std::string& dir_or_url, const std::string& name);
 
 /// Whether a smaller objective value is better.
 bool minimize_objective(const std::string& objective, const std::string& direction);

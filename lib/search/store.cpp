@@ -1,374 +1,392 @@
 #include "search/store.hpp"
 
-#include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
+#include <cstdlib>
 
 #include "core/error.hpp"
-#include "core/json.hpp"
 #include "core/json_value.hpp"
 
 namespace nnctl {
 
-namespace {
-sqlite3* h(void* p) { return static_cast<sqlite3*>(p); }
-
-/// A prepared statement that finalizes itself.
-class Stmt {
-public:
-    Stmt(void* db, const std::string& sql, const std::string& path) : db_(h(db)), path_(path) {
-        if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s_, nullptr) != SQLITE_OK) fail("prepare");
-    }
-    ~Stmt() { sqlite3_finalize(s_); }
-    Stmt& bind(int i, int64_t v) { return check(sqlite3_bind_int64(s_, i, v)); }
-    Stmt& bind(int i, double v) { return check(sqlite3_bind_double(s_, i, v)); }
-    Stmt& bind(int i, const std::string& v) { return check(sqlite3_bind_text(s_, i, v.c_str(), int(v.size()), SQLITE_TRANSIENT)); }
-    bool step() {
-        int rc = sqlite3_step(s_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc != SQLITE_DONE) fail("step");
-        return false;
-    }
-    int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
-    double dbl(int c) const { return sqlite3_column_double(s_, c); }
-    std::string text(int c) const {
-        const unsigned char* t = sqlite3_column_text(s_, c);
-        return t ? reinterpret_cast<const char*>(t) : "";
-    }
-    int changes() const { return sqlite3_changes(db_); }
-
-private:
-    Stmt& check(int rc) {
-        if (rc != SQLITE_OK) fail("bind");
-        return *this;
-    }
-    [[noreturn]] void fail(const char* what) {
-        throw IoError(path_ + ": results store error (" + what + "): " + sqlite3_errmsg(db_));
-    }
-    sqlite3* db_;
-    sqlite3_stmt* s_ = nullptr;
-    std::string path_;
-};
-
-std::string scores_json(const std::vector<double>& v) {
-    JsonWriter j;
-    j.begin_array();
-    for (double x : v) j.value(x);
-    j.end_array();
-    return j.str();
+std::string this_host() {
+    // NNCTL_HOSTNAME names the machine where hostnames do not tell machines apart (containers).
+    if (const char* h = std::getenv("NNCTL_HOSTNAME"); h && *h) return h;
+    char b[256] = {0};
+    if (::gethostname(b, sizeof b - 1) != 0) return "localhost";
+    return b;
 }
+
+namespace {
+/// Numbers as a JSON array, each to the last bit (%.17g; not finite: null).
+std::string scores_json(const std::vector<double>& v) {
+    std::string out = "[";
+    char b[40];
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (std::isfinite(v[i])) std::snprintf(b, sizeof b, "%.17g", v[i]);
+        else std::snprintf(b, sizeof b, "null");
+        out += (i ? "," : "") + std::string(b);
+    }
+    return out + "]";
+}
+
+std::vector<double> numbers_of(const std::string& json) {
+    std::vector<double> out;
+    try {
+        for (const auto& v : parse_json(json).items) out.push_back(v.number);
+    } catch (const std::exception&) {
+    }
+    return out;
+}
+
+constexpr const char* kSelect =
+    "SELECT idx, params, sets, state, attempt, scores, mean, std, duration, error, started, pid, deaths, rung, budget, "
+    "rung_values, epochs, host, heartbeat FROM trials";
 }  // namespace
 
-SearchStore::SearchStore(const std::string& path) : path_(path) {
-    sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-        SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-        sqlite3_close(db);
-        throw IoError(path + ": cannot open the results store: " + msg);
-    }
-    db_ = db;
-    sqlite3_busy_timeout(db, 60000);
-    exec("PRAGMA journal_mode=WAL");
-    // WAL + NORMAL: every commit survives a crash or kill -9 of any process; a power cut may lose
-    // the last commits but never corrupts the store (those trials simply run again on resume).
-    exec("PRAGMA synchronous=NORMAL");
-    exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    exec("CREATE TABLE IF NOT EXISTS trials (idx INTEGER PRIMARY KEY, params TEXT NOT NULL, sets TEXT NOT NULL, "
-         "state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, scores TEXT NOT NULL DEFAULT '[]', "
-         "mean REAL, std REAL, duration REAL, error TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0, "
-         "started REAL NOT NULL DEFAULT 0, deaths INTEGER NOT NULL DEFAULT 0, rung INTEGER NOT NULL DEFAULT 0, "
-         "budget INTEGER NOT NULL DEFAULT 0, rung_values TEXT NOT NULL DEFAULT '[]', epochs INTEGER NOT NULL DEFAULT 0)");
-    exec("CREATE TABLE IF NOT EXISTS reports (idx INTEGER NOT NULL, unit INTEGER NOT NULL, epoch INTEGER NOT NULL, "
-         "value REAL, PRIMARY KEY (idx, unit, epoch))");
-    // Stores written before these columns existed get them (their trials' start times are unknown: 0).
-    std::vector<std::string> have;
-    {
-        Stmt s(db_, "PRAGMA table_info(trials)", path_);
-        while (s.step()) have.push_back(s.text(1));
-    }
-    for (const char* c : {"started REAL NOT NULL DEFAULT 0", "deaths INTEGER NOT NULL DEFAULT 0",
-                          "rung INTEGER NOT NULL DEFAULT 0", "budget INTEGER NOT NULL DEFAULT 0",
-                          "rung_values TEXT NOT NULL DEFAULT '[]'", "epochs INTEGER NOT NULL DEFAULT 0"}) {
-        const std::string col(c);
-        if (std::find(have.begin(), have.end(), col.substr(0, col.find(' '))) != have.end()) continue;
-        try {
-            exec("ALTER TABLE trials ADD COLUMN " + col);
-        } catch (const IoError& e) {  // another process added it first
-            if (std::string(e.what()).find("duplicate column") == std::string::npos) throw;
-        }
-    }
-}
-
-SearchStore::~SearchStore() { sqlite3_close(h(db_)); }
-
-void SearchStore::exec(const std::string& sql) const {
-    char* err = nullptr;
-    if (sqlite3_exec(h(db_), sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string m = err ? err : "unknown error";
-        sqlite3_free(err);
-        throw IoError(path_ + ": results store error: " + m);
-    }
-}
-
-std::string SearchStore::meta(const std::string& key) const {
-    Stmt s(db_, "SELECT value FROM meta WHERE key = ?", path_);
-    s.bind(1, key);
-    return s.step() ? s.text(0) : "";
-}
-
-void SearchStore::set_meta(const std::string& key, const std::string& value) {
-    Stmt s(db_, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", path_);
-    s.bind(1, key).bind(2, value).step();
-}
-
-void SearchStore::add_trials(const std::vector<TrialRecord>& trials) {
-    exec("BEGIN IMMEDIATE");
+namespace {
+/// A write transaction around `f`, rolled back if it throws.
+template <class F>
+auto in_transaction(SqlBackend& db, F&& f) -> decltype(f()) {
+    db.begin_write();
     try {
-        for (const auto& t : trials) {
-            Stmt one(db_, "INSERT OR IGNORE INTO trials(idx, params, sets, state, budget) VALUES(?, ?, ?, 'pending', ?)",
-                     path_);
-            one.bind(1, t.index).bind(2, t.params).bind(3, t.sets).bind(4, int64_t(t.budget)).step();
-        }
-        exec("COMMIT");
+        auto r = f();
+        db.commit();
+        return r;
     } catch (...) {
-        exec("ROLLBACK");
+        try {
+            db.rollback();
+        } catch (const Error&) {
+        }
         throw;
     }
 }
-
-namespace {
-constexpr const char* kSelect =
-    "SELECT idx, params, sets, state, attempt, scores, mean, std, duration, error, started, pid, deaths, rung, budget, "
-    "rung_values, epochs FROM trials";
 }  // namespace
 
+SearchStore::SearchStore(const std::string& location, const std::string& name)
+    : db_(is_postgres_url(location) ? open_postgres(location, name) : open_sqlite(location)) {
+    // One schema for both databases (SQLite takes the standard type names), created in a write
+    // transaction: workers that start together must not race on CREATE TABLE.
+    retrying([&] {
+        return in_transaction(*db_, [&] {
+        db_->exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+        db_->exec(
+            "CREATE TABLE IF NOT EXISTS trials (idx BIGINT PRIMARY KEY, params TEXT NOT NULL, sets TEXT NOT NULL, "
+            "state TEXT NOT NULL, attempt BIGINT NOT NULL DEFAULT 0, scores TEXT NOT NULL DEFAULT '[]', "
+            "mean DOUBLE PRECISION, std DOUBLE PRECISION, duration DOUBLE PRECISION, error TEXT NOT NULL DEFAULT '', "
+            "pid BIGINT NOT NULL DEFAULT 0)");
+        db_->exec("CREATE TABLE IF NOT EXISTS reports (idx BIGINT NOT NULL, unit BIGINT NOT NULL, epoch BIGINT NOT NULL, "
+                  "value DOUBLE PRECISION, PRIMARY KEY (idx, unit, epoch))");
+        // Columns added since the first stores (theirs are added on opening; old trials get the defaults).
+        const std::pair<const char*, const char*> added[] = {
+            {"started", "DOUBLE PRECISION NOT NULL DEFAULT 0"}, {"deaths", "BIGINT NOT NULL DEFAULT 0"},
+            {"rung", "BIGINT NOT NULL DEFAULT 0"},              {"budget", "BIGINT NOT NULL DEFAULT 0"},
+            {"rung_values", "TEXT NOT NULL DEFAULT '[]'"},       {"epochs", "BIGINT NOT NULL DEFAULT 0"},
+            {"host", "TEXT NOT NULL DEFAULT ''"},                {"heartbeat", "DOUBLE PRECISION NOT NULL DEFAULT 0"}};
+        for (const auto& [col, def] : added) db_->add_column("trials", col, def);
+        return 0;
+        });
+    });
+}
+
+SearchStore::~SearchStore() = default;
+
+std::string SearchStore::where() const { return db_->where(); }
+
+double SearchStore::now() const {
+    return retrying([&] {
+        const auto r = db_->query("SELECT " + db_->now_sql());
+        return r.empty() ? 0.0 : r[0][0].as_double();
+    });
+}
+
+template <class F>
+auto SearchStore::retrying(F&& f) const -> decltype(f()) {
+    for (;;) {
+        try {
+            return f();
+        } catch (const StorageLost&) {
+            try {
+                db_->rollback();
+            } catch (const Error&) {
+            }
+            db_->reconnect();  // (throws when it gives up)
+        }
+    }
+}
+
+
+std::string SearchStore::meta(const std::string& key) const {
+    return retrying([&] {
+        const auto rows = db_->query("SELECT value FROM meta WHERE key = ?", {key});
+        return rows.empty() ? std::string() : rows[0][0].as_text();
+    });
+}
+
+void SearchStore::set_meta(const std::string& key, const std::string& value) {
+    retrying([&] {
+        return db_->exec("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                         {key, value});
+    });
+}
+
+bool SearchStore::claim_meta(const std::string& key, const std::string& value) {
+    return retrying([&] {
+        return db_->exec("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING", {key, value}) == 1;
+    });
+}
+
+void SearchStore::add_trials(const std::vector<TrialRecord>& trials) {
+    retrying([&] {
+        return in_transaction(*db_, [&] {
+            for (const auto& t : trials)
+                db_->exec("INSERT INTO trials(idx, params, sets, state, budget) VALUES(?, ?, ?, 'pending', ?) "
+                          "ON CONFLICT(idx) DO NOTHING",
+                          {t.index, t.params, t.sets, int64_t(t.budget)});
+            return 0;
+        });
+    });
+}
+
+void SearchStore::read_rows(const std::vector<SqlRow>& rows, std::vector<TrialRecord>& out) const {
+    for (const auto& s : rows) {
+        TrialRecord r;
+        r.index = s[0].as_i64();
+        r.params = s[1].as_text();
+        r.sets = s[2].as_text();
+        r.state = s[3].as_text();
+        r.attempt = int(s[4].as_i64());
+        r.scores = numbers_of(s[5].as_text());
+        r.mean = s[6].kind == SqlValue::null ? 0.0 : s[6].as_double();
+        r.std = s[7].kind == SqlValue::null ? 0.0 : s[7].as_double();
+        r.duration = s[8].kind == SqlValue::null ? 0.0 : s[8].as_double();
+        r.error = s[9].as_text();
+        r.started = s[10].as_double();
+        r.worker = int(s[11].as_i64());
+        r.deaths = int(s[12].as_i64());
+        r.rung = int(s[13].as_i64());
+        r.budget = int(s[14].as_i64());
+        r.rung_values = numbers_of(s[15].as_text());
+        r.epochs = int(s[16].as_i64());
+        r.host = s[17].as_text();
+        r.heartbeat = s[18].as_double();
+        out.push_back(std::move(r));
+    }
+}
+
 TrialRecord SearchStore::get(int64_t index) const {
-    Stmt s(db_, std::string(kSelect) + " WHERE idx = ?", path_);
-    s.bind(1, index);
     std::vector<TrialRecord> out;
-    read_rows(&s, out);
-    if (out.empty()) throw IoError(path_ + ": trial " + std::to_string(index) + " is missing from the store");
+    retrying([&] {
+        out.clear();
+        read_rows(db_->query(std::string(kSelect) + " WHERE idx = ?", {index}), out);
+        return 0;
+    });
+    if (out.empty()) throw IoError(where() + ": trial " + std::to_string(index) + " is missing from the store");
     return out.front();
 }
 
 std::vector<TrialRecord> SearchStore::all() const {
     std::vector<TrialRecord> out;
-    Stmt s(db_, std::string(kSelect) + " ORDER BY idx", path_);
-    read_rows(&s, out);
+    retrying([&] {
+        out.clear();
+        read_rows(db_->query(std::string(kSelect) + " ORDER BY idx"), out);
+        return 0;
+    });
     return out;
 }
 
-void SearchStore::read_rows(void* stmt, std::vector<TrialRecord>& out) const {
-    Stmt& s = *static_cast<Stmt*>(stmt);
-    while (s.step()) {
-        TrialRecord r;
-        r.index = s.i64(0);
-        r.params = s.text(1);
-        r.sets = s.text(2);
-        r.state = s.text(3);
-        r.attempt = int(s.i64(4));
-        try {
-            for (const auto& v : parse_json(s.text(5)).items) r.scores.push_back(v.number);
-        } catch (const std::exception&) {
-        }
-        r.mean = s.dbl(6);
-        r.std = s.dbl(7);
-        r.duration = s.dbl(8);
-        r.error = s.text(9);
-        r.started = s.dbl(10);
-        r.worker = int(s.i64(11));
-        r.deaths = int(s.i64(12));
-        r.rung = int(s.i64(13));
-        r.budget = int(s.i64(14));
-        try {
-            for (const auto& v : parse_json(s.text(15)).items) r.rung_values.push_back(v.number);
-        } catch (const std::exception&) {
-        }
-        r.epochs = int(s.i64(16));
-        out.push_back(std::move(r));
-    }
+std::vector<std::pair<int64_t, bool>> SearchStore::reap(const std::string& host, double timeout, bool count_deaths, int retries,
+                                                        const std::function<bool(int)>& alive) {
+    return retrying([&] {
+        return in_transaction(*db_, [&] {
+            std::vector<std::pair<int64_t, bool>> out;
+            std::vector<std::string> why;
+            const auto rows = db_->query("SELECT idx, deaths, pid, host, " + db_->now_sql() +
+                                         " - heartbeat FROM trials WHERE state = 'running'");
+            for (const auto& r : rows) {
+                const int pid = int(r[2].as_i64());
+                const std::string h = r[3].as_text();
+                const double silent = r[4].as_double();
+                std::string reason;
+                if (h == host && alive && !alive(pid))
+                    reason = "its worker (process " + std::to_string(pid) + ") is gone";
+                else if (timeout > 0 && silent > timeout)
+                    reason = "its worker (process " + std::to_string(pid) + " on " + (h.empty() ? "?" : h) +
+                             ") sent no heartbeat for " + std::to_string(int(silent)) + " s";
+                if (reason.empty()) continue;
+                out.emplace_back(r[0].as_i64(), !count_deaths || r[1].as_i64() < retries);
+                why.push_back(reason);
+            }
+            for (size_t k = 0; k < out.size(); ++k) {
+                const auto& [idx, again] = out[k];
+                if (!count_deaths) db_->exec("UPDATE trials SET state = 'pending' WHERE idx = ?", {idx});
+                else if (again)
+                    db_->exec("UPDATE trials SET state = 'pending', deaths = deaths + 1, error = ? WHERE idx = ?", {why[k], idx});
+                else
+                    db_->exec("UPDATE trials SET state = 'failed', deaths = deaths + 1, error = ? WHERE idx = ?", {why[k], idx});
+            }
+            return out;
+        });
+    });
 }
 
-int SearchStore::requeue_running() {
-    Stmt s(db_, "UPDATE trials SET state = 'pending' WHERE state = 'running'", path_);
-    s.step();
-    return s.changes();
+void SearchStore::beat(int64_t index, int attempt) {
+    retrying([&] {
+        return db_->exec("UPDATE trials SET heartbeat = " + db_->now_sql() + " WHERE idx = ? AND attempt = ? AND state = 'running'",
+                         {index, int64_t(attempt)});
+    });
 }
 
-bool SearchStore::claim_next(int shard, int shards, int pid, int64_t& index, int& attempt) {
-    exec("BEGIN IMMEDIATE");
-    try {
-        Stmt q(db_, "SELECT idx FROM trials WHERE state = 'pending' AND idx % ? = ? ORDER BY idx LIMIT 1", path_);
-        q.bind(1, int64_t(shards)).bind(2, int64_t(shard));
-        if (!q.step()) {
-            exec("COMMIT");
-            return false;
-        }
-        index = q.i64(0);
-        const double now =
-            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        Stmt u(db_, "UPDATE trials SET state = 'running', attempt = attempt + 1, pid = ?, started = ? WHERE idx = ?", path_);
-        u.bind(1, int64_t(pid)).bind(2, now).bind(3, index).step();
-        Stmt a(db_, "SELECT attempt FROM trials WHERE idx = ?", path_);
-        a.bind(1, index);
-        attempt = a.step() ? int(a.i64(0)) : 0;
-        exec("COMMIT");
-        return true;
-    } catch (...) {
-        exec("ROLLBACK");
-        throw;
-    }
+namespace {
+/// Mark `index` running for (pid, host) with a new attempt; returns the attempt.
+int start_attempt(SqlBackend& db, int64_t index, int pid, const std::string& host) {
+    db.exec("UPDATE trials SET state = 'running', attempt = attempt + 1, pid = ?, host = ?, started = " + db.now_sql() +
+                ", heartbeat = " + db.now_sql() + " WHERE idx = ?",
+            {int64_t(pid), host, index});
+    const auto a = db.query("SELECT attempt FROM trials WHERE idx = ?", {index});
+    return a.empty() ? 0 : int(a[0][0].as_i64());
+}
+}  // namespace
+
+bool SearchStore::claim_next(int shard, int shards, int pid, int64_t& index, int& attempt, const std::string& host) {
+    return retrying([&] {
+        return in_transaction(*db_, [&] {
+            const auto q = db_->query("SELECT idx FROM trials WHERE state = 'pending' AND idx % ? = ? ORDER BY idx LIMIT 1",
+                                      {int64_t(shards), int64_t(shard)});
+            if (q.empty()) return false;
+            index = q[0][0].as_i64();
+            attempt = start_attempt(*db_, index, pid, host);
+            return true;
+        });
+    });
 }
 
 Claim SearchStore::claim_planned(int pid,
                                  const std::function<std::vector<TrialRecord>(const std::vector<TrialRecord>&)>& plan,
-                                 int64_t& index, int& attempt, std::vector<TrialRecord>& changed) {
-    changed.clear();
-    exec("BEGIN IMMEDIATE");
-    try {
-        std::vector<TrialRecord> rows;
-        {
-            Stmt q(db_, kSelect, path_);
-            read_rows(&q, rows);
-        }
-        if (plan) changed = plan(rows);
-        for (const auto& c : changed) {
-            Stmt u(db_, "UPDATE trials SET state = ?, rung = ?, budget = ?, error = ? WHERE idx = ?", path_);
-            u.bind(1, c.state).bind(2, int64_t(c.rung)).bind(3, int64_t(c.budget)).bind(4, c.error).bind(5, c.index).step();
-        }
-        Stmt q(db_, "SELECT idx FROM trials WHERE state = 'pending' ORDER BY rung DESC, idx LIMIT 1", path_);
-        if (!q.step()) {
-            // (paused trials alone make no work: the plan has decided all it can about them)
-            Stmt busy(db_, "SELECT COUNT(*) FROM trials WHERE state = 'running'", path_);
-            const bool wait = busy.step() && busy.i64(0) > 0;
-            exec("COMMIT");
-            return wait ? Claim::wait : Claim::done;
-        }
-        index = q.i64(0);
-        const double now =
-            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        Stmt u(db_, "UPDATE trials SET state = 'running', attempt = attempt + 1, pid = ?, started = ? WHERE idx = ?", path_);
-        u.bind(1, int64_t(pid)).bind(2, now).bind(3, index).step();
-        Stmt a(db_, "SELECT attempt FROM trials WHERE idx = ?", path_);
-        a.bind(1, index);
-        attempt = a.step() ? int(a.i64(0)) : 0;
-        exec("COMMIT");
-        return Claim::trial;
-    } catch (...) {
-        exec("ROLLBACK");
-        throw;
-    }
+                                 int64_t& index, int& attempt, std::vector<TrialRecord>& changed, const std::string& host) {
+    return retrying([&] {
+        return in_transaction(*db_, [&] {
+            changed.clear();
+            std::vector<TrialRecord> rows;
+            read_rows(db_->query(kSelect), rows);
+            if (plan) changed = plan(rows);
+            for (const auto& c : changed)
+                db_->exec("UPDATE trials SET state = ?, rung = ?, budget = ?, error = ? WHERE idx = ?",
+                          {c.state, int64_t(c.rung), int64_t(c.budget), c.error, c.index});
+            const auto q = db_->query("SELECT idx FROM trials WHERE state = 'pending' ORDER BY rung DESC, idx LIMIT 1");
+            if (q.empty()) {
+                // (paused trials alone make no work: the plan has decided all it can about them)
+                const auto busy = db_->query("SELECT COUNT(*) FROM trials WHERE state = 'running'");
+                return !busy.empty() && busy[0][0].as_i64() > 0 ? Claim::wait : Claim::done;
+            }
+            index = q[0][0].as_i64();
+            attempt = start_attempt(*db_, index, pid, host);
+            return Claim::trial;
+        });
+    });
 }
 
-bool SearchStore::finish_rung(int64_t index, int attempt, bool top, const std::vector<double>& scores, double mean,
-                              double std, double duration, int epochs) {
-    TrialRecord r = get(index);
-    r.rung_values.push_back(mean);
-    Stmt s(db_,
-           "UPDATE trials SET state = ?, scores = ?, mean = ?, std = ?, duration = ?, error = '', rung_values = ?, "
-           "epochs = ? WHERE idx = ? AND attempt = ? AND state = 'running'",
-           path_);
-    s.bind(1, std::string(top ? "complete" : "paused")).bind(2, scores_json(scores)).bind(3, mean).bind(4, std);
-    s.bind(5, duration).bind(6, scores_json(r.rung_values)).bind(7, int64_t(epochs)).bind(8, index).bind(9, int64_t(attempt));
-    s.step();
-    return s.changes() == 1;
-}
-
-bool SearchStore::prune(int64_t index, int attempt, const std::string& reason, double value, double duration, int epochs) {
-    Stmt s(db_,
-           "UPDATE trials SET state = 'pruned', error = ?, mean = ?, std = 0, duration = ?, epochs = ? "
-           "WHERE idx = ? AND attempt = ? AND state = 'running'",
-           path_);
-    s.bind(1, reason).bind(2, value).bind(3, duration).bind(4, int64_t(epochs)).bind(5, index).bind(6, int64_t(attempt));
-    s.step();
-    return s.changes() == 1;
-}
-
-bool SearchStore::set_params(int64_t index, int attempt, const std::string& params, const std::string& sets) {
-    Stmt s(db_, "UPDATE trials SET params = ?, sets = ? WHERE idx = ? AND attempt = ? AND state = 'running'", path_);
-    s.bind(1, params).bind(2, sets).bind(3, index).bind(4, int64_t(attempt));
-    s.step();
-    return s.changes() == 1;
-}
-
-void SearchStore::report(int64_t index, int unit, int epoch, double value) {
-    Stmt s(db_, "INSERT OR REPLACE INTO reports(idx, unit, epoch, value) VALUES(?, ?, ?, ?)", path_);
-    s.bind(1, index).bind(2, int64_t(unit)).bind(3, int64_t(epoch)).bind(4, value).step();
-}
-
-std::vector<double> SearchStore::completed_reports(int unit, int epoch, int64_t& completed) const {
-    {
-        Stmt c(db_, "SELECT COUNT(*) FROM trials WHERE state = 'complete'", path_);
-        completed = c.step() ? c.i64(0) : 0;
-    }
-    std::vector<double> out;
-    Stmt s(db_,
-           "SELECT r.value FROM reports r JOIN trials t ON t.idx = r.idx WHERE t.state = 'complete' AND r.unit = ? "
-           "AND r.epoch = ? AND r.value IS NOT NULL ORDER BY r.idx",
-           path_);
-    s.bind(1, int64_t(unit)).bind(2, int64_t(epoch));
-    while (s.step()) out.push_back(s.dbl(0));
-    return out;
-}
-
-std::vector<std::pair<int64_t, bool>> SearchStore::worker_died(int pid, const std::string& error, int retries) {
-    std::vector<std::pair<int64_t, bool>> out;
-    exec("BEGIN IMMEDIATE");
-    try {
-        {
-            Stmt q(db_, "SELECT idx, deaths FROM trials WHERE state = 'running' AND pid = ?", path_);
-            q.bind(1, int64_t(pid));
-            while (q.step()) out.emplace_back(q.i64(0), q.i64(1) < retries);
-        }
-        for (const auto& [idx, again] : out) {
-            Stmt u(db_,
-                   again ? "UPDATE trials SET state = 'pending', deaths = deaths + 1 WHERE idx = ?"
-                         : "UPDATE trials SET state = 'failed', deaths = deaths + 1, error = ? WHERE idx = ?",
-                   path_);
-            if (again) u.bind(1, idx);
-            else u.bind(1, error).bind(2, idx);
-            u.step();
-        }
-        exec("COMMIT");
-    } catch (...) {
-        exec("ROLLBACK");
-        throw;
-    }
-    return out;
+std::vector<std::pair<int64_t, bool>> SearchStore::worker_died(int pid, const std::string& error, int retries,
+                                                               const std::string& host) {
+    return retrying([&] {
+        return in_transaction(*db_, [&] {
+            std::vector<std::pair<int64_t, bool>> out;
+            for (const auto& r : db_->query("SELECT idx, deaths FROM trials WHERE state = 'running' AND pid = ? AND host = ?",
+                                            {int64_t(pid), host}))
+                out.emplace_back(r[0].as_i64(), r[1].as_i64() < retries);
+            for (const auto& [idx, again] : out) {
+                if (again) db_->exec("UPDATE trials SET state = 'pending', deaths = deaths + 1 WHERE idx = ?", {idx});
+                else db_->exec("UPDATE trials SET state = 'failed', deaths = deaths + 1, error = ? WHERE idx = ?", {error, idx});
+            }
+            return out;
+        });
+    });
 }
 
 bool SearchStore::complete(int64_t index, int attempt, const std::vector<double>& scores, double mean, double std,
                            double duration) {
-    Stmt s(db_,
-           "UPDATE trials SET state = 'complete', scores = ?, mean = ?, std = ?, duration = ?, error = '' "
-           "WHERE idx = ? AND attempt = ? AND state = 'running'",
-           path_);
-    s.bind(1, scores_json(scores)).bind(2, mean).bind(3, std).bind(4, duration).bind(5, index).bind(6, int64_t(attempt));
-    s.step();
-    return s.changes() == 1;
+    return retrying([&] {
+        return db_->exec("UPDATE trials SET state = 'complete', scores = ?, mean = ?, std = ?, duration = ?, error = '' "
+                         "WHERE idx = ? AND attempt = ? AND state = 'running'",
+                         {scores_json(scores), mean, std, duration, index, int64_t(attempt)}) == 1;
+    });
 }
 
 bool SearchStore::fail(int64_t index, int attempt, const std::string& error, double duration) {
-    Stmt s(db_,
-           "UPDATE trials SET state = 'failed', error = ?, duration = ? WHERE idx = ? AND attempt = ? AND state = 'running'",
-           path_);
-    s.bind(1, error).bind(2, duration).bind(3, index).bind(4, int64_t(attempt));
-    s.step();
-    return s.changes() == 1;
+    return retrying([&] {
+        return db_->exec("UPDATE trials SET state = 'failed', error = ?, duration = ? WHERE idx = ? AND attempt = ? AND "
+                         "state = 'running'",
+                         {error, duration, index, int64_t(attempt)}) == 1;
+    });
+}
+
+bool SearchStore::finish_rung(int64_t index, int attempt, bool top, const std::vector<double>& scores, double mean,
+                              double std, double duration, int epochs) {
+    return retrying([&] {
+        return in_transaction(*db_, [&] {
+            const auto rv = db_->query("SELECT rung_values FROM trials WHERE idx = ?", {index});
+            std::vector<double> values = rv.empty() ? std::vector<double>{} : numbers_of(rv[0][0].as_text());
+            values.push_back(mean);
+            return db_->exec("UPDATE trials SET state = ?, scores = ?, mean = ?, std = ?, duration = ?, error = '', "
+                             "rung_values = ?, epochs = ? WHERE idx = ? AND attempt = ? AND state = 'running'",
+                             {std::string(top ? "complete" : "paused"), scores_json(scores), mean, std, duration,
+                              scores_json(values), int64_t(epochs), index, int64_t(attempt)}) == 1;
+        });
+    });
+}
+
+bool SearchStore::prune(int64_t index, int attempt, const std::string& reason, double value, double duration, int epochs) {
+    return retrying([&] {
+        return db_->exec("UPDATE trials SET state = 'pruned', error = ?, mean = ?, std = 0, duration = ?, epochs = ? "
+                         "WHERE idx = ? AND attempt = ? AND state = 'running'",
+                         {reason, value, duration, int64_t(epochs), index, int64_t(attempt)}) == 1;
+    });
+}
+
+bool SearchStore::set_params(int64_t index, int attempt, const std::string& params, const std::string& sets) {
+    return retrying([&] {
+        return db_->exec("UPDATE trials SET params = ?, sets = ? WHERE idx = ? AND attempt = ? AND state = 'running'",
+                         {params, sets, index, int64_t(attempt)}) == 1;
+    });
+}
+
+void SearchStore::report(int64_t index, int unit, int epoch, double value) {
+    retrying([&] {
+        return db_->exec("INSERT INTO reports(idx, unit, epoch, value) VALUES(?, ?, ?, ?) "
+                         "ON CONFLICT(idx, unit, epoch) DO UPDATE SET value = excluded.value",
+                         {index, int64_t(unit), int64_t(epoch), value});
+    });
+}
+
+std::vector<double> SearchStore::completed_reports(int unit, int epoch, int64_t& completed) const {
+    return retrying([&] {
+        const auto c = db_->query("SELECT COUNT(*) FROM trials WHERE state = 'complete'");
+        completed = c.empty() ? 0 : c[0][0].as_i64();
+        std::vector<double> out;
+        for (const auto& r : db_->query("SELECT r.value FROM reports r JOIN trials t ON t.idx = r.idx WHERE t.state = "
+                                        "'complete' AND r.unit = ? AND r.epoch = ? AND r.value IS NOT NULL ORDER BY r.idx",
+                                        {int64_t(unit), int64_t(epoch)}))
+            out.push_back(r[0].as_double());
+        return out;
+    });
 }
 
 void SearchStore::put(const TrialRecord& r) {
-    Stmt s(db_,
-           "INSERT OR REPLACE INTO trials(idx, params, sets, state, attempt, scores, mean, std, duration, error, started, "
-           "pid, deaths, rung, budget, rung_values, epochs) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-           path_);
-    s.bind(1, r.index).bind(2, r.params).bind(3, r.sets).bind(4, r.state).bind(5, int64_t(r.attempt));
-    s.bind(6, scores_json(r.scores)).bind(7, r.mean).bind(8, r.std).bind(9, r.duration).bind(10, r.error);
-    s.bind(11, r.started).bind(12, int64_t(r.worker)).bind(13, int64_t(r.deaths)).bind(14, int64_t(r.rung));
-    s.bind(15, int64_t(r.budget)).bind(16, scores_json(r.rung_values)).bind(17, int64_t(r.epochs)).step();
+    retrying([&] {
+        return db_->exec(
+            "INSERT INTO trials(idx, params, sets, state, attempt, scores, mean, std, duration, error, started, pid, deaths, "
+            "rung, budget, rung_values, epochs, host, heartbeat) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(idx) DO UPDATE SET params = excluded.params, sets = excluded.sets, state = excluded.state, "
+            "attempt = excluded.attempt, scores = excluded.scores, mean = excluded.mean, std = excluded.std, "
+            "duration = excluded.duration, error = excluded.error, started = excluded.started, pid = excluded.pid, "
+            "deaths = excluded.deaths, rung = excluded.rung, budget = excluded.budget, rung_values = excluded.rung_values, "
+            "epochs = excluded.epochs, host = excluded.host, heartbeat = excluded.heartbeat",
+            {r.index, r.params, r.sets, r.state, int64_t(r.attempt), scores_json(r.scores), r.mean, r.std, r.duration,
+             r.error, r.started, int64_t(r.worker), int64_t(r.deaths), int64_t(r.rung), int64_t(r.budget),
+             scores_json(r.rung_values), int64_t(r.epochs), r.host, r.heartbeat});
+    });
 }
 
 }  // namespace nnctl

@@ -1,9 +1,12 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "search/sql.hpp"
 
 namespace nnctl {
 
@@ -24,45 +27,70 @@ struct TrialRecord {
     int budget = 0;             ///< epochs of that rung (0: the config's training.epochs)
     std::vector<double> rung_values;  ///< the objective at each rung reached
     int epochs = 0;             ///< epochs trained (per fold), when it stopped or paused
+    std::string host;           ///< the machine of the worker that claimed it last
+    double heartbeat = 0.0;     ///< its worker's last sign of life (the database's clock), seconds since 1970
 };
+
+/// This machine's name, as trials record their worker's host.
+std::string this_host();
 
 /// What a worker's request for work found.
 enum class Claim { trial, wait, done };
 
-/// The results of one search, in an SQLite database inside the sweep directory. Every change is a
-/// transaction (WAL journal), so a kill at any moment leaves the last committed state: completed
-/// trials stay completed. A worker may record a result only for the attempt it
-/// claimed, so a stale worker left over from a crash cannot record a trial twice.
+/// The results of one search: in an SQLite file inside the sweep directory (the default), or in a
+/// PostgreSQL database that workers on many machines share. Every change is a transaction, so a
+/// kill at any moment leaves the last committed state: completed trials stay completed. A worker
+/// may record a result only for the attempt it claimed, so a stale worker (left over from a crash,
+/// or one whose trial was given to another after it stopped heartbeating) cannot record a trial
+/// twice. With PostgreSQL, an operation that loses its connection waits for the server (backoff,
+/// NNCTL_STORAGE_RETRY_SECONDS) and is done again.
 class SearchStore {
 public:
-    explicit SearchStore(const std::string& path);  ///< opens or creates; throws IoError
+    /// `location`: an SQLite file (created when missing) or a postgresql:// URL; `name`: the
+    /// search's name there (PostgreSQL keeps each search in a schema of its own). Throws ConfigError
+    /// for a malformed URL, IoError when the store cannot be opened or reached.
+    explicit SearchStore(const std::string& location, const std::string& name = "");
     ~SearchStore();
     SearchStore(const SearchStore&) = delete;
     SearchStore& operator=(const SearchStore&) = delete;
 
+    /// Where it is, for messages: the file, or the URL with its password masked.
+    std::string where() const;
+    /// The database's clock, seconds since 1970 (what heartbeats are stamped with).
+    double now() const;
     std::string meta(const std::string& key) const;  ///< "" when absent
     void set_meta(const std::string& key, const std::string& value);
+    /// Set `key` only if it is absent; true when this call set it (one process of many does a thing once).
+    bool claim_meta(const std::string& key, const std::string& value);
     /// Insert a pending row for each index not stored yet (one transaction).
     void add_trials(const std::vector<TrialRecord>& trials);
     std::vector<TrialRecord> all() const;
     /// One trial's record (index must exist).
     TrialRecord get(int64_t index) const;
-    /// Running trials are requeued (after a crash): their next claim gets a new attempt number.
-    int requeue_running();
-    /// Claim the lowest pending trial with index ≡ shard (mod shards) for worker `pid`, atomically;
-    /// false when none is left. Sets index and attempt.
-    bool claim_next(int shard, int shards, int pid, int64_t& index, int& attempt);
+    /// Running trials whose worker is gone are put back as pending (to continue from their
+    /// checkpoints): those of this host whose process no longer runs (`alive` says), and those
+    /// whose heartbeat is older than `timeout` seconds (any host). With `count_deaths`, each is a
+    /// death of its worker: past `retries` deaths the trial is failed with the reason instead.
+    /// Returns the indices with true for those requeued.
+    std::vector<std::pair<int64_t, bool>> reap(const std::string& host, double timeout, bool count_deaths, int retries,
+                                               const std::function<bool(int pid)>& alive);
+    /// A sign of life from the worker running (index, attempt).
+    void beat(int64_t index, int attempt);
+    /// Claim the lowest pending trial with index ≡ shard (mod shards) for worker `pid` on `host`,
+    /// atomically; false when none is left. Sets index and attempt.
+    bool claim_next(int shard, int shards, int pid, int64_t& index, int& attempt, const std::string& host = "");
     /// The scheduler's step and a claim in one transaction: `plan` sees every trial and returns the
     /// trials it promoted (pending again, at a higher rung and budget) or pruned (their error the
     /// reason); they are written, then the pending trial of the highest rung (lowest index first)
     /// is claimed. `wait`: none is pending, but a running or paused trial may still make work.
     /// `changed` receives the trials the plan changed, as written.
     Claim claim_planned(int pid, const std::function<std::vector<TrialRecord>(const std::vector<TrialRecord>&)>& plan,
-                        int64_t& index, int& attempt, std::vector<TrialRecord>& changed);
-    /// The worker `pid` died: each trial it was running is put back as pending (to continue from its
-    /// checkpoint) while it has died no more than `retries` times, else marked failed with `error`.
-    /// Returns the indices with true for those requeued.
-    std::vector<std::pair<int64_t, bool>> worker_died(int pid, const std::string& error, int retries);
+                        int64_t& index, int& attempt, std::vector<TrialRecord>& changed, const std::string& host = "");
+    /// The worker `pid` of `host` died: each trial it was running is put back as pending (to
+    /// continue from its checkpoint) while it has died no more than `retries` times, else marked
+    /// failed with `error`. Returns the indices with true for those requeued.
+    std::vector<std::pair<int64_t, bool>> worker_died(int pid, const std::string& error, int retries,
+                                                      const std::string& host = "");
     /// Record a result; false (nothing written) unless `attempt` is the trial's current running attempt.
     bool complete(int64_t index, int attempt, const std::vector<double>& scores, double mean, double std, double duration);
     bool fail(int64_t index, int attempt, const std::string& error, double duration);
@@ -82,10 +110,11 @@ public:
     void put(const TrialRecord& r);
 
 private:
-    void exec(const std::string& sql) const;
-    void read_rows(void* stmt, std::vector<TrialRecord>& out) const;
-    void* db_ = nullptr;
-    std::string path_;
+    /// Run `f`; when the connection is lost, reconnect (waiting) and run it again.
+    template <class F>
+    auto retrying(F&& f) const -> decltype(f());
+    void read_rows(const std::vector<SqlRow>& rows, std::vector<TrialRecord>& out) const;
+    std::unique_ptr<SqlBackend> db_;
 };
 
 }  // namespace nnctl
