@@ -783,8 +783,11 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
                         }
                         proposed = validate(t);
                         cfg = &*proposed;
-                    } else {
-                        cfg = &configs.at(idx);
+                    } else if (auto it = configs.find(idx); it != configs.end()) {
+                        cfg = &it->second;
+                    } else {  // a trial another process added (a random search it runs with more trials)
+                        proposed = validate(make_trial(s, idx));
+                        cfg = &*proposed;
                     }
                     // Data shared by every trial is loaded once per worker (the first trial that
                     // needs it; a failed load is retried by the next).
