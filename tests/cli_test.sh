@@ -805,7 +805,7 @@ check "--shard with tpe exits 2 saying why (exit $code)" bash -c "test $code -eq
 check "--version" bash -c "'$NNCTL' --version | grep -q '^nnctl [0-9]'"
 check "--help lists exit codes" bash -c "'$NNCTL' --help | grep -q 'Exit codes'"
 check "train --help lists --set" bash -c "'$NNCTL' train --help | grep -q -- '--set'"
-for sub in train evaluate predict validate summary layers grid-search random-search search "search merge"; do
+for sub in train evaluate predict validate summary layers grid-search random-search search "search merge" "search status" "search export"; do
   # Every subcommand's help ends with the exit codes, and its prose spells the program's name right.
   check "$sub --help lists exit codes" bash -c "'$NNCTL' $sub --help | grep -q 'Exit codes'"
   check "$sub --help has no mangled 'nctl'" bash -c "! '$NNCTL' $sub --help | grep -q '\(^\|[^n]\)nctl'"
