@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Summarise scripts/bench_search.sh's searches into one Markdown table (standard library only).
 
-  bench_search.py RUNS.tsv --seeds N --samples N --threads N --total-seconds S --nnctl P --config C
+  bench_search.py RUNS.tsv --seeds N --samples N --threads N --total-seconds S --kept N --nnctl P --config C
 
 RUNS.tsv has a header and one line per search: strategy, seed, wall seconds, the path of its
 --json output and the path of its --events file. See bench_search.sh for what is measured and why.
@@ -18,6 +18,7 @@ ap.add_argument("--seeds", type=int, required=True)
 ap.add_argument("--samples", type=int, required=True)
 ap.add_argument("--threads", type=int, required=True)
 ap.add_argument("--total-seconds", type=int, required=True)
+ap.add_argument("--kept", type=int, default=0, help="searches reused from an earlier invocation")
 ap.add_argument("--nnctl", required=True)
 ap.add_argument("--config", required=True)
 ap.add_argument("--random-trials", type=int, required=True)
@@ -132,11 +133,29 @@ out.append(f"`{args.config}` (MLP: learning rate, hidden width, dropout, batch s
            f"random: {args.random_trials} trials x 27 epochs; hyperband: max_epochs 27, eta 3; "
            f"tpe: {args.tpe_trials} trials x 27 epochs (the first 10 random). The searches' wall "
            f"times add up to {minutes(sum(r['wall'] for r in runs.values()))}; this invocation took "
-           f"{minutes(args.total_seconds)}.")
+           f"{minutes(args.total_seconds)}"
+           + (f" ({args.kept} of {len(runs)} searches kept from an earlier one)" if args.kept else "")
+           + ".")
 out.append("")
-out.append("| strategy | best val_accuracy (mean ± std) | epochs (mean) | epochs / random's | "
-           "wall s (mean) | reached random's final best | epochs to reach it (per seed) |")
-out.append("|---|---|---|---|---|---|---|")
+# The validation rows change with the seed, so the spread across seeds is mostly the spread of
+# validation sets; the paired difference with random search on the same seed is the comparison.
+out.append("| strategy | best val_accuracy (mean ± std) | minus random's, same seed (mean; "
+           "better/equal/worse) | epochs (mean) | epochs / random's | wall s (mean) | "
+           "reached random's final best | epochs to reach it (per seed) |")
+out.append("|---|---|---|---|---|---|---|---|")
+
+
+def paired(key):
+    d = [runs[(key, s)]["best"] - runs[("random", s)]["best"] for s in seeds]
+    return paired_text(d)
+
+
+def paired_text(d):
+    eps = 1e-9
+    wins = sum(x > eps for x in d)
+    ties = sum(abs(x) <= eps for x in d)
+    return f"{statistics.mean(d):+.4f} ({wins}/{ties}/{len(d) - wins - ties})"
+
 for st in ORDER:
     rs = [runs[(st, s)] for s in seeds]
     epochs = statistics.mean(r["epochs"] for r in rs)
@@ -146,20 +165,25 @@ for st in ORDER:
         hits = [r["reach"] for r in rs if r["reach"] is not None]
         reached = f"{len(hits)}/{len(rs)} seeds"
         to = ", ".join("never" if r["reach"] is None else str(r["reach"]) for r in rs)
-    out.append(f"| {st} | {mean_std([r['best'] for r in rs], '{:.4f}')} | {epochs:.0f} | "
+    vs = "—" if st == "random" else paired(st)
+    out.append(f"| {st} | {mean_std([r['best'] for r in rs], '{:.4f}')} | {vs} | {epochs:.0f} | "
                f"{epochs / rand_epochs:.2f} | {statistics.mean(r['wall'] for r in rs):.0f} | "
                f"{reached} | {to} |")
 rs = [runs[("random", s)] for s in seeds]
 fe = statistics.mean(r["first_epochs"] for r in rs)
 out.append(f"| random, first {FIRST_RANDOM} trials only | "
-           f"{mean_std([r['first_best'] for r in rs], '{:.4f}')} | {fe:.0f} | "
+           f"{mean_std([r['first_best'] for r in rs], '{:.4f}')} | "
+           f"{paired_text([r['first_best'] - r['best'] for r in rs])} | {fe:.0f} | "
            f"{fe / rand_epochs:.2f} | — | "
            f"{sum(r['first_best'] >= r['best'] for r in rs)}/{len(rs)} seeds | — |")
 out.append("")
 out.append("Epochs to reach: the epochs the search had trained when its best completed trial "
            "first scored at least random search's final best on the same seed (replayed from the "
            "--events stream of the single worker). The last row is random search's best over its "
-           "first 13 trials: what random search finds with hyperband's budget.")
+           "first 13 trials: what random search finds with hyperband's budget. For scale: the standard "
+           f"error of one accuracy measured on {int(args.samples * 0.1):,} validation images is about "
+           f"{(0.88 * 0.12 / (args.samples * 0.1)) ** 0.5:.3f} at 0.88, larger than most differences "
+           "here.")
 out.append("")
 
 out.append("## Per seed")
@@ -197,6 +221,10 @@ out.append(f"Hyperband's final best minus random search's, per seed: "
            f"{', '.join(f'{g:+.4f}' for g in gaps)} (mean {statistics.mean(gaps):+.4f}; one "
            f"validation image = {1 / (args.samples * 0.1):.5f}), with "
            f"{statistics.mean(r['epochs'] for r in hb) / rand_epochs:.2f} of random search's epochs.")
+eq = [runs[("hyperband", s)]["best"] - runs[("random", s)]["first_best"] for s in seeds]
+out.append(f"At equal budget (hyperband's ~357 epochs against random search's first {FIRST_RANDOM} "
+           f"trials, {FIRST_RANDOM * 27} epochs), hyperband minus random, per seed: "
+           f"{', '.join(f'{g:+.4f}' for g in eq)} (mean; better/equal/worse: {paired_text(eq)}).")
 out.append("")
 out.append(f"nnctl: {args.nnctl}.")
 print("\n".join(out))

@@ -116,6 +116,7 @@ if [[ ! -f $RAW/setup.txt || $(cat "$RAW/setup.txt") != "$SETUP" ]]; then
   mkdir -p "$RAW"
   printf '%s\n' "$SETUP" >"$RAW/setup.txt"
 fi
+KEPT=0
 RUNS=$TMP/runs.tsv
 printf 'strategy\tseed\twall\tjson\tevents\n' >"$RUNS"
 
@@ -127,6 +128,7 @@ run() {
   if [[ -f $keep.wall ]]; then
     wall=$(cat "$keep.wall")
     note=" (kept from an earlier run)"
+    KEPT=$((KEPT + 1))
   else
     t0=$(date +%s.%N)
     "$NNCTL" search "$config" --out "$base.sweep" --events "$base.events.jsonl" "${COMMON[@]}" \
@@ -167,5 +169,5 @@ total=$(( $(date +%s) - start ))
 
 mkdir -p bench-results
 /usr/bin/python3 scripts/bench_search.py "$RUNS" \
-  --seeds "$SEEDS" --samples "$SAMPLES" --threads "$THREADS" --total-seconds "$total" \
+  --seeds "$SEEDS" --samples "$SAMPLES" --threads "$THREADS" --total-seconds "$total" --kept "$KEPT" \
   --nnctl "$SOURCE_NNCTL (sha256 $NNCTL_SHA...)" --config "$CONFIG" --random-trials "$RANDOM_TRIALS" --tpe-trials "$TPE_TRIALS" | tee bench-results/search.md

@@ -18,10 +18,10 @@ if ! pg_start; then
 fi
 trap 'pg_stop; rm -rf "$TMP"' EXIT
 SS=tests/data/search_small.yaml
-# Long enough trials (20 of them, 3 folds x 300 epochs) that a kill lands in one; heartbeats time out
+# Long enough trials (20 of them, 3 folds x 1000 epochs, over a second each) that a kill lands in one; heartbeats time out
 # after 3 s. Under the sanitizers everything is slower: fewer epochs.
-EPOCHS=300
-[ "$BUILD_KIND" = sanitized ] && EPOCHS=60
+EPOCHS=1000
+[ "$BUILD_KIND" = sanitized ] && EPOCHS=200
 COMMON=(--threads 1 --set search.refit=false --set training.epochs=$EPOCHS --set search.heartbeat_timeout=3)
 
 # The store's unit tests against this server too.
@@ -29,7 +29,7 @@ NNCTL_TEST_POSTGRES_URL="$PG_URL" "$UNIT" -sf='*test_store*' >"$TMP/unit.log" 2>
 check "the store's unit tests pass against PostgreSQL ($(tail -1 "$TMP/unit.log"))" grep -q "Status: SUCCESS" "$TMP/unit.log"
 
 # The reference: one worker, SQLite.
-"$NNCTL" grid-search $SS --out "$TMP/ref" --json -q "${COMMON[@]}" --jobs 1 >"$TMP/ref.json"; code=$?
+"$NNCTL" grid-search $SS --out "$TMP/ref" --json -q "${COMMON[@]}" --jobs 2 >"$TMP/ref.json"; code=$?
 check "reference search (exit $code)" test $code -eq 0
 
 same_as_ref='
@@ -57,14 +57,24 @@ for backend in sqlite postgresql; do
       "${COMMON[@]}" --jobs 1 -q --events "$TMP/$backend-w$w.events" 2>"$TMP/$backend-w$w.err" &
     echo $! >"$TMP/w$w.pid"
   done
-  # Kill worker 2 (its whole process group) while it runs a trial, once a few trials are done.
+  # Kill worker 2 (its whole process group) while it runs a trial, once a few trials are done: just
+  # after it started one (its "running" event under 0.3 s old; a trial takes over a second).
   victim=""
-  for i in $(seq 1 600); do
-    if [ "$(grep -c '"complete"' "$TMP"/$backend-w*.events 2>/dev/null | awk -F: '{s+=$2} END {print s+0}')" -ge 3 ] &&
-       tail -1 "$TMP/$backend-w2.events" 2>/dev/null | grep -q '"running"'; then
-      victim=$(tail -1 "$TMP/$backend-w2.events" | /usr/bin/python3 -c 'import json,sys; e=json.loads(sys.stdin.read()); print(e["trial"], e["worker"])')
-      kill -9 -- -"$(cat "$TMP/w2.pid")"
-      break
+  for i in $(seq 1 1200); do
+    if [ "$(grep -c '"complete"' "$TMP"/$backend-w*.events 2>/dev/null | awk -F: '{s+=$2} END {print s+0}')" -ge 3 ]; then
+      victim=$(tail -1 "$TMP/$backend-w2.events" 2>/dev/null | /usr/bin/python3 -c '
+import json, sys, datetime
+try:
+    e = json.loads(sys.stdin.read())
+except ValueError:
+    sys.exit()
+t = datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+if e.get("state") == "running" and (datetime.datetime.now(datetime.timezone.utc) - t).total_seconds() < 0.3:
+    print(e["trial"], e["worker"])')
+      if [ -n "$victim" ]; then
+        kill -9 -- -"$(cat "$TMP/w2.pid")"
+        break
+      fi
     fi
     sleep 0.05
   done

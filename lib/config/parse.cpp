@@ -1029,13 +1029,17 @@ SearchConfig read_search(Reader& r, const YAML::Node& n, const std::string& path
                  "the search section");
     s.strategy = r.string(n, "strategy", path, "grid", {"grid", "random", "halving", "hyperband", "asha", "tpe"});
     const bool budgeted = s.strategy == "halving" || s.strategy == "hyperband" || s.strategy == "asha";
-    for (const char* k : {"min_epochs", "max_epochs", "reduction_factor", "iterations"})
-        if (n[k] && !budgeted)
-            r.doc().error(n[k], child(path, k), std::string(k) + " sets the epoch budgets of strategy: halving, hyperband or asha");
-    if (n["iterations"] && s.strategy != "hyperband")
-        r.doc().error(n["iterations"], child(path, "iterations"), "iterations repeats hyperband's brackets (strategy: hyperband)");
+    // Another strategy's settings are ignored with a warning, not refused: a config written for
+    // hyperband can be compared with `--set search.strategy=random`, and --set cannot remove keys.
+    auto unused = [&](const char* k, const std::string& whose) {
+        if (n[k]) warn(r.doc().where(n[k], child(path, k)) + ": " + child(path, k) + " is a setting of " + whose +
+                       "; strategy: " + s.strategy + " ignores it");
+    };
+    for (const char* k : {"min_epochs", "max_epochs", "reduction_factor"})
+        if (!budgeted) unused(k, "strategy: halving, hyperband and asha");
+    if (s.strategy != "hyperband") unused("iterations", "strategy: hyperband");
     for (const char* k : {"n_startup_trials", "n_ei_candidates"})
-        if (n[k] && s.strategy != "tpe") r.doc().error(n[k], child(path, k), std::string(k) + " is a setting of strategy: tpe");
+        if (s.strategy != "tpe") unused(k, "strategy: tpe");
     s.min_epochs = int(r.integer(n, "min_epochs", path, 1, 1, 1'000'000));
     s.max_epochs = int(r.integer(n, "max_epochs", path, 0, 1, 1'000'000));
     s.reduction_factor = int(r.integer(n, "reduction_factor", path, 3, 2, 100));

@@ -365,7 +365,8 @@ std::string write_outputs(const std::string& out, const SearchStore& store, cons
     // exported from PostgreSQL), from the resolved base config the store keeps (data paths absolute).
     ExperimentConfig best;
     try {
-        best = load_config(store.meta("config_path"), best_sets, store.meta("space_file"));
+        const std::string path = store.meta("config_path");  // (its search section is not needed again)
+        best = parse_config(read_config_text(path), path, best_sets, "", false);
     } catch (const ConfigError&) {
         if (path_exists(store.meta("config_path"))) throw;
         best = parse_config(store.meta("base_config"), store.meta("config_path"), best_sets, "", false);
