@@ -230,8 +230,9 @@ std::vector<double> evaluate_trial(const ExperimentConfig& cfg_in, const SearchC
             TrainCallbacks tcb;
             if (hooks && hooks->on_epoch) {
                 st.full_logs = true;  // the objective on the held-out data after every epoch
-                const std::string key = "val_" + metric;
-                tcb.on_epoch_end = [&, u = int(unit)](const EpochLog& l) { hooks->on_epoch(u, l.epoch, log_value(l.values, key)); };
+                tcb.on_epoch_end = [hooks, u = int(unit), key = "val_" + metric](const EpochLog& l) {
+                    hooks->on_epoch(u, l.epoch, log_value(l.values, key));
+                };
             }
             const TrainResult fitted = fit_model(model, heads, cfg, tr, &va, seed, tcb, st);
             if (hooks) hooks->epochs = std::max(hooks->epochs, int(fitted.history.size()));
