@@ -542,10 +542,10 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     auto alive = [](int pid) { return process_alive(pid); };
     if (existed && !store.meta("fingerprint").empty()) {
         check_fingerprint(store, fingerprint, shared_store ? store.where() + " (search " + search_name + ")" : o.out);
-        if (store.meta("shard") != std::to_string(o.shard) + "/" + std::to_string(o.shards))
-            throw ConfigError(o.out + ": this sweep directory was run as shard " + store.meta("shard"));
+        // (a process starting at the same moment may not have written the shard yet)
+        if (const std::string sh = store.meta("shard"); !sh.empty() && sh != std::to_string(o.shard) + "/" + std::to_string(o.shards))
+            throw ConfigError(o.out + ": this sweep directory was run as shard " + sh);
     } else {
-        store.set_meta("fingerprint", fingerprint);
         store.set_meta("base_config", base_text);
         store.set_meta("config_path", o.config);
         store.set_meta("base_sets", sets_json(sets));
@@ -555,6 +555,7 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
         store.set_meta("strategy", s.strategy);
         store.set_meta("shard", std::to_string(o.shard) + "/" + std::to_string(o.shards));
         store.set_meta("created", utc_now());
+        store.set_meta("fingerprint", fingerprint);  // last: a process that sees it sees the rest
     }
     std::vector<TrialRecord> rows;
     for (const auto& t : trials) {
