@@ -16,6 +16,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("runs")
 ap.add_argument("--seeds", type=int, required=True)
 ap.add_argument("--samples", type=int, required=True)
+ap.add_argument("--validation", type=float, required=True, help="data.validation_split")
 ap.add_argument("--threads", type=int, required=True)
 ap.add_argument("--total-seconds", type=int, required=True)
 ap.add_argument("--kept", type=int, default=0, help="searches reused from an earlier invocation")
@@ -24,6 +25,8 @@ ap.add_argument("--config", required=True)
 ap.add_argument("--random-trials", type=int, required=True)
 ap.add_argument("--tpe-trials", type=int, required=True)
 args = ap.parse_args()
+VAL_ROWS = round(args.samples * args.validation)  # as nnctl splits them (checked with nnctl train -v)
+TRAIN_ROWS = args.samples - VAL_ROWS
 
 ORDER = ["random", "hyperband", "tpe"]
 FIRST_RANDOM = 13  # trials: 13 x 27 = 351 epochs, about a third of random search's 1,080
@@ -126,9 +129,10 @@ out = []
 out.append("# Search strategies on Fashion-MNIST (scripts/bench_search.sh)")
 out.append("")
 out.append(f"`{args.config}` (MLP: learning rate, hidden width, dropout, batch size; objective "
-           f"val_accuracy), `data.train.max_samples={args.samples}` (~{int(args.samples * 0.9):,} "
-           f"training rows, {int(args.samples * 0.1):,} validation rows: one image = "
-           f"{1 / (args.samples * 0.1):.5f} accuracy), `search.refit=false`, `--jobs 1 --threads "
+           f"val_accuracy), `data.train.max_samples={args.samples}`, "
+           f"`data.validation_split={args.validation}` ({TRAIN_ROWS:,} "
+           f"training rows, {VAL_ROWS:,} validation rows: one image = "
+           f"{1 / VAL_ROWS:.5f} accuracy), `search.refit=false`, `--jobs 1 --threads "
            f"{args.threads}`, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} (seed s: `seed=s`, `search.seed=s`). "
            f"random: {args.random_trials} trials x 27 epochs; hyperband: max_epochs 27, eta 3; "
            f"tpe: {args.tpe_trials} trials x 27 epochs (the first 10 random). The searches' wall "
@@ -181,9 +185,9 @@ out.append("Epochs to reach: the epochs the search had trained when its best com
            "first scored at least random search's final best on the same seed (replayed from the "
            "--events stream of the single worker). The last row is random search's best over its "
            "first 13 trials: what random search finds with hyperband's budget. For scale: the standard "
-           f"error of one accuracy measured on {int(args.samples * 0.1):,} validation images is about "
-           f"{(0.88 * 0.12 / (args.samples * 0.1)) ** 0.5:.3f} at 0.88, larger than most differences "
-           "here.")
+           f"error of one accuracy measured on {VAL_ROWS:,} validation images is about "
+           f"{(0.88 * 0.12 / VAL_ROWS) ** 0.5:.4f} at 0.88; a difference smaller than that "
+           "is within the noise of the measurement.")
 out.append("")
 
 out.append("## Per seed")
@@ -219,10 +223,10 @@ hb = [runs[("hyperband", s)] for s in seeds]
 gaps = [runs[("hyperband", s)]["best"] - runs[("random", s)]["best"] for s in seeds]
 out.append(f"Hyperband's final best minus random search's, per seed: "
            f"{', '.join(f'{g:+.4f}' for g in gaps)} (mean {statistics.mean(gaps):+.4f}; one "
-           f"validation image = {1 / (args.samples * 0.1):.5f}), with "
+           f"validation image = {1 / VAL_ROWS:.5f}), with "
            f"{statistics.mean(r['epochs'] for r in hb) / rand_epochs:.2f} of random search's epochs.")
 eq = [runs[("hyperband", s)]["best"] - runs[("random", s)]["first_best"] for s in seeds]
-out.append(f"At equal budget (hyperband's ~357 epochs against random search's first {FIRST_RANDOM} "
+out.append(f"At equal budget (hyperband's {statistics.mean(r['epochs'] for r in hb):.0f} epochs against random search's first {FIRST_RANDOM} "
            f"trials, {FIRST_RANDOM * 27} epochs), hyperband minus random, per seed: "
            f"{', '.join(f'{g:+.4f}' for g in eq)} (mean; better/equal/worse: {paired_text(eq)}).")
 out.append("")
