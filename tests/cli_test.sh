@@ -504,13 +504,15 @@ hostile_cfg line "{format: csv, path: $H/one_line.csv.gz, target: label}"
 /usr/bin/time -f "%e s %M KB" -o "$H/t" "$NNCTL" train "$H/line.yaml" --out "$H/o6" -q 2>"$H/e"; code=$?
 check "a 2 MB gzip that expands to one 2 GiB line is refused (exit $code): it expands more than data.limits.gzip_ratio" bash -c \
   "test $code -eq 3 && grep -q 'one_line.csv.gz: gzip data expanding more than 500 times' '$H/e'"
-/usr/bin/time -f "%e s %M KB" -o "$H/t" "$NNCTL" train "$H/line.yaml" --out "$H/o6" -q --set data.limits.field_bytes=4000000000 \
+/usr/bin/time -f "%U %S s %M KB" -o "$H/t" "$NNCTL" train "$H/line.yaml" --out "$H/o6" -q --set data.limits.field_bytes=4000000000 \
   --set data.limits.gzip_ratio=2000 2>"$H/e"; code=$?
 check "... and with that limit raised, past data.limits.line_bytes (exit $code)" bash -c \
   "test $code -eq 3 && grep -q 'one_line.csv.gz:2: a record longer than 67,108,864 bytes (data.limits.line_bytes' '$H/e'"
 if [ "$BUILD_KIND" = plain ]; then
-  check "... within a second and 400 MB (got $(cat "$H/t"))" /usr/bin/python3 -c '
-import sys; s, _, kb, _ = open(sys.argv[1]).read().splitlines()[-1].split(); assert float(s) < 1.0 and int(kb) < 400_000, (s, kb)' "$H/t"
+  # CPU seconds (user + system), not wall time: on a loaded machine the wall time of this
+  # quarter-second job has exceeded a second while its own work had not changed.
+  check "... within a CPU second and 400 MB (got $(cat "$H/t"))" /usr/bin/python3 -c '
+import sys; u, sy, _, kb, _ = open(sys.argv[1]).read().splitlines()[-1].split(); assert float(u) + float(sy) < 1.0 and int(kb) < 400_000, (u, sy, kb)' "$H/t"
 fi
 hostile_cfg lines "{format: csv, path: $H/many_lines.csv.gz, target: label}"
 "$NNCTL" train "$H/lines.yaml" --out "$H/o7" -q 2>"$H/e"; code=$?

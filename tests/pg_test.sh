@@ -58,10 +58,14 @@ for backend in sqlite postgresql; do
     echo $! >"$TMP/w$w.pid"
   done
   # Kill worker 2 (its whole process group) while it runs a trial, once a few trials are done: just
-  # after it started one (its "running" event under 0.3 s old; a trial takes over a second).
+  # after it started one (its "running" event under 0.3 s old when read; a trial takes over a
+  # second). The age is taken when the file is read, not when Python has started (slow under load).
+  # Gives up once worker 2 has exited (the check below then fails).
   victim=""
   for i in $(seq 1 1200); do
+    kill -0 "$(cat "$TMP/w2.pid")" 2>/dev/null || break
     if [ "$(grep -c '"complete"' "$TMP"/$backend-w*.events 2>/dev/null | awk -F: '{s+=$2} END {print s+0}')" -ge 3 ]; then
+      read_at=$(date +%s.%N)
       victim=$(tail -1 "$TMP/$backend-w2.events" 2>/dev/null | /usr/bin/python3 -c '
 import json, sys, datetime
 try:
@@ -69,8 +73,8 @@ try:
 except ValueError:
     sys.exit()
 t = datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
-if e.get("state") == "running" and (datetime.datetime.now(datetime.timezone.utc) - t).total_seconds() < 0.3:
-    print(e["trial"], e["worker"])')
+if e.get("state") == "running" and float(sys.argv[1]) - t.timestamp() < 0.3:
+    print(e["trial"], e["worker"])' "$read_at")
       if [ -n "$victim" ]; then
         kill -9 -- -"$(cat "$TMP/w2.pid")"
         break
@@ -111,6 +115,13 @@ check "search status (exit $code) shows the finished search" grep -q "^trials: 2
 "$NNCTL" search status --storage "$PG_URL" --name multi --json >"$TMP/status.json"
 check "search status --json" /usr/bin/python3 -c '
 import json,sys; d=json.load(open(sys.argv[1])); assert d["states"]=={"complete":20} and d["workers"]==[] and d["best"]["trial"]>=0, d' "$TMP/status.json"
+# Reading a search that is not there says so and creates nothing (no empty schema left behind).
+"$NNCTL" search status --storage "$PG_URL" --name nosuch -q 2>"$TMP/e"; code=$?
+"$NNCTL" search export --storage "$PG_URL" --name nosuch --out "$TMP/nosuch-export" -q 2>>"$TMP/e"; code2=$?
+schemas=$(PGPASSWORD="$PG_PASSWORD" psql "postgresql://nnctl@/nnctl?host=$PG_DIR" -tAc \
+  "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'nnctl_nosuch'" 2>&1)
+check "status and export of an unknown search exit 3 and create nothing (exits $code $code2, schemas: $schemas)" \
+  bash -c "test $code -eq 3 && test $code2 -eq 3 && test '$schemas' = 0 && test ! -e '$TMP/nosuch-export' && grep -q \"no search named 'nosuch'\" '$TMP/e'"
 "$NNCTL" report "$TMP/pg-export" --out "$TMP/pg-report.html" -q; code=$?
 check "nnctl report reads an exported search (exit $code)" test -s "$TMP/pg-report.html"
 

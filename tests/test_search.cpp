@@ -14,6 +14,7 @@
 #include "core/fileio.hpp"
 #include "data/dataset.hpp"
 #include "search/cv.hpp"
+#include "search/schedule.hpp"
 #include "search/space.hpp"
 #include "search/store.hpp"
 
@@ -227,9 +228,9 @@ TEST_CASE("store: a stale attempt cannot record a result") {
         CHECK(a2 == a1 + 1);
         CHECK(!s.claim_next(0, 1, 102, idx, a2 /* nothing left */));
         a2 = a1 + 1;
-        CHECK(!s.complete(3, a1, {0.5}, 0.5, 0.0, 1.0));  // the stale worker's result is refused
-        CHECK(s.complete(3, a2, {0.7}, 0.7, 0.0, 1.0));
-        CHECK(!s.complete(3, a2, {0.9}, 0.9, 0.0, 1.0));  // and nothing records twice
+        CHECK(!s.finish_rung(3, a1, true, {0.5}, 0.5, 0.0, 1.0, 10));  // the stale worker's result is refused
+        CHECK(s.finish_rung(3, a2, true, {0.7}, 0.7, 0.0, 1.0, 10));
+        CHECK(!s.finish_rung(3, a2, true, {0.9}, 0.9, 0.0, 1.0, 10));  // and nothing records twice
         auto all = s.all();
         REQUIRE(all.size() == 1);
         CHECK(all[0].state == "complete");

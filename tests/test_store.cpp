@@ -44,6 +44,30 @@ std::vector<TrialRecord> pending(int n, int budget = 0) {
 
 }  // namespace
 
+TEST_CASE("store (every backend): a new search's description is written once, whole") {
+    for (auto& [kind, open] : backends("init")) {
+        CAPTURE(kind);
+        auto a = open();
+        auto b = open();  // a second process on the same search
+        CHECK(a->init_meta({{"objective", "val_loss"}, {"shard", "0/1"}, {"fingerprint", "F1"}}));
+        // The second finds a search there and writes nothing of its own.
+        CHECK(!b->init_meta({{"objective", "val_accuracy"}, {"shard", "1/2"}, {"fingerprint", "F2"}}));
+        CHECK(b->meta("objective") == "val_loss");
+        CHECK(b->meta("shard") == "0/1");
+        CHECK(b->meta("fingerprint") == "F1");
+    }
+    if (const char* url = std::getenv("NNCTL_TEST_POSTGRES_URL"); url && *url) {
+        // Reading a search that is not there creates nothing and says so.
+        const std::string name = "absent_" + std::to_string(::getpid());
+        CHECK_THROWS_AS(SearchStore(url, name, true), DataError);
+        CHECK_THROWS_AS(SearchStore(url, name, true), DataError);  // (still absent: nothing was created)
+        SearchStore made(url, name);
+        CHECK(made.init_meta({{"fingerprint", "F"}}));
+        SearchStore read(url, name, true);
+        CHECK(read.meta("fingerprint") == "F");
+    }
+}
+
 TEST_CASE("store (every backend): claims, attempts, exact results, meta") {
     for (auto& [kind, open] : backends("basic")) {
         CAPTURE(kind);
@@ -71,8 +95,8 @@ TEST_CASE("store (every backend): claims, attempts, exact results, meta") {
         CHECK(std::fabs(r.heartbeat - s->now()) < 5);
         // Doubles go in and come back to the last bit.
         const std::vector<double> sc = {0.1 + 0.2, 1.0 / 3.0, 2.5e-300, -0.0};
-        CHECK(s->complete(0, a, sc, 1.0 / 7.0, std::sqrt(2.0), 0.125));
-        CHECK(!s->complete(0, a, sc, 0.5, 0, 0));  // only once
+        CHECK(s->finish_rung(0, a, true, sc, 1.0 / 7.0, std::sqrt(2.0), 0.125, 10));
+        CHECK(!s->finish_rung(0, a, true, sc, 0.5, 0, 0, 10));  // only once
         const TrialRecord c = s->get(0);
         CHECK(c.state == "complete");
         CHECK(c.scores == sc);

@@ -540,22 +540,22 @@ SearchResult run_search(const SearchOptions& o, const SearchCallbacks& cb) {
     SearchStore& store = *store_own;
     const std::string host = this_host();
     auto alive = [](int pid) { return process_alive(pid); };
-    if (existed && !store.meta("fingerprint").empty()) {
+    // A new search's description is written in one transaction, unless another process (another
+    // worker starting at the same moment) wrote one first: then this one must be the same search.
+    const bool created = store.init_meta({{"base_config", base_text},
+                                          {"config_path", o.config},
+                                          {"base_sets", sets_json(sets)},
+                                          {"space_file", o.space_file},
+                                          {"objective", s.objective},
+                                          {"direction", minimize ? "minimize" : "maximize"},
+                                          {"strategy", s.strategy},
+                                          {"shard", std::to_string(o.shard) + "/" + std::to_string(o.shards)},
+                                          {"created", utc_now()},
+                                          {"fingerprint", fingerprint}});
+    if (!created) {
         check_fingerprint(store, fingerprint, shared_store ? store.where() + " (search " + search_name + ")" : o.out);
-        // (a process starting at the same moment may not have written the shard yet)
         if (const std::string sh = store.meta("shard"); !sh.empty() && sh != std::to_string(o.shard) + "/" + std::to_string(o.shards))
             throw ConfigError(o.out + ": this sweep directory was run as shard " + sh);
-    } else {
-        store.set_meta("base_config", base_text);
-        store.set_meta("config_path", o.config);
-        store.set_meta("base_sets", sets_json(sets));
-        store.set_meta("space_file", o.space_file);
-        store.set_meta("objective", s.objective);
-        store.set_meta("direction", minimize ? "minimize" : "maximize");
-        store.set_meta("strategy", s.strategy);
-        store.set_meta("shard", std::to_string(o.shard) + "/" + std::to_string(o.shards));
-        store.set_meta("created", utc_now());
-        store.set_meta("fingerprint", fingerprint);  // last: a process that sees it sees the rest
     }
     std::vector<TrialRecord> rows;
     for (const auto& t : trials) {
@@ -972,7 +972,7 @@ SearchResult merge_searches(const std::vector<std::string>& sources, const std::
         std::unique_ptr<SearchStore> own;
         std::string label = d;
         if (is_postgres_url(d)) {
-            own = std::make_unique<SearchStore>(d, name);
+            own = std::make_unique<SearchStore>(d, name, true);
             label = own->where() + " (search " + name + ")";
             if (own->meta("fingerprint").empty()) throw DataError(label + ": no such search");
         } else {
@@ -1031,7 +1031,7 @@ SearchResult merge_searches(const std::vector<std::string>& sources, const std::
 SearchStatus search_status(const std::string& dir_or_url, const std::string& name) {
     std::unique_ptr<SearchStore> st;
     if (is_postgres_url(dir_or_url)) {
-        st = std::make_unique<SearchStore>(dir_or_url, name);
+        st = std::make_unique<SearchStore>(dir_or_url, name, true);
     } else {
         const std::string db = dir_or_url + "/search.db";
         if (::access(db.c_str(), F_OK) != 0) throw DataError(db + ": not found (is " + dir_or_url + " a sweep directory?)");

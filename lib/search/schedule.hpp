@@ -34,6 +34,9 @@ std::vector<int> rung_epochs(int min_epochs, int max_epochs, int eta);
 std::vector<Bracket> plan_brackets(const SearchConfig& s);
 /// The number of trials the brackets hold (halving, hyperband), or `trials` (asha).
 int64_t planned_trials(const std::vector<Bracket>& b, const SearchConfig& s);
+/// How many trials the strategy defines: the grid's size, the brackets' trials (halving,
+/// hyperband), or `trials` (random, asha, tpe).
+int64_t trial_count(const SearchConfig& s);
 /// The bracket that holds trial `index`.
 const Bracket& bracket_of(const std::vector<Bracket>& b, int64_t index);
 

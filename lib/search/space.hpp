@@ -25,9 +25,6 @@ int64_t grid_size(const SearchConfig& s);
 /// Trial `index`: the index-th grid point (last path fastest), or the index-th random draw. A
 /// random trial depends only on (search seed, index), so any machine proposes the same trials.
 Trial make_trial(const SearchConfig& s, int64_t index);
-/// How many trials the strategy defines: the grid's size, the brackets' trials (halving,
-/// hyperband), or `trials` (random, asha, tpe). Defined in schedule.cpp.
-int64_t trial_count(const SearchConfig& s);
 /// A number as YAML text: whole numbers without a point, floats always with one ("1.0e-05").
 std::string number_text(double v, bool integral);
 

@@ -62,8 +62,9 @@ public:
 std::unique_ptr<SqlBackend> open_sqlite(const std::string& path);
 /// A PostgreSQL database (postgresql://user@host/db; password from the URL, PGPASSWORD or ~/.pgpass
 /// as libpq reads them), its tables in the schema of the search `name`. Throws ConfigError for a
-/// malformed URL and IoError (its password masked) when the server cannot be reached.
-std::unique_ptr<SqlBackend> open_postgres(const std::string& url, const std::string& name);
+/// malformed URL and IoError (its password masked) when the server cannot be reached. Without
+/// `create`, the search must exist (DataError otherwise) and nothing is created.
+std::unique_ptr<SqlBackend> open_postgres(const std::string& url, const std::string& name, bool create = true);
 
 /// Whether a storage location is a PostgreSQL URL (postgresql:// or postgres://).
 bool is_postgres_url(const std::string& location);

@@ -94,7 +94,7 @@ int64_t fnv1a(const std::string& s) {
 
 class PostgresBackend : public SqlBackend {
 public:
-    PostgresBackend(const std::string& url, const std::string& name)
+    PostgresBackend(const std::string& url, const std::string& name, bool create)
         : url_(url), masked_(mask_url(url)), schema_(schema_of(name)), lock_key_(fnv1a(schema_of(name))) {
         char* err = nullptr;
         PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
@@ -110,6 +110,16 @@ public:
         }
         PQconninfoFree(opts);
         connect();
+        if (!create) {
+            // Reading a search (status, export) creates nothing: a mistyped name must not leave an
+            // empty schema behind. Its tables appear together (one transaction), so meta tells.
+            std::vector<SqlRow> r;
+            run("SELECT to_regclass(?) IS NOT NULL", {"\"" + schema_ + "\".meta"}, &r);
+            if (r.empty() || r[0][0].as_text() != "t")
+                throw DataError(masked_ + ": no search named '" + name + "' (schema " + schema_ + ")");
+            use_schema();
+            return;
+        }
         // The search's tables live in its own schema, created once (an advisory lock keeps two
         // workers that start together from racing on CREATE SCHEMA).
         run("SELECT pg_advisory_lock(" + std::to_string(fnv1a("nnctl schemas")) + ")", {}, nullptr);
@@ -259,8 +269,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<SqlBackend> open_postgres(const std::string& url, const std::string& name) {
-    return std::make_unique<PostgresBackend>(url, name);
+std::unique_ptr<SqlBackend> open_postgres(const std::string& url, const std::string& name, bool create) {
+    return std::make_unique<PostgresBackend>(url, name, create);
 }
 
 }  // namespace nnctl

@@ -65,8 +65,11 @@ auto in_transaction(SqlBackend& db, F&& f) -> decltype(f()) {
 }
 }  // namespace
 
-SearchStore::SearchStore(const std::string& location, const std::string& name)
-    : db_(is_postgres_url(location) ? open_postgres(location, name) : open_sqlite(location)) {
+SearchStore::SearchStore(const std::string& location, const std::string& name, bool existing)
+    : db_(is_postgres_url(location) ? open_postgres(location, name, !existing) : open_sqlite(location)) {
+    // An existing PostgreSQL search has every table and column (they came with PostgreSQL
+    // support); SQLite stores from older versions may need the columns added below.
+    if (existing && is_postgres_url(location)) return;
     // One schema for both databases (SQLite takes the standard type names), created in a write
     // transaction: workers that start together must not race on CREATE TABLE.
     retrying([&] {
@@ -129,6 +132,18 @@ void SearchStore::set_meta(const std::string& key, const std::string& value) {
     retrying([&] {
         return db_->exec("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                          {key, value});
+    });
+}
+
+bool SearchStore::init_meta(const std::vector<std::pair<std::string, std::string>>& entries) {
+    return retrying([&] {
+        return in_transaction(*db_, [&] {
+            if (!db_->query("SELECT value FROM meta WHERE key = 'fingerprint' AND value <> ''").empty()) return false;
+            for (const auto& [k, v] : entries)
+                db_->exec("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                          {k, v});
+            return true;
+        });
     });
 }
 
@@ -302,15 +317,6 @@ std::vector<std::pair<int64_t, bool>> SearchStore::worker_died(int pid, const st
             }
             return out;
         });
-    });
-}
-
-bool SearchStore::complete(int64_t index, int attempt, const std::vector<double>& scores, double mean, double std,
-                           double duration) {
-    return retrying([&] {
-        return db_->exec("UPDATE trials SET state = 'complete', scores = ?, mean = ?, std = ?, duration = ?, error = '' "
-                         "WHERE idx = ? AND attempt = ? AND state = 'running'",
-                         {scores_json(scores), mean, std, duration, index, int64_t(attempt)}) == 1;
     });
 }
 

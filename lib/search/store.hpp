@@ -48,8 +48,10 @@ class SearchStore {
 public:
     /// `location`: an SQLite file (created when missing) or a postgresql:// URL; `name`: the
     /// search's name there (PostgreSQL keeps each search in a schema of its own). Throws ConfigError
-    /// for a malformed URL, IoError when the store cannot be opened or reached.
-    explicit SearchStore(const std::string& location, const std::string& name = "");
+    /// for a malformed URL, IoError when the store cannot be opened or reached. `existing`: only
+    /// read a search that is there (status, export): on PostgreSQL nothing is created, and a
+    /// search that does not exist is a DataError.
+    explicit SearchStore(const std::string& location, const std::string& name = "", bool existing = false);
     ~SearchStore();
     SearchStore(const SearchStore&) = delete;
     SearchStore& operator=(const SearchStore&) = delete;
@@ -60,6 +62,9 @@ public:
     double now() const;
     std::string meta(const std::string& key) const;  ///< "" when absent
     void set_meta(const std::string& key, const std::string& value);
+    /// A new search's description, all keys in one transaction, unless the store already holds a
+    /// search (a `fingerprint`): then nothing is written and the result is false.
+    bool init_meta(const std::vector<std::pair<std::string, std::string>>& entries);
     /// Set `key` only if it is absent; true when this call set it (one process of many does a thing once).
     bool claim_meta(const std::string& key, const std::string& value);
     /// Insert a pending row for each index not stored yet (one transaction).
@@ -91,8 +96,8 @@ public:
     /// failed with `error`. Returns the indices with true for those requeued.
     std::vector<std::pair<int64_t, bool>> worker_died(int pid, const std::string& error, int retries,
                                                       const std::string& host = "");
-    /// Record a result; false (nothing written) unless `attempt` is the trial's current running attempt.
-    bool complete(int64_t index, int attempt, const std::vector<double>& scores, double mean, double std, double duration);
+    /// Record a failure; false (nothing written) unless `attempt` is the trial's current running
+    /// attempt (as for every result below).
     bool fail(int64_t index, int attempt, const std::string& error, double duration);
     /// A budgeted trial finished a rung below the top: its value is appended to rung_values and it
     /// waits (state paused) for the scheduler. With `top`, the rung was its last: complete.
