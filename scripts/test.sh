@@ -24,6 +24,6 @@ fi
 if [ "${NNCTL_SKIP_FUZZ:-0}" != "1" ]; then
   # Every reader's libFuzzer target for a bounded time (NNCTL_FUZZ_SECONDS each, two at a time);
   # any crash, hang or sanitizer report fails the run (scripts/fuzz.sh).
-  echo "== fuzzing (libFuzzer, ${NNCTL_FUZZ_SECONDS:-20} s per target) =="
-  bash scripts/fuzz.sh "${NNCTL_FUZZ_SECONDS:-20}"
+  echo "== fuzzing (libFuzzer, ${NNCTL_FUZZ_SECONDS:-12} s per target) =="
+  bash scripts/fuzz.sh "${NNCTL_FUZZ_SECONDS:-12}"
 fi

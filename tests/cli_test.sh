@@ -28,7 +28,7 @@ for cfg in configs/*.yaml configs/seed/*.yaml; do
     *pretrain*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
     # The sentiment sentences come from scripts/fetch-sentiment.sh; a sample is committed for the suite.
     *sentiment*) small=(--set data.train.path=tests/data/sentiment_sample.json) ;;
-    *cnn*|*resnet*|*hyperband*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
+    *cnn*|*resnet*|*hyperband*|*fashion_mnist_mlp*) small=(--set data.train.max_samples=3000 --set data.test.max_samples=1000) ;;
     # The series scripts/fetch-series.sh extracts is committed under tests/data for the suite.
     *sunspots*) small=(--set data.train.path=tests/data/sunspots.csv) ;;
   esac
@@ -40,7 +40,11 @@ for cfg in configs/*.yaml configs/seed/*.yaml; do
     check "$cfg: history has 2 epochs" test "$(wc -l <"$out/history.csv")" -eq 3
     check "$cfg: --json is one JSON document with out/epochs_run/history/final" \
       /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["epochs_run"]==2 and len(d["history"])==2 and "loss" in d["final"] and d["out"]' "$out.json"
-    check "$cfg: resolved config trains again" "$NNCTL" train "$out/config.yaml" --out "$out.again" -q "${again[@]}" "${small[@]}"
+    # (Under the sanitizers only iris trains again, for the two-run report below: the round trip
+    # of every resolved config is the plain build's check, and it halves this loop's time there.)
+    if [ "$BUILD_KIND" = plain ] || [ "$cfg" = configs/iris.yaml ]; then
+      check "$cfg: resolved config trains again" "$NNCTL" train "$out/config.yaml" --out "$out.again" -q "${again[@]}" "${small[@]}"
+    fi
   else
     bad "$cfg failed: $(cat "$out.err")"
   fi
