@@ -24,6 +24,8 @@ ap.add_argument("--nnctl", required=True)
 ap.add_argument("--config", required=True)
 ap.add_argument("--random-trials", type=int, required=True)
 ap.add_argument("--tpe-trials", type=int, required=True)
+ap.add_argument("--space", default="", help="search.space when not the config's")
+ap.add_argument("--raw", help="the kept runs' folder, with each choice's retest (LABEL-SEED.test.json)")
 args = ap.parse_args()
 VAL_ROWS = round(args.samples * args.validation)  # as nnctl splits them (checked with nnctl train -v)
 TRAIN_ROWS = args.samples - VAL_ROWS
@@ -139,7 +141,8 @@ out.append(f"`{args.config}` (MLP: learning rate, hidden width, dropout, batch s
            f"times add up to {minutes(sum(r['wall'] for r in runs.values()))}; this invocation took "
            f"{minutes(args.total_seconds)}"
            + (f" ({args.kept} of {len(runs)} searches kept from an earlier one)" if args.kept else "")
-           + ".")
+           + "."
+           + (f" Search space: `{args.space}`." if args.space else ""))
 out.append("")
 # The validation rows change with the seed, so the spread across seeds is mostly the spread of
 # validation sets; the paired difference with random search on the same seed is the comparison.
@@ -230,5 +233,42 @@ out.append(f"At equal budget (hyperband's {statistics.mean(r['epochs'] for r in 
            f"trials, {FIRST_RANDOM * 27} epochs), hyperband minus random, per seed: "
            f"{', '.join(f'{g:+.4f}' for g in eq)} (mean; better/equal/worse: {paired_text(eq)}).")
 out.append("")
+
+# The chosen configurations retrained and scored on the test images (bench_search.sh's retest).
+if args.raw:
+    import os
+    labels = ORDER + [f"random{FIRST_RANDOM}"]
+    names = {f"random{FIRST_RANDOM}": f"random, first {FIRST_RANDOM} trials only"}
+    test = {}
+    for lab in labels:
+        for s in seeds:
+            path = os.path.join(args.raw, f"{lab}-{s}.test.json")
+            if os.path.exists(path):
+                with open(path) as f:
+                    test[(lab, s)] = json.load(f)["test_accuracy"]
+    if all((lab, s) in test for lab in labels for s in seeds):
+        out.append("## The chosen configurations on the test set")
+        out.append("")
+        out.append("Each search's choice (its best completed trial) trained again alone, to the last bit "
+                   "as in the search, and scored on the 10,000 test images no search saw. Unlike the best "
+                   "validation score, which is the maximum of many noisy measurements (more trials, "
+                   "higher maximum), this says how good the chosen model is.")
+        out.append("")
+        out.append("| strategy | test accuracy of its choice (mean ± std) | minus random's, same seed "
+                   "(mean; better/equal/worse) | per seed |")
+        out.append("|---|---|---|---|")
+        for lab in labels:
+            xs = [test[(lab, s)] for s in seeds]
+            vs = "—" if lab == "random" else paired_text([test[(lab, s)] - test[("random", s)] for s in seeds])
+            out.append(f"| {names.get(lab, lab)} | {mean_std(xs, '{:.4f}')} | {vs} | "
+                       f"{', '.join(f'{x:.4f}' for x in xs)} |")
+        out.append("")
+        out.append(f"Standard error of one test accuracy (10,000 images) at 0.87: about "
+                   f"{(0.87 * 0.13 / 10000) ** 0.5:.4f}.")
+        out.append("")
+    else:
+        missing = [f"{lab}-{s}" for lab in labels for s in seeds if (lab, s) not in test]
+        out.append(f"(No test-set comparison: retests missing for {', '.join(missing)}.)")
+        out.append("")
 out.append(f"nnctl: {args.nnctl}.")
 print("\n".join(out))
