@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/fileio.hpp"
 #include "core/json.hpp"
+#include "dist/mpi.hpp"
 #include "events.hpp"
 #include "train/experiment.hpp"
 
@@ -49,7 +50,7 @@ std::string fmt_seconds(double s) {
 
 int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& dir, const std::string& resolved,
                const std::function<void(const std::string&, const std::string&)>& finish, EventStream& events,
-               bool resuming);
+               bool resuming, Communicator* comm);
 
 /// A resumed run must train the config it started with; only training.epochs may grow.
 void check_resumable(const std::string& dir, const std::string& started, const std::string& now) {
@@ -88,6 +89,14 @@ void add_logs(JsonWriter& j, const Logs& logs) {
 
 int run_train(TrainOptions& o) {
     install_signal_handlers();  // first: a signal during set-up stops the run after its first batch
+    // Under an MPI launcher (mpirun -np N, srun --mpi=pmix) the processes train one model together
+    // (data parallelism); rank 0 alone logs, writes the run directory, --events and --json.
+    const bool mpi_job = launched_by_mpi();
+    if (mpi_job && launcher_rank() != 0) {
+        o.common.quiet = true;
+        o.common.json = false;
+        o.events.clear();
+    }
     apply_common_options(o.common);
     if (o.events == "-" && o.common.json)
         throw ConfigError("--events - and --json both write to stdout: give --events a file, or leave out --json");
@@ -105,10 +114,24 @@ int run_train(TrainOptions& o) {
     }
     ExperimentConfig cfg = load_config(o.resume.empty() ? o.config : o.resume + "/config.yaml", sets);
 
-    const std::string dir = !o.resume.empty() ? o.resume : o.out.empty() ? make_unique_dir("runs/" + cfg.name) : o.out;
-    if (!o.out.empty()) make_dirs(dir);
-    const bool resuming = !o.resume.empty() || (!o.out.empty() && unfinished_run(dir));
+    Communicator* comm = nullptr;
+    if (mpi_job) {
+        Communicator& world = mpi_world();
+        if (world.size() > 1) comm = &world;
+    }
+    const bool root = !comm || comm->rank() == 0;
+    // Rank 0 chooses (and makes) the run directory and whether the run continues; the others only
+    // read it, for the checkpoint when it does.
+    const std::string dir = !o.resume.empty() ? o.resume : !o.out.empty() ? o.out : root ? make_unique_dir("runs/" + cfg.name) : "";
+    if (!o.out.empty() && root) make_dirs(dir);
+    bool resuming = !o.resume.empty() || (!o.out.empty() && root && unfinished_run(dir));
+    if (comm) {  // rank 0's answer, on every rank (a sum of its value and zeros)
+        double r = root && resuming ? 1.0 : 0.0;
+        comm->sum(&r, 1);
+        resuming = r > 0.0;
+    }
     const std::string resolved = emit_config(cfg);
+    if (!root) return train_into(o, cfg, dir, resolved, [](const std::string&, const std::string&) {}, events, resuming, comm);
     std::string started;  // the config the run began with, when it is resumed
     if (resuming) {
         try {
@@ -122,12 +145,13 @@ int run_train(TrainOptions& o) {
     info.command = command_line();
     info.started = utc_now();
     info.threads = effective_threads();
+    info.processes = comm ? comm->size() : 1;
     write_run_info(dir, cfg, info);
     if (events.on()) {
         JsonWriter j = events.begin("start");
         j.key("command").value("train").key("config").value(o.config).key("run").value(dir);
         j.key("seed").value(static_cast<long long>(cfg.seed)).key("epochs").value(cfg.training.epochs);
-        j.key("threads").value(info.threads);
+        j.key("threads").value(info.threads).key("processes").value(info.processes);
         events.emit(j);
     }
     auto finish = [&](const std::string& status, const std::string& message) {
@@ -144,7 +168,7 @@ int run_train(TrainOptions& o) {
         }
     };
     try {
-        return train_into(o, cfg, dir, resolved, finish, events, resuming);
+        return train_into(o, cfg, dir, resolved, finish, events, resuming, comm);
     } catch (const DivergedError& e) {
         finish("diverged", e.what());
         throw;
@@ -156,9 +180,14 @@ int run_train(TrainOptions& o) {
 
 int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& dir, const std::string& resolved,
                const std::function<void(const std::string&, const std::string&)>& finish, EventStream& events,
-               bool resuming) {
+               bool resuming, Communicator* comm) {
     auto& lg = log();
+    const bool root = !comm || comm->rank() == 0;
     Experiment ex = prepare_experiment(cfg);
+    ex.comm = comm;
+    if (comm)
+        lg.info("data-parallel training: {} processes × {} thread(s), {}", comm->size(), effective_threads(),
+                comm->describe());
     Checkpoint resume;
     if (resuming) {
         if (!read_checkpoint(dir, ex.model, resume)) throw DataError(dir + ": no checkpoint to continue from");
@@ -211,7 +240,9 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
         so_far = resume.earlier;
         for (EpochLog l : resume.trainer.history) l.epoch += resume.offset, so_far.push_back(std::move(l));
     }
+    // (on every rank: which logs an epoch computes depends on it, and validation is shared work)
     cb.on_epoch_end = [&](const EpochLog& e) {
+        if (!root) return;
         if (tty) std::fprintf(stderr, "\r\033[K");
         lg.info("Epoch {}/{}  {}{}", e.epoch, epochs, fmt_seconds(e.seconds), format_logs(e.values));
         so_far.push_back(e);
@@ -239,6 +270,7 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
     std::function<void(const Checkpoint&)> on_checkpoint;
     if (ck_every > 0)
         on_checkpoint = [&](const Checkpoint& c) {
+            if (!root) return;
             const int done = c.offset + c.trainer.epochs_done;
             if (done % ck_every != 0 && !c.trainer.stopped_early) return;
             Checkpoint w = c;
@@ -246,6 +278,7 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
             write_checkpoint(dir, w, ex.model);
         };
     ExperimentResult res = run_experiment(ex, cb, resuming ? &resume : nullptr, on_checkpoint);
+    if (!root) return res.train.interrupted ? 130 : 0;
     save_run(dir, resolved, ex, res);
     if (events.on() && !res.test_logs.empty()) {
         JsonWriter j = events.begin("test");

@@ -1,4 +1,5 @@
 #include "common.hpp"
+#include "dist/mpi.hpp"
 #include "search/sql.hpp"
 
 #include "core/error.hpp"
@@ -52,7 +53,9 @@ void apply_common_options(const CommonOptions& o) {
     g_log = std::make_shared<spdlog::logger>("nnctl", sink);
     g_log->set_pattern("%^%v%$");
     g_log->set_level(o.quiet ? spdlog::level::err : o.verbose ? spdlog::level::debug : spdlog::level::info);
-    int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    // By default every core; an MPI job's processes on one machine share them.
+    int threads = o.threads > 0 ? o.threads
+                                : std::max(1, int(std::max(1u, std::thread::hardware_concurrency())) / launcher_local_size());
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif

@@ -4,13 +4,16 @@
 
 #include <malloc.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "commands.hpp"
 #include "common.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
+#include "dist/mpi.hpp"
 #include "search/sql.hpp"
 
 namespace {
@@ -18,6 +21,25 @@ bool json_requested(int argc, char** argv) {
     for (int i = 1; i < argc; ++i)
         if (std::string(argv[i]) == "--json") return true;
     return false;
+}
+
+/// A failure in an MPI job. Rank 0 reports it; rank r > 0 waits a moment first, so that an error
+/// every rank meets (a missing file, a bad layer) is printed once, by rank 0, whose abort ends the
+/// others; an error of rank r alone is printed by it, prefixed "rank r: ". Then MPI_Abort ends
+/// every process of the job with `code` (none is left waiting in a collective).
+std::string job_prefix() {
+    if (!nnctl::mpi_active() || nnctl::launcher_rank() == 0) return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    return "rank " + std::to_string(nnctl::launcher_rank()) + ": ";
+}
+
+int finish_job(int code) {
+    if (nnctl::mpi_active()) {
+        std::fflush(stdout);
+        std::fflush(stderr);
+        nnctl::mpi_abort(code);
+    }
+    return code;
 }
 }  // namespace
 
@@ -29,7 +51,9 @@ int main(int argc, char** argv) {
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     nnctl::cli::set_command_line(argc, argv);
     CLI::App app{"nnctl " NNCTL_VERSION " - train, evaluate and tune neural networks from YAML config files"};
-    app.set_version_flag("--version", std::string("nnctl ") + NNCTL_VERSION);
+    app.set_version_flag("--version", std::string("nnctl ") + NNCTL_VERSION +
+                                          (nnctl::built_with_mpi() ? " (MPI: " + nnctl::mpi_library_version() + ")"
+                                                                   : " (without MPI)"));
     app.require_subcommand(1);
     app.footer(std::string("\nRun 'nnctl SUBCOMMAND --help' for a subcommand's options.\n") + nnctl::cli::kExitCodes);
     auto train = nnctl::cli::register_train(app);
@@ -55,7 +79,11 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        if (app.got_subcommand("train")) return train();
+        if (app.got_subcommand("train")) {
+            const int code = train();
+            nnctl::mpi_finalize();  // every rank gets here together (an MPI job's ranks agree on how training ended)
+            return code;
+        }
         if (app.got_subcommand("evaluate")) return evaluate();
         if (app.got_subcommand("predict")) return predict();
         if (app.got_subcommand("validate")) return validate();
@@ -67,8 +95,9 @@ int main(int argc, char** argv) {
             return search();
         return 2;
     } catch (const nnctl::Error& e) {
+        const std::string rank = job_prefix();
         std::fflush(stdout);
-        if (json_requested(argc, argv)) {  // scripts asked for JSON: they get the error as JSON too
+        if (json_requested(argc, argv) && rank.empty()) {  // scripts asked for JSON: they get the error as JSON too
             nnctl::JsonWriter j;
             j.begin_object().key("error").begin_object().key("exit_code").value(e.exit_code());
             j.key("message").value(nnctl::mask_urls_in(e.what())).end_object().end_object();
@@ -78,16 +107,16 @@ int main(int argc, char** argv) {
         size_t start = 0;
         while (start <= msg.size()) {
             size_t nl = msg.find('\n', start);
-            std::cerr << "error: " << msg.substr(start, nl - start) << "\n";
+            std::cerr << rank << "error: " << msg.substr(start, nl - start) << "\n";
             if (nl == std::string::npos) break;
             start = nl + 1;
         }
-        return e.exit_code();
+        return finish_job(e.exit_code());
     } catch (const std::bad_alloc&) {
-        std::cerr << "error: out of memory\n";
-        return 1;
+        std::cerr << job_prefix() << "error: out of memory\n";
+        return finish_job(1);
     } catch (const std::exception& e) {
-        std::cerr << "error: " << nnctl::mask_urls_in(e.what()) << "\n";
-        return 1;
+        std::cerr << job_prefix() << "error: " << nnctl::mask_urls_in(e.what()) << "\n";
+        return finish_job(1);
     }
 }

@@ -93,7 +93,13 @@ void MultiHeadAttention::run(const ConstView& xq, const ConstView& xk, const Con
         if (!ctx.rng) throw Error(name() + ": training forward pass without a random generator");
         drop_.resize(B * H * T, S);
         const float keep = float(1.0 / (1.0 - opt_.dropout)), r = float(opt_.dropout);
-        for (Eigen::Index i = 0; i < drop_.size(); ++i) drop_.data()[i] = ctx.rng->uniform24() >= r ? keep : 0.0f;
+        const SampleStreams streams(ctx);  // sample b's block: rows b·H·T .. (b+1)·H·T of drop_
+        const int64_t per_sample = H * T * S;
+        for (int64_t b = 0; b < B; ++b) {
+            Rng rng = streams(b);
+            float* d = drop_.data() + b * per_sample;
+            for (int64_t i = 0; i < per_sample; ++i) d[i] = rng.uniform24() >= r ? keep : 0.0f;
+        }
         a_.resize(B * H * T, S);
     }
     const Matrix* mask = key_mask && key_mask->rows() == B && key_mask->cols() == S ? key_mask : nullptr;

@@ -112,13 +112,15 @@ void Augment::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) 
     }
     if (!ctx.rng) throw Error(type() + ": training forward pass without a random generator");
     const int64_t batch = x.rows(), pixels = h_ * w_, c = c_;
+    const SampleStreams streams(ctx);
     y.resize(batch, x.cols());
     if (opt_.kind == Kind::Contrast) {
         factors_.resize(size_t(batch));
         means_.resize(batch, c);
         const float lo = float(opt_.value_range[0]), hi = float(opt_.value_range[1]);
         for (int64_t s = 0; s < batch; ++s) {
-            const double f = factors_[size_t(s)] = uniform_in(*ctx.rng, opt_.height);
+            Rng rng = streams(s);
+            const double f = factors_[size_t(s)] = uniform_in(rng, opt_.height);
             const float* in = x.data() + s * x.outerStride();
             float* out = y.data() + s * y.cols();
             for (int64_t ch = 0; ch < c; ++ch) {
@@ -136,7 +138,8 @@ void Augment::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) 
     const bool bilinear = opt_.interpolation == "bilinear";
     const float fill = float(opt_.fill_value);
     for (int64_t s = 0; s < batch; ++s) {
-        const Affine a = maps_[size_t(s)] = draw(*ctx.rng);
+        Rng rng = streams(s);
+        const Affine a = maps_[size_t(s)] = draw(rng);
         const float* in = x.data() + s * x.outerStride();
         float* out = y.data() + s * y.cols();
         for (int64_t row = 0; row < h_; ++row)

@@ -14,8 +14,12 @@ void Dropout::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) 
     const float keep_scale = float(1.0 / (1.0 - rate_));
     const float r = float(rate_);
     mask_.resize(x.rows(), x.cols());
-    for (Eigen::Index i = 0; i < mask_.size(); ++i)
-        mask_.data()[i] = ctx.rng->uniform24() >= r ? keep_scale : 0.0f;
+    const SampleStreams streams(ctx);
+    for (Eigen::Index s = 0; s < x.rows(); ++s) {
+        Rng rng = streams(s);
+        float* m = mask_.data() + s * x.cols();
+        for (Eigen::Index j = 0; j < x.cols(); ++j) m[j] = rng.uniform24() >= r ? keep_scale : 0.0f;
+    }
     y.resize(x.rows(), x.cols());
     y.array() = x.array() * mask_.array();
 }

@@ -5,6 +5,7 @@
 
 #include "core/rng.hpp"
 #include "core/tensor.hpp"
+#include "dist/comm.hpp"
 #include "regularizers/regularizer.hpp"
 
 namespace nnctl {
@@ -38,6 +39,26 @@ struct ForwardContext {
     /// A layer of several inputs: each input's mask (null entries: none), in input order. `mask` is
     /// then their combination (see Layer::merges_masks).
     const std::vector<const Matrix*>* input_masks = nullptr;
+    /// Data-parallel training: where this process's rows start in the whole batch (its shard), so
+    /// that stochastic layers draw for each sample what a single process would (see SampleStreams).
+    int64_t row0 = 0;
+    /// The processes that share the batch (batch normalization sums its statistics over them);
+    /// null for a single process.
+    Communicator* comm = nullptr;
+};
+
+/// The random numbers of one stochastic layer call, one stream per sample: the call takes one
+/// number from the context's generator, and sample i's stream derives from it and i's place in
+/// the whole batch (row0 + i). What a sample draws thus depends neither on how the batch is split
+/// across processes nor on how many numbers the other samples took.
+class SampleStreams {
+public:
+    explicit SampleStreams(const ForwardContext& ctx) : base_(ctx.rng->next()), row0_(ctx.row0) {}
+    Rng operator()(int64_t i) const { return Rng(Rng::derive(base_, uint64_t(row0_ + i))); }
+
+private:
+    uint64_t base_;
+    int64_t row0_;
 };
 
 /// How a layer's output mask follows from its input's (Keras' compute_mask).

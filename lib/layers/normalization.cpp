@@ -76,6 +76,19 @@ void affine_rows(const float* in, float* out, int64_t rows, int64_t c, const flo
         }
     });
 }
+/// a[j], b[j] and n summed over the processes of `comm` (in place; returns the summed n).
+double sync_sums(Communicator& comm, std::vector<double>& a, std::vector<double>& b, double n) {
+    thread_local std::vector<double> buf;
+    const size_t c = a.size();
+    buf.resize(2 * c + 1);
+    std::copy(a.begin(), a.end(), buf.begin());
+    std::copy(b.begin(), b.end(), buf.begin() + long(c));
+    buf[2 * c] = n;
+    comm.sum(buf.data(), buf.size());
+    std::copy(buf.begin(), buf.begin() + long(c), a.begin());
+    std::copy(buf.begin() + long(c), buf.begin() + long(2 * c), b.begin());
+    return buf[2 * c];
+}
 }  // namespace
 
 void BatchNorm::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx) {
@@ -98,7 +111,10 @@ void BatchNorm::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx
         const float* __restrict v = xd + r * c;
         for (int64_t j = 0; j < c; ++j) s1[j] += v[j], s2[j] += double(v[j]) * v[j];
     });
-    const double n = double(rows);
+    double n = double(rows);
+    comm_ = ctx.comm && ctx.comm->size() > 1 ? ctx.comm : nullptr;
+    if (comm_) n = sync_sums(*comm_, sum, sq, n);  // Keras' synchronized=True: the whole batch's statistics
+    rows_b_ = n;
     mean_b_.resize(1, c);
     inv_.resize(1, c);
     a.resize(1, c);
@@ -155,8 +171,11 @@ void BatchNorm::backward(const ConstView& x, const ConstView&, const ConstView& 
         affine_rows(g, dx->data(), rows, c, k.data(), bw_m1_.data());
         return;
     }
-    // dx = γ·inv · (dy − mean(dy) − x̂·mean(dy·x̂)), means over the batch and positions.
-    const double n = double(rows);
+    // dx = γ·inv · (dy − mean(dy) − x̂·mean(dy·x̂)), means over the batch and positions (the whole
+    // batch's, across processes, when the statistics were; the parameter gradients above stay this
+    // process's part: the trainer sums them with the others).
+    if (comm_) sync_sums(*comm_, sdy, sdyx, 0.0);
+    const double n = rows_b_;
     for (int64_t j = 0; j < c; ++j) m1(j) = float(sdy[size_t(j)] / n), m2(j) = float(sdyx[size_t(j)] / n);
     float* out = dx->data();
     const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;

@@ -43,6 +43,8 @@ private:
     std::vector<double> sum_, sq_;  // per-channel sums, reused
     RowVector aff_a_, aff_b_, bw_mean_, bw_inv_, bw_m1_, bw_m2_;  // per-channel scratch, reused
     bool batch_stats_ = false;  // the last forward used the batch's statistics
+    double rows_b_ = 0;         // the rows (× positions) those statistics were taken over, all processes
+    Communicator* comm_ = nullptr;  // the last training forward's processes (synchronized statistics)
     RegularizerSpec none_;
 };
 

@@ -48,10 +48,16 @@ void act_grad(Act k, D&& dst, const G& g, const Y& y) {
     }
 }
 
-void fill_dropout(Matrix& m, int64_t rows, int64_t cols, double rate, Rng& rng) {
+/// One mask row per sample, each from the sample's own stream (SampleStreams).
+void fill_dropout(Matrix& m, int64_t rows, int64_t cols, double rate, const ForwardContext& ctx) {
     m.resize(rows, cols);
     const float keep = float(1.0 / (1.0 - rate)), r = float(rate);
-    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform24() >= r ? keep : 0.0f;
+    const SampleStreams streams(ctx);
+    for (int64_t s = 0; s < rows; ++s) {
+        Rng rng = streams(s);
+        float* d = m.data() + s * cols;
+        for (int64_t j = 0; j < cols; ++j) d[j] = rng.uniform24() >= r ? keep : 0.0f;
+    }
 }
 
 /// The batch splits into this many row chunks across threads at each step (1: no split).
@@ -138,8 +144,8 @@ void Recurrent::forward(const ConstView& x, Matrix& y, const ForwardContext& ctx
     in_drop_ = ctx.training && opt_.dropout > 0.0;
     rec_drop_ = ctx.training && opt_.recurrent_dropout > 0.0;
     if ((in_drop_ || rec_drop_) && !ctx.rng) throw Error(name() + ": training forward pass without a random generator");
-    if (in_drop_) fill_dropout(in_mask_, B, F, opt_.dropout, *ctx.rng);
-    if (rec_drop_) fill_dropout(rec_mask_, B, n, opt_.recurrent_dropout, *ctx.rng);
+    if (in_drop_) fill_dropout(in_mask_, B, F, opt_.dropout, ctx);
+    if (rec_drop_) fill_dropout(rec_mask_, B, n, opt_.recurrent_dropout, ctx);
 
     // Time-major inputs in processing order, so that each step is one contiguous block of B rows.
     xt_.resize(T * B, F);

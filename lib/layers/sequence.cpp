@@ -169,6 +169,7 @@ void TimeDistributed::forward(const ConstView& x, Matrix& y, const ForwardContex
     const int64_t B = x.rows();
     ForwardContext c = ctx;
     c.mask = nullptr;  // the wrapped layer sees single steps
+    c.row0 = ctx.row0 * T_;  // sample b's steps are rows b·T .. b·T + T − 1
     const RowMap steps = contiguous(x, B * T_, in_, xc_);
     inner_->forward(steps, iy_, c);
     y = RowMap(iy_.data(), B, T_ * outw_);

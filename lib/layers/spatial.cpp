@@ -26,7 +26,11 @@ void SpatialDropout::forward(const ConstView& x, Matrix& y, const ForwardContext
     const int64_t c = channels_, positions = x.cols() / c;
     const float keep = float(1.0 / (1.0 - rate_)), r = float(rate_);
     mask_.resize(x.rows(), c);
-    for (Eigen::Index i = 0; i < mask_.size(); ++i) mask_.data()[i] = ctx.rng->uniform24() >= r ? keep : 0.0f;
+    const SampleStreams streams(ctx);
+    for (Eigen::Index s = 0; s < x.rows(); ++s) {
+        Rng rng = streams(s);
+        for (int64_t j = 0; j < c; ++j) mask_(s, j) = rng.uniform24() >= r ? keep : 0.0f;
+    }
     y.resize(x.rows(), x.cols());
     for (Eigen::Index s = 0; s < x.rows(); ++s) {
         const float* m = mask_.data() + s * c;

@@ -104,14 +104,31 @@ Logs evaluate_model(Sequential& model, const Loss& loss, const std::vector<Metri
     return evaluate_model(model, single_head(model, loss, metric_specs), data, batch_size);
 }
 
-Logs evaluate_model(Sequential& model, std::vector<OutputHead> heads, const Dataset& data, int batch_size) {
+Logs evaluate_model(Sequential& model, std::vector<OutputHead> heads, const Dataset& data, int batch_size,
+                    Communicator* comm) {
     const Matrix t = encode_heads(data, heads);
     HeadScores scores(model, heads, true);
     const Eigen::Index n = data.size();
+    Matrix all;  // data-parallel: every row's output, each process having computed its share
+    if (comm && comm->size() > 1) {
+        const Eigen::Index lo = shard_begin(n, comm->rank(), comm->size()), hi = shard_begin(n, comm->rank() + 1, comm->size());
+        Matrix mine(hi - lo, heads.back().offset + heads.back().width);  // every output's columns
+        for (Eigen::Index s = lo; s < hi; s += batch_size) {
+            const Eigen::Index b = std::min<Eigen::Index>(batch_size, hi - s);
+            mine.middleRows(s - lo, b) = model.forward(data.x.middleRows(s, b), ForwardContext{});
+        }
+        std::vector<float> gathered;
+        comm->gather(mine.data(), size_t(mine.size()), gathered);
+        all = Eigen::Map<const Matrix>(gathered.data(), n, mine.cols());
+    }
     double loss_sum = 0.0;
     for (Eigen::Index s = 0; s < n; s += batch_size) {
         const Eigen::Index b = std::min<Eigen::Index>(batch_size, n - s);
-        const Matrix& out = model.forward(data.x.middleRows(s, b), ForwardContext{});
+        Matrix part;
+        const Matrix* outp = &part;
+        if (all.size()) part = all.middleRows(s, b);
+        else outp = &model.forward(data.x.middleRows(s, b), ForwardContext{});
+        const Matrix& out = *outp;
         loss_sum += scores.batch_loss(out, t.middleRows(s, b), nullptr) * double(b);
         scores.update_metrics(model, out, t.middleRows(s, b));
     }

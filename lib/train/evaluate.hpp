@@ -33,7 +33,10 @@ bool metrics_need_probabilities(const Sequential& model, const std::vector<std::
 Logs evaluate_model(Sequential& model, const Loss& loss, const std::vector<MetricSpec>& metrics, const Dataset& data,
                     int batch_size = 1024);
 /// The same for a model with a head per output: the total loss, each head's loss and metrics.
-Logs evaluate_model(Sequential& model, std::vector<OutputHead> heads, const Dataset& data, int batch_size = 1024);
+/// With `comm` (data-parallel training), each process computes the outputs of its share of the rows
+/// and all score the gathered outputs: the same logs on every process, those of one process.
+Logs evaluate_model(Sequential& model, std::vector<OutputHead> heads, const Dataset& data, int batch_size = 1024,
+                    Communicator* comm = nullptr);
 
 /// Model outputs after the output activation (probabilities or values) for every row of x.
 Matrix predict_all(Sequential& model, const Matrix& x, int batch_size = 1024);

@@ -252,6 +252,7 @@ TrainResult fit_model(Sequential& model, const std::vector<OutputHead>& heads, c
         if (resume) st.optimizer->import_state(resume->optimizer_tensors, resume->optimizer_scalars);
         st.trainer = std::make_unique<Trainer>(model, heads, *st.optimizer, tc, Rng::derive(seed, 2));
         st.trainer->set_full_logs(st.full_logs);
+        st.trainer->set_communicator(st.comm);
         TrainCallbacks c = cb;
         const std::vector<EpochLog> none;
         hook(c, 0, 0, none);
@@ -285,6 +286,7 @@ TrainResult fit_model(Sequential& model, const std::vector<OutputHead>& heads, c
         const uint64_t s = k == 0 ? Rng::derive(seed, 2) : Rng::derive(Rng::derive(seed, 2), k);
         st.trainer = std::make_unique<Trainer>(model, heads, *st.optimizer, stage, s);
         st.trainer->set_full_logs(st.full_logs);
+        st.trainer->set_communicator(st.comm);
         if (cb.on_message && !from) {
             std::string m = "stage " + std::to_string(k + 1) + "/" + std::to_string(tc.stages.size()) + ": " +
                             std::to_string(g.epochs) + " epoch" + (g.epochs > 1 ? "s" : "");
@@ -332,6 +334,7 @@ ExperimentResult run_experiment(Experiment& ex, const TrainCallbacks& cb, const 
     st.optimizer = std::move(ex.optimizer);
     st.resume = resume;
     st.on_checkpoint = on_checkpoint;
+    st.comm = ex.comm;
     r.train = fit_model(ex.model, ex.heads, ex.cfg, ex.data.train, ex.data.validation.size() > 0 ? &ex.data.validation : nullptr,
                         ex.cfg.seed, cb, st);
     ex.optimizer = std::move(st.optimizer);
@@ -387,6 +390,7 @@ void write_run_info(const std::string& dir, const ExperimentConfig& cfg, const R
     j.end_array();
     j.key("seed").value(static_cast<long long>(cfg.seed));
     j.key("threads").value(info.threads);
+    if (info.processes > 1) j.key("processes").value(info.processes);
     j.key("status").value(info.status);
     if (!info.message.empty()) j.key("message").value(info.message);
     j.key("started").value(info.started);

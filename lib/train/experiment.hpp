@@ -24,6 +24,7 @@ struct Experiment {
     Loss loss;  ///< as used in training (from_logits when the output activation was fused); the first head's
     std::vector<OutputHead> heads;  ///< one per model output (one, unnamed, for a single output)
     std::unique_ptr<Optimizer> optimizer;
+    Communicator* comm = nullptr;  ///< data-parallel training with these processes (null: alone)
 };
 
 struct ExperimentResult {
@@ -87,6 +88,7 @@ struct FitState {
     bool full_logs = true;                 ///< Trainer::set_full_logs
     const Checkpoint* resume = nullptr;    ///< in: continue from this (the model's weights already restored)
     std::function<void(const Checkpoint&)> on_checkpoint;  ///< in: called after every epoch when set
+    Communicator* comm = nullptr;          ///< in: data-parallel training (Trainer::set_communicator)
 };
 
 /// Train `model` as cfg.training says: one fit of `epochs`, or each of training.stages in turn
@@ -127,6 +129,7 @@ struct RunInfo {
     std::string message;               ///< why it ended, when not completed
     std::string started, finished;     ///< UTC, ISO 8601
     int threads = 1;
+    int processes = 1;  ///< data-parallel training: the MPI job's size
 };
 /// run.json: nnctl version, command, seed, threads, status, times, and each data file's size and SHA-256.
 void write_run_info(const std::string& dir, const ExperimentConfig& cfg, const RunInfo& info);

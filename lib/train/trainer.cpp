@@ -103,12 +103,18 @@ HeadScores::HeadScores(const Sequential& model, const std::vector<OutputHead>& h
     }
 }
 
-double HeadScores::batch_loss(const ConstView& out, const ConstView& t, Matrix* dout) {
+double HeadScores::batch_loss(const ConstView& out, const ConstView& t, Matrix* dout) { return compute(out, t, dout, true); }
+
+double HeadScores::loss_gradient(const ConstView& out, const ConstView& t, Matrix& dout) {
+    return compute(out, t, &dout, false);
+}
+
+double HeadScores::compute(const ConstView& out, const ConstView& t, Matrix* dout, bool record) {
     const double rows = double(out.rows());
-    rows_ += rows;
+    if (record) rows_ += rows;
     if (heads_.size() == 1) {  // the whole output and targets: exactly the one loss
         const double l = heads_[0].loss.compute(out, t, dout);
-        sums_[0] += l * rows;
+        if (record) sums_[0] += l * rows;
         return l;
     }
     if (dout) dout->resize(out.rows(), out.cols());
@@ -118,7 +124,7 @@ double HeadScores::batch_loss(const ConstView& out, const ConstView& t, Matrix* 
         const double l = h.loss.compute(out.middleCols(h.offset, h.width), t.middleCols(h.target_offset, h.target_width),
                                         dout ? &part_ : nullptr);
         if (dout) dout->middleCols(h.offset, h.width) = part_ * float(h.weight);
-        sums_[k] += l * rows;
+        if (record) sums_[k] += l * rows;
         total += h.weight * l;
     }
     return total;
@@ -181,7 +187,9 @@ bool lower_is_better(const std::string& monitor, const std::string& mode) {
 }
 }  // namespace
 
-Logs Trainer::evaluate(const Dataset& data, int batch_size) { return evaluate_model(model_, heads_, data, batch_size); }
+Logs Trainer::evaluate(const Dataset& data, int batch_size) {
+    return evaluate_model(model_, heads_, data, batch_size, comm_);
+}
 
 TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const TrainCallbacks& cb,
                          const TrainerSnapshot* resume) {
@@ -237,7 +245,22 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
         best_weights = resume->best_weights;
         if (resume->stopped_early) first_epoch = cfg_.epochs;
     }
-    if (cb.stop_requested) snapshot(epoch_weights);
+    // Data parallelism: each batch is split into contiguous shards, one per process (a batch with
+    // fewer rows than processes is computed whole by every process). A shard's loss gradient is
+    // scaled by its share of the batch, so that the sum of the shards' parameter gradients, taken in
+    // rank order by comm, is the gradient of the whole batch's mean loss; every process then takes
+    // the same optimizer step. The batch's outputs are gathered for the logged loss and metrics,
+    // which are thus those of the whole batch, as one process computes them.
+    Communicator* comm = comm_ && comm_->size() > 1 ? comm_ : nullptr;
+    const int ranks = comm ? comm->size() : 1, rank = comm ? comm->rank() : 0;
+    size_t grad_size = 1;  // the trainable parameters' gradients, then the stop request
+    for (const auto& p : params)
+        if (p.trainable) grad_size += size_t(p.grad->size());
+    std::vector<float> grad_buf, gathered;
+    // Every process must stop at the same batch: a stop request is summed with the gradients.
+    const bool stoppable = bool(cb.stop_requested) || comm;
+    auto stop_wanted = [&] { return cb.stop_requested && cb.stop_requested(); };
+    if (stoppable) snapshot(epoch_weights);
 
     for (int epoch = first_epoch; epoch < cfg_.epochs; ++epoch) {
         if (cb.on_epoch_begin) cb.on_epoch_begin(epoch + 1, cfg_.epochs);
@@ -250,19 +273,45 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
         scores.reset();
         double loss_sum = 0.0;
         int seen = 0;
-        const ForwardContext ctx{true, &dropout_rng};
+        ForwardContext ctx{true, &dropout_rng};
         for (int b = 0; b < batches; ++b) {
             const int start = b * bs, rows = std::min(bs, n - start);
+            const bool sharded = comm && rows >= ranks;
+            const int lo = sharded ? int(shard_begin(rows, rank, ranks)) : 0;
+            const int hi = sharded ? int(shard_begin(rows, rank + 1, ranks)) : rows;
             const Eigen::Index xc = train.x.cols(), tc = targets.cols();
-            xb_.resize(rows, xc);
-            tb_.resize(rows, tc);
+            xb_.resize(hi - lo, xc);
+            tb_.resize(rows, tc);  // the whole batch's targets (the logs score the whole batch)
             for (int i = 0; i < rows; ++i) {  // raw row copies: rows are short, Eigen's per-row setup is not
                 const int src = order[size_t(start + i)];
-                std::copy_n(train.x.data() + src * train.x.outerStride(), xc, xb_.data() + i * xc);
+                if (i >= lo && i < hi) std::copy_n(train.x.data() + src * train.x.outerStride(), xc, xb_.data() + (i - lo) * xc);
                 std::copy_n(targets.data() + src * targets.outerStride(), tc, tb_.data() + i * tc);
             }
-            const Matrix& out = model_.forward(xb_, ctx);
-            double batch_loss = scores.batch_loss(out, tb_, &dout_);
+            ctx.row0 = lo;
+            ctx.comm = sharded ? comm : nullptr;
+            const Matrix* outp = &model_.forward(xb_, ctx);
+            double batch_loss;
+            bool stop = false;
+            if (sharded) {
+                model_.backward(xb_, shard_gradient(scores, *outp, tb_.middleRows(lo, hi - lo), rows));
+                grad_buf.resize(grad_size);
+                float* g = grad_buf.data();
+                for (const auto& p : params)
+                    if (p.trainable) g = std::copy_n(p.grad->data(), p.grad->size(), g);
+                *g = stop_wanted() ? 1.0f : 0.0f;
+                comm->sum(grad_buf.data(), grad_buf.size());
+                g = grad_buf.data();
+                for (const auto& p : params)
+                    if (p.trainable) std::copy_n(g, p.grad->size(), p.grad->data()), g += p.grad->size();
+                stop = *g > 0.0f;
+                comm->gather(outp->data(), size_t(outp->size()), gathered);
+                out_all_ = Eigen::Map<const Matrix>(gathered.data(), rows, outp->cols());
+                outp = &out_all_;
+                batch_loss = scores.batch_loss(*outp, tb_, nullptr);
+            } else {
+                batch_loss = scores.batch_loss(*outp, tb_, &dout_);
+            }
+            const Matrix& out = *outp;
             if (any_regularizer_) batch_loss += model_.regularization_penalty();
             if (!std::isfinite(batch_loss)) {
                 std::ostringstream msg;
@@ -271,14 +320,22 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
                     << "optimizer.clipnorm, or check the data for extreme values)";
                 throw DivergedError(msg.str());
             }
-            model_.backward(xb_, dout_);
+            if (!sharded) {
+                model_.backward(xb_, dout_);
+                stop = stop_wanted();
+                if (comm) {  // a batch every process computed whole: only the stop request to agree on
+                    float f = stop ? 1.0f : 0.0f;
+                    comm->sum(&f, 1);
+                    stop = f > 0.0f;
+                }
+            }
             if (any_regularizer_) model_.add_regularization_gradients();
             opt_.step(params);
             if (scores.has_metrics()) scores.update_metrics(model_, out, tb_);
             loss_sum += batch_loss * rows;
             seen += rows;
             if (cb.on_batch_end) cb.on_batch_end(b + 1, batches, loss_sum / seen);
-            if (cb.stop_requested && cb.stop_requested()) {
+            if (stop) {
                 result.interrupted = true;
                 break;
             }
@@ -328,7 +385,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
         }
         log.learning_rate = opt_.current_learning_rate();
         result.history.push_back(log);
-        if (cb.stop_requested) snapshot(epoch_weights);
+        if (stoppable) snapshot(epoch_weights);
         if (cb.on_epoch_end) cb.on_epoch_end(log);
 
         // Early stopping (Keras' EarlyStopping, min_delta counted as in Keras).
@@ -376,6 +433,12 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
             cb.on_message("restored the weights of epoch " + std::to_string(result.best_epoch));
     }
     return result;
+}
+
+const Matrix& Trainer::shard_gradient(HeadScores& scores, const Matrix& out, const ConstView& t, int batch_rows) {
+    scores.loss_gradient(out, t, dout_);
+    dout_ *= float(double(out.rows()) / double(batch_rows));  // a mean over the shard → its part of the batch's mean
+    return dout_;
 }
 
 }  // namespace nnctl

@@ -93,12 +93,15 @@ public:
     double batch_loss(const ConstView& out, const ConstView& t, Matrix* dout);
     /// Update the metrics with a batch (`out` as forward returns it: logits where an activation was fused).
     void update_metrics(const Sequential& model, const ConstView& out, const ConstView& t);
+    /// The batch loss and its gradient (into dout) without adding to the running means.
+    double loss_gradient(const ConstView& out, const ConstView& t, Matrix& dout);
     void reset();
     bool has_metrics() const { return any_metrics_; }
     /// After "loss": each head's loss (several heads) and every metric, named by log_name.
     void append_logs(Logs& logs) const;
 
 private:
+    double compute(const ConstView& out, const ConstView& t, Matrix* dout, bool record);
     const std::vector<OutputHead>& heads_;
     std::vector<std::vector<std::unique_ptr<Metric>>> metrics_;
     std::vector<char> need_probs_;
@@ -126,6 +129,11 @@ public:
     /// monitor (training metrics and validation passes are skipped otherwise), unless callbacks
     /// ask for them (on_epoch_end). For callers that only read the final weights, e.g. search folds.
     void set_full_logs(bool on) { full_logs_ = on; }
+    /// Train data-parallel with the other processes of `comm` (null or one process: alone). Every
+    /// process calls fit with the same model, data, seed and callbacks' presence; each computes its
+    /// shard of every batch, and all end with the same weights: those one process would reach, within
+    /// float rounding (the gradients are summed in another order). Evaluation is shared too.
+    void set_communicator(Communicator* comm) { comm_ = comm; }
 
     const std::vector<OutputHead>& heads() const { return heads_; }
 
@@ -137,8 +145,11 @@ private:
     uint64_t seed_;
     bool any_regularizer_ = false;
     bool full_logs_ = true;
+    Communicator* comm_ = nullptr;
+    /// The shard's loss gradient, scaled to its part of the whole batch's mean loss (in dout_).
+    const Matrix& shard_gradient(HeadScores& scores, const Matrix& out, const ConstView& t, int batch_rows);
     // Reused per-batch buffers.
-    Matrix xb_, tb_, dout_, probs_, dpart_;
+    Matrix xb_, tb_, dout_, probs_, dpart_, out_all_;
 };
 
 }  // namespace nnctl
