@@ -244,12 +244,15 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
     cb.on_epoch_end = [&](const EpochLog& e) {
         if (!root) return;
         if (tty) std::fprintf(stderr, "\r\033[K");
-        lg.info("Epoch {}/{}  {}{}", e.epoch, epochs, fmt_seconds(e.seconds), format_logs(e.values));
+        const std::string shared =
+            comm ? fmt::format(" (collectives {:.0f}%)", 100.0 * e.comm_seconds / std::max(e.seconds, 1e-9)) : "";
+        lg.info("Epoch {}/{}  {}{}{}", e.epoch, epochs, fmt_seconds(e.seconds), shared, format_logs(e.values));
         so_far.push_back(e);
         write_file_atomic(dir + "/history.csv", history_csv(so_far));
         if (events.on()) {
             JsonWriter j = events.begin("epoch");
             j.key("epoch").value(e.epoch).key("epochs").value(epochs).key("seconds").value(e.seconds);
+            if (comm) j.key("comm_seconds").value(e.comm_seconds);
             j.key("learning_rate").value(e.learning_rate);
             add_logs(j, e.values);
             events.emit(j);
@@ -308,6 +311,7 @@ int train_into(TrainOptions& o, const ExperimentConfig& cfg, const std::string& 
             for (const auto& [k, v] : e.values) j.key(k).value(v);
             j.key("learning_rate").value(e.learning_rate);
             j.key("seconds").value(e.seconds);
+            if (comm) j.key("comm_seconds").value(e.comm_seconds);
             j.end_object();
         }
         j.end_array();

@@ -23,13 +23,14 @@ bool json_requested(int argc, char** argv) {
     return false;
 }
 
-/// A failure in an MPI job. Rank 0 reports it; rank r > 0 waits a moment first, so that an error
-/// every rank meets (a missing file, a bad layer) is printed once, by rank 0, whose abort ends the
-/// others; an error of rank r alone is printed by it, prefixed "rank r: ". Then MPI_Abort ends
-/// every process of the job with `code` (none is left waiting in a collective).
+/// A failure in an MPI job. Rank 0 reports it; rank r > 0 waits first, so that an error every
+/// rank meets (a missing file, a bad layer) is printed once, by rank 0, whose exit ends the others
+/// (mpirun kills them within about a second); an error of rank r alone is printed by it, prefixed
+/// "rank r: ". Once MPI is up, MPI_Abort then ends every process of the job with `code` (none is
+/// left waiting in a collective).
 std::string job_prefix() {
-    if (!nnctl::mpi_active() || nnctl::launcher_rank() == 0) return "";
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (!nnctl::launched_by_mpi() || nnctl::launcher_rank() == 0) return "";
+    std::this_thread::sleep_for(std::chrono::seconds(3));
     return "rank " + std::to_string(nnctl::launcher_rank()) + ": ";
 }
 

@@ -9,10 +9,12 @@ set -euo pipefail
 # chromium: the tests render nnctl report's pages in a real browser (headless).
 # clang, libclang-rt-14-dev: libFuzzer, for the fuzz targets of every data reader (scripts/fuzz.sh).
 # libpq-dev: searches shared through PostgreSQL; postgresql: the server the tests start in a temporary directory.
+# libopenmpi-dev, openmpi-bin: data-parallel training across processes (mpirun -np N nnctl train).
 PKGS=(build-essential cmake pkg-config libcli11-dev libyaml-cpp-dev libeigen3-dev libspdlog-dev doctest-dev
       zlib1g-dev libsqlite3-dev libpng-dev libjpeg62-turbo-dev nlohmann-json3-dev libssl-dev
       libonnx-dev libprotobuf-dev python3 python3-numpy
-      python3-onnx python3-opencv chromium clang libclang-rt-14-dev dataset-fashion-mnist libpq-dev postgresql)
+      python3-onnx python3-opencv chromium clang libclang-rt-14-dev dataset-fashion-mnist libpq-dev postgresql
+      libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

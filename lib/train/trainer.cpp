@@ -271,7 +271,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
             order = permutation(n, r);
         }
         scores.reset();
-        double loss_sum = 0.0;
+        double loss_sum = 0.0, comm_seconds = 0.0;
         int seen = 0;
         ForwardContext ctx{true, &dropout_rng};
         for (int b = 0; b < batches; ++b) {
@@ -299,12 +299,14 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
                 for (const auto& p : params)
                     if (p.trainable) g = std::copy_n(p.grad->data(), p.grad->size(), g);
                 *g = stop_wanted() ? 1.0f : 0.0f;
+                const auto c0 = clock::now();
                 comm->sum(grad_buf.data(), grad_buf.size());
                 g = grad_buf.data();
                 for (const auto& p : params)
                     if (p.trainable) std::copy_n(g, p.grad->size(), p.grad->data()), g += p.grad->size();
                 stop = *g > 0.0f;
                 comm->gather(outp->data(), size_t(outp->size()), gathered);
+                comm_seconds += std::chrono::duration<double>(clock::now() - c0).count();
                 out_all_ = Eigen::Map<const Matrix>(gathered.data(), rows, outp->cols());
                 outp = &out_all_;
                 batch_loss = scores.batch_loss(*outp, tb_, nullptr);
@@ -347,6 +349,7 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
 
         EpochLog log;
         log.epoch = epoch + 1;
+        log.comm_seconds = comm_seconds;
         log.values.emplace_back("loss", loss_sum / seen);
         scores.append_logs(log.values);
         if (has_val)

@@ -22,6 +22,9 @@ struct EpochLog {
     int epoch = 0;  ///< 1-based
     double seconds = 0.0;
     double learning_rate = 0.0;  ///< the rate at the end of the epoch
+    /// Data-parallel training: the seconds of the epoch's training steps spent in collectives
+    /// (moving gradients and outputs, and waiting for the slowest process); 0 alone.
+    double comm_seconds = 0.0;
     Logs values;                 ///< loss, metrics, val_loss, val_metrics
 };
 
