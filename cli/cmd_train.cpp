@@ -354,6 +354,9 @@ std::function<int()> register_train(CLI::App& app) {
         "--events FILE appends JSON lines as training goes: {\"event\": \"start\"|\"batch\"|\"epoch\"|\"message\"|\n"
         "\"test\"|\"end\", \"time\", \"elapsed\", ...}; an epoch line holds every logged value, the end line the\n"
         "status (completed, interrupted, diverged, failed). Follow a run with tail -f FILE.\n"
+        "Several processes train one model together under MPI (data parallelism; rank 0 writes):\n"
+        "  mpirun -np 4 nnctl train CONFIG --out RUN   (or srun --mpi=pmix); see README, 'Training one\n"
+        "  model on several processes'.\n"
         "Example: nnctl train configs/iris.yaml --set training.epochs=50 --json\n" +
         std::string(kExitCodes));
     return [o] { return run_train(*o); };

@@ -3,6 +3,7 @@
 #include "search/sql.hpp"
 
 #include "core/error.hpp"
+#include "core/fileio.hpp"
 #include "core/parallel.hpp"
 
 #include <Eigen/Core>
@@ -27,7 +28,10 @@ std::vector<std::string> g_argv;
 int g_threads = 1;
 
 void on_signal(int) {
-    if (g_interrupted.exchange(true)) std::_Exit(130);  // second signal: leave now (files are atomic)
+    if (g_interrupted.exchange(true)) {  // second signal: leave now (files are atomic)
+        remove_pending_temp_file();
+        std::_Exit(130);
+    }
 }
 }  // namespace
 

@@ -7,6 +7,7 @@ set -u
 NNCTL=$(realpath "$1")
 cd "$2"
 source tests/cli_common.sh
+[ -d datasets/shapes ] || /usr/bin/python3 scripts/make-shapes.py datasets/shapes --per-class 40 >/dev/null
 MPIRUN=(mpirun --oversubscribe)
 if [ "$(id -u)" -eq 0 ]; then MPIRUN+=(--allow-run-as-root); fi  # CI runs as root
 CMP=(/usr/bin/python3 tests/support/compare_weights.py)
@@ -47,6 +48,21 @@ for n in 2 4; do
   "${MPIRUN[@]}" -np $n "$NNCTL" train "${CNN[@]}" --out "$TMP/c$n"
   check "CNN with batch normalization and dropout on $n processes: within 1e-5 of one process" \
     "${CMP[@]}" "$TMP/c1/model.safetensors" "$TMP/c$n/model.safetensors" 1e-5
+done
+
+# The other model types, one epoch of SGD on 3 processes (uneven shards): a two-input graph, a
+# two-output model, an LSTM forecaster, a transformer (attention dropout) and image augmentation.
+for spec in penguins_two_inputs: penguins_multi_output: \
+    "sunspots_lstm:--set data.train.path=tests/data/sunspots.csv" \
+    "sentiment_transformer:--set data.train.path=tests/data/sentiment_sample.json" \
+    "shapes_augment:--set training.batch_size=16"; do
+  name=${spec%%:*}
+  read -r -a extra <<<"${spec#*:}"
+  args=(configs/$name.yaml "${extra[@]}" --set training.epochs=1 --set optimizer.type=sgd --threads 1 -q)
+  "$NNCTL" train "${args[@]}" --out "$TMP/t1_$name"
+  "${MPIRUN[@]}" -np 3 "$NNCTL" train "${args[@]}" --out "$TMP/t3_$name"
+  check "$name on 3 processes: within 1e-5 of one process after an epoch" \
+    "${CMP[@]}" "$TMP/t1_$name/model.safetensors" "$TMP/t3_$name/model.safetensors" 1e-5
 done
 
 # Faults. A run of 8 epochs on 6,000 images, checkpointed every epoch.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -22,7 +23,22 @@ std::string dir_of(const std::string& path) {
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
     throw IoError("cannot " + what + " '" + path + "': " + std::strerror(errno));
 }
+// The temporary file write_file_atomic is filling, for a signal handler that exits at once
+// (remove_pending_temp_file). One slot: with several writers at a time it names the latest.
+char g_pending[4096];
+std::atomic<bool> g_pending_set{false};
+
+void set_pending(const std::string& tmp) {
+    if (tmp.size() >= sizeof g_pending) return;
+    g_pending_set.store(false);
+    std::memcpy(g_pending, tmp.c_str(), tmp.size() + 1);
+    g_pending_set.store(true);
+}
 }  // namespace
+
+void remove_pending_temp_file() {
+    if (g_pending_set.load()) ::unlink(g_pending);
+}
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
     struct stat existing {};
@@ -33,6 +49,10 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     std::string tmp = path + ".tmp." + std::to_string(::getpid());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) fail("create", tmp);
+    set_pending(tmp);
+    struct Clear {
+        ~Clear() { g_pending_set.store(false); }
+    } clear;
     size_t off = 0;
     while (off < bytes.size()) {
         ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);

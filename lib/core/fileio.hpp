@@ -7,6 +7,9 @@ namespace nnctl {
 /// A reader (or a kill at any moment) sees either the old file or the new one, never a torn one.
 /// Throws IoError naming the path on any failure, and leaves no temporary file behind.
 void write_file_atomic(const std::string& path, const std::string& bytes);
+/// Async-signal-safe: unlink the temporary file write_file_atomic is writing, if any (for a signal
+/// handler about to _Exit: the target is untouched, and no half-written temporary is left behind).
+void remove_pending_temp_file();
 
 /// Whole file as bytes; throws DataError naming the path.
 std::string read_file(const std::string& path);
