@@ -65,6 +65,19 @@ for spec in penguins_two_inputs: penguins_multi_output: \
     "${CMP[@]}" "$TMP/t1_$name/model.safetensors" "$TMP/t3_$name/model.safetensors" 1e-5
 done
 
+# Each rank a search worker: two ranks share one sweep directory (the search does not use MPI) and
+# end with every trial complete once, with the scores of a one-worker search.
+SEARCH=(configs/iris_random_search.yaml --jobs 1 --threads 1 -q --set search.refit=false)
+"$NNCTL" search "${SEARCH[@]}" --out "$TMP/s1"
+"${MPIRUN[@]}" -np 2 "$NNCTL" search "${SEARCH[@]}" --out "$TMP/s2"; code=$?
+check "mpirun -np 2 nnctl search: two workers (exit $code) share the search, the scores of one" /usr/bin/python3 -c '
+import json,sys
+def load(p): return [json.loads(l) for l in open(p)]
+a={t["trial"]:(t["state"],t.get("scores")) for t in load(sys.argv[1])}
+b={t["trial"]:(t["state"],t.get("scores")) for t in load(sys.argv[2])}
+assert a==b and all(s=="complete" for s,_ in b.values()), (a,b)
+assert len({t.get("worker") for t in load(sys.argv[2])})==2' "$TMP/s1/trials.jsonl" "$TMP/s2/trials.jsonl"
+
 # Faults. A run of 8 epochs on 6,000 images, checkpointed every epoch.
 LONG=("${MLP[@]}" --set data.train.max_samples=6000 --set training.epochs=8 --set training.checkpoint.every=1 -q)
 "$NNCTL" train "${LONG[@]}" --out "$TMP/ref"
