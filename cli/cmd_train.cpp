@@ -90,12 +90,23 @@ void add_logs(JsonWriter& j, const Logs& logs) {
 int run_train(TrainOptions& o) {
     install_signal_handlers();  // first: a signal during set-up stops the run after its first batch
     // Under an MPI launcher (mpirun -np N, srun --mpi=pmix) the processes train one model together
-    // (data parallelism); rank 0 alone logs, writes the run directory, --events and --json.
-    const bool mpi_job = launched_by_mpi();
-    if (mpi_job && launcher_rank() != 0) {
-        o.common.quiet = true;
-        o.common.json = false;
-        o.events.clear();
+    // (data parallelism); rank 0 alone logs, writes the run directory, --events and --json. MPI
+    // starts first, so that an error met by any process below ends them all (MPI_Abort), under
+    // mpirun and srun alike, instead of leaving the others waiting.
+    Communicator* comm = nullptr;
+    if (launched_by_mpi()) {
+        Communicator& world = mpi_world();
+        if (launcher_size() > 0 && world.size() != launcher_size())
+            throw Error("launched as " + std::to_string(launcher_size()) + " processes but MPI (" + world.describe() +
+                        ") sees " + std::to_string(world.size()) +
+                        ": the launcher is not the one of the MPI nnctl was built with (use Open MPI's mpirun, or srun "
+                        "--mpi=pmix)");
+        if (world.size() > 1) comm = &world;
+        if (world.rank() != 0) {
+            o.common.quiet = true;
+            o.common.json = false;
+            o.events.clear();
+        }
     }
     apply_common_options(o.common);
     if (o.events == "-" && o.common.json)
@@ -114,11 +125,6 @@ int run_train(TrainOptions& o) {
     }
     ExperimentConfig cfg = load_config(o.resume.empty() ? o.config : o.resume + "/config.yaml", sets);
 
-    Communicator* comm = nullptr;
-    if (mpi_job) {
-        Communicator& world = mpi_world();
-        if (world.size() > 1) comm = &world;
-    }
     const bool root = !comm || comm->rank() == 0;
     // Rank 0 chooses (and makes) the run directory and whether the run continues; the others only
     // read it, for the checkpoint when it does.

@@ -8,6 +8,7 @@
 
 #include <Eigen/Core>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -57,9 +58,17 @@ void apply_common_options(const CommonOptions& o) {
     g_log = std::make_shared<spdlog::logger>("nnctl", sink);
     g_log->set_pattern("%^%v%$");
     g_log->set_level(o.quiet ? spdlog::level::err : o.verbose ? spdlog::level::debug : spdlog::level::info);
-    // By default every core; an MPI job's processes on one machine share them.
-    int threads = o.threads > 0 ? o.threads
-                                : std::max(1, int(std::max(1u, std::thread::hardware_concurrency())) / launcher_local_size());
+    // By default every core this process may run on (its CPU affinity: a Slurm task's
+    // --cpus-per-task, a core mpirun bound it to), shared with the other processes of an MPI job
+    // on this machine when they all may use every core.
+    int threads = o.threads;
+    if (threads <= 0) {
+        const int machine = int(std::max(1u, std::thread::hardware_concurrency()));
+        int allowed = machine;
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof set, &set) == 0) allowed = std::max(1, CPU_COUNT(&set));
+        threads = allowed < machine ? allowed : std::max(1, machine / launcher_local_size());
+    }
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "config/parse.hpp"
+#include "core/error.hpp"
 #include "dist/comm.hpp"
 #include "train/experiment.hpp"
 
@@ -162,4 +163,32 @@ TEST_CASE("thread group collectives: sums in rank order, gathers in rank order")
     CHECK(shard_begin(10, 1, 4) == 2);
     CHECK(shard_begin(10, 2, 4) == 5);
     CHECK(shard_begin(10, 4, 4) == 10);
+}
+
+TEST_CASE("data-parallel: processes that do not train the same thing stop with an error before the first step") {
+    // Rank 1 reads 50 rows, rank 0 57: their batch counts differ, and the collectives would mismatch.
+    const std::string a = config(kDense, "{type: sgd, learning_rate: 0.1}", 8, 1), b = [&] {
+        std::string s = a;
+        s.replace(s.find("samples: 57"), 11, "samples: 50");
+        return s;
+    }();
+    std::vector<Experiment> ex;
+    ex.push_back(prepare_experiment(parse_config(a, "a.yaml")));
+    ex.push_back(prepare_experiment(parse_config(b, "b.yaml")));
+    auto group = make_thread_group(2);
+    std::vector<std::string> errors(2);
+    std::vector<std::thread> th;
+    for (int r = 0; r < 2; ++r)
+        th.emplace_back([&, r] {
+            ex[size_t(r)].comm = group[size_t(r)].get();
+            try {
+                run_experiment(ex[size_t(r)]);
+            } catch (const Error& e) {
+                errors[size_t(r)] = e.what();
+            }
+        });
+    for (auto& t : th) t.join();
+    CHECK(errors[0].find("process 0 does not train what the others do (its training rows") != std::string::npos);
+    CHECK(errors[1].find("process 1 does not train what the others do (its training rows, features, targets, "
+                         "parameters, batch size, epochs, resumed epoch: 38,") != std::string::npos);
 }

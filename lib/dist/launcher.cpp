@@ -21,6 +21,11 @@ int launcher_rank() {
     return v ? std::atoi(v) : 0;
 }
 
+int launcher_size() {
+    const char* v = first_set({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"});
+    return v ? std::atoi(v) : 0;
+}
+
 int launcher_local_size() {
     const char* v = first_set({"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"});
     return v && std::atoi(v) > 0 ? std::atoi(v) : 1;

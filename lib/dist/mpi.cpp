@@ -7,6 +7,7 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
+#include <climits>
 #include <cstdlib>
 #include <vector>
 
@@ -44,6 +45,7 @@ public:
     void sum(float* data, size_t n) override { sum_impl(data, n); }
     void sum(double* data, size_t n) override { sum_impl(data, n); }
     void gather(const float* mine, size_t n, std::vector<float>& all) override {
+        if (n > size_t(INT_MAX) / size_t(size_)) throw Error("MPI gather of " + std::to_string(n) + " values: too large");
         int count = int(n);
         counts_.resize(size_t(size_));
         check(MPI_Allgather(&count, 1, MPI_INT, counts_.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather");
@@ -67,6 +69,7 @@ private:
     template <class T>
     void sum_impl(T* data, size_t n) {
         if (size_ == 1 || n == 0) return;
+        if (n > size_t(INT_MAX)) throw Error("MPI sum of " + std::to_string(n) + " values: too large");
         const MPI_Datatype type = type_of<T>();
         const int N = size_;
         std::vector<T>& recv = buffer<T>();
@@ -143,6 +146,8 @@ Communicator& mpi_world() {
     if (!world) {
         int provided = 0;
         check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+        // (FUNNELED: only the main thread calls MPI; the library's worker threads never do)
+        if (provided < MPI_THREAD_FUNNELED) throw Error("the MPI library does not support MPI_THREAD_FUNNELED");
         world = new MpiComm();
         std::atexit([] { mpi_finalize(); });
     }

@@ -17,6 +17,8 @@ int launcher_rank();
 /// How many processes of the job the launcher placed on this machine (1 when not launched so):
 /// the default thread count divides the cores among them.
 int launcher_local_size();
+/// The job's size as the launcher announces it (OMPI_COMM_WORLD_SIZE, PMI_SIZE); 0 when it says none.
+int launcher_size();
 /// MPI_COMM_WORLD as a Communicator, MPI initialized on the first call (and finalized at exit).
 /// Throws Error when nnctl was built without MPI.
 Communicator& mpi_world();

@@ -109,28 +109,34 @@ Logs evaluate_model(Sequential& model, std::vector<OutputHead> heads, const Data
     const Matrix t = encode_heads(data, heads);
     HeadScores scores(model, heads, true);
     const Eigen::Index n = data.size();
-    Matrix all;  // data-parallel: every row's output, each process having computed its share
-    if (comm && comm->size() > 1) {
-        const Eigen::Index lo = shard_begin(n, comm->rank(), comm->size()), hi = shard_begin(n, comm->rank() + 1, comm->size());
-        Matrix mine(hi - lo, heads.back().offset + heads.back().width);  // every output's columns
-        for (Eigen::Index s = lo; s < hi; s += batch_size) {
-            const Eigen::Index b = std::min<Eigen::Index>(batch_size, hi - s);
-            mine.middleRows(s - lo, b) = model.forward(data.x.middleRows(s, b), ForwardContext{});
-        }
-        std::vector<float> gathered;
-        comm->gather(mine.data(), size_t(mine.size()), gathered);
-        all = Eigen::Map<const Matrix>(gathered.data(), n, mine.cols());
-    }
+    const bool shared = comm && comm->size() > 1;
+    // Data-parallel: a chunk of batch_size rows per process at a time; each process computes the
+    // outputs of its share of the chunk, and every process scores the gathered chunk in batches of
+    // batch_size, as one process does (memory: one chunk's outputs, not the whole set's).
+    const Eigen::Index chunk = shared ? Eigen::Index(batch_size) * comm->size() : Eigen::Index(batch_size);
+    const Eigen::Index cols = heads.back().offset + heads.back().width;  // every output's columns
+    Matrix mine, all;
+    std::vector<float> gathered;
     double loss_sum = 0.0;
-    for (Eigen::Index s = 0; s < n; s += batch_size) {
-        const Eigen::Index b = std::min<Eigen::Index>(batch_size, n - s);
-        Matrix part;
-        const Matrix* outp = &part;
-        if (all.size()) part = all.middleRows(s, b);
-        else outp = &model.forward(data.x.middleRows(s, b), ForwardContext{});
-        const Matrix& out = *outp;
+    auto score = [&](const Matrix& out, Eigen::Index s, Eigen::Index b) {
         loss_sum += scores.batch_loss(out, t.middleRows(s, b), nullptr) * double(b);
         scores.update_metrics(model, out, t.middleRows(s, b));
+    };
+    for (Eigen::Index c = 0; c < n; c += chunk) {
+        const Eigen::Index m = std::min<Eigen::Index>(chunk, n - c);
+        if (!shared) {
+            score(model.forward(data.x.middleRows(c, m), ForwardContext{}), c, m);
+            continue;
+        }
+        const Eigen::Index lo = shard_begin(m, comm->rank(), comm->size()), hi = shard_begin(m, comm->rank() + 1, comm->size());
+        if (hi > lo) mine = model.forward(data.x.middleRows(c + lo, hi - lo), ForwardContext{});
+        else mine.resize(0, cols);
+        comm->gather(mine.data(), size_t(mine.size()), gathered);
+        for (Eigen::Index s = 0; s < m; s += batch_size) {
+            const Eigen::Index b = std::min<Eigen::Index>(batch_size, m - s);
+            all = Eigen::Map<const Matrix>(gathered.data() + s * cols, b, cols);
+            score(all, c + s, b);
+        }
     }
     Logs logs{{"loss", loss_sum / double(n) + model.regularization_penalty()}};
     scores.append_logs(logs);

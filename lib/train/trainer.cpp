@@ -257,6 +257,23 @@ TrainResult Trainer::fit(const Dataset& train, const Dataset* validation, const 
     for (const auto& p : params)
         if (p.trainable) grad_size += size_t(p.grad->size());
     std::vector<float> grad_buf, gathered;
+    if (comm) {  // every process must run the same steps with the same shapes, or the collectives mismatch
+        const double mine[] = {double(n), double(train.x.cols()), double(targets.cols()), double(grad_size),
+                               double(bs), double(cfg_.epochs), double(first_epoch)};
+        const size_t k = sizeof mine / sizeof mine[0];
+        double all[k];
+        std::copy(mine, mine + k, all);
+        comm->sum(all, k);
+        for (size_t i = 0; i < k; ++i)
+            if (all[i] != mine[i] * ranks)
+                throw Error("data-parallel training: process " + std::to_string(rank) +
+                            " does not train what the others do (its training rows, features, targets, "
+                            "parameters, batch size, epochs, resumed epoch: " +
+                            std::to_string(n) + ", " + std::to_string(train.x.cols()) + ", " +
+                            std::to_string(targets.cols()) + ", " + std::to_string(grad_size) + ", " + std::to_string(bs) +
+                            ", " + std::to_string(cfg_.epochs) + ", " + std::to_string(first_epoch) +
+                            "); every process needs the same config and the same data files");
+    }
     // Every process must stop at the same batch: a stop request is summed with the gradients.
     const bool stoppable = bool(cb.stop_requested) || comm;
     auto stop_wanted = [&] { return cb.stop_requested && cb.stop_requested(); };
