@@ -513,10 +513,12 @@ check "a 2 MB gzip that expands to one 2 GiB line is refused (exit $code): it ex
 check "... and with that limit raised, past data.limits.line_bytes (exit $code)" bash -c \
   "test $code -eq 3 && grep -q 'one_line.csv.gz:2: a record longer than 67,108,864 bytes (data.limits.line_bytes' '$H/e'"
 if [ "$BUILD_KIND" = plain ]; then
-  # CPU seconds (user + system), not wall time: on a loaded machine the wall time of this
-  # quarter-second job has exceeded a second while its own work had not changed.
-  check "... within a CPU second and 400 MB (got $(cat "$H/t"))" /usr/bin/python3 -c '
-import sys; u, sy, _, kb, _ = open(sys.argv[1]).read().splitlines()[-1].split(); assert float(u) + float(sy) < 1.0 and int(kb) < 400_000, (u, sy, kb)' "$H/t"
+  # CPU seconds (user + system), not wall time: on a loaded machine the wall time of this job has
+  # exceeded a second while its own work had not changed. It reads 64 MiB of the 2 GiB line: 0.85 CPU
+  # seconds on this project's machine when quiet, 1.03 once under load; reading the whole line would
+  # take several seconds and gigabytes, which is what this guards against.
+  check "... within 2 CPU seconds and 400 MB (got $(cat "$H/t"))" /usr/bin/python3 -c '
+import sys; u, sy, _, kb, _ = open(sys.argv[1]).read().splitlines()[-1].split(); assert float(u) + float(sy) < 2.0 and int(kb) < 400_000, (u, sy, kb)' "$H/t"
 fi
 hostile_cfg lines "{format: csv, path: $H/many_lines.csv.gz, target: label}"
 "$NNCTL" train "$H/lines.yaml" --out "$H/o7" -q 2>"$H/e"; code=$?
